@@ -1,0 +1,105 @@
+package v1alpha2
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// BgpConfName is the only BgpConf the speakers use. OpenELB silently ignored
+// others; Herald's webhook refuses them.
+const BgpConfName = "default"
+
+// LabelRack is the node label that asPerRack keys on.
+const LabelRack = "openelb.kubesphere.io/rack"
+
+// BgpConfSpec holds the cluster-wide settings of every speaker's BGP router.
+type BgpConfSpec struct {
+	// As is the local autonomous system number of every speaker.
+	As uint32 `json:"as,omitempty"`
+	// AsPerRack overrides As for nodes whose openelb.kubesphere.io/rack
+	// label has this value; those nodes use their own address as router ID.
+	// +optional
+	AsPerRack map[string]uint32 `json:"asPerRack,omitempty"`
+	// RouterId, when set, is used by every node. Leave it empty so each node
+	// uses its own address.
+	// +optional
+	RouterId string `json:"routerId,omitempty"`
+	// ListenPort is the TCP port the speakers accept BGP sessions on; unset
+	// means no listener unless a peer is passive.
+	// +optional
+	ListenPort int32 `json:"listenPort,omitempty"`
+	// ListenAddresses restricts the listener to these addresses.
+	// +optional
+	ListenAddresses []string `json:"listenAddresses,omitempty"`
+	// Families are the GoBGP route families (OpenELB compatibility).
+	// +optional
+	Families []uint32 `json:"families,omitempty"`
+	// UseMultiplePaths enables multipath in the speaker's RIB.
+	// +optional
+	UseMultiplePaths bool `json:"useMultiplePaths,omitempty"`
+	// GracefulRestart configures BGP graceful restart for every session.
+	// +optional
+	GracefulRestart *GracefulRestart `json:"gracefulRestart,omitempty"`
+	// Policy names a routing policy (OpenELB compatibility).
+	// +optional
+	Policy string `json:"policy,omitempty"`
+}
+
+// GracefulRestart are the RFC 4724 (and long-lived, RFC 9494) settings.
+type GracefulRestart struct {
+	Enabled             bool   `json:"enabled,omitempty"`
+	RestartTime         uint32 `json:"restartTime,omitempty"`
+	HelperOnly          bool   `json:"helperOnly,omitempty"`
+	DeferralTime        uint32 `json:"deferralTime,omitempty"`
+	NotificationEnabled bool   `json:"notificationEnabled,omitempty"`
+	LonglivedEnabled    bool   `json:"longlivedEnabled,omitempty"`
+	StaleRoutesTime     uint32 `json:"staleRoutesTime,omitempty"`
+	PeerRestartTime     uint32 `json:"peerRestartTime,omitempty"`
+	PeerRestarting      bool   `json:"peerRestarting,omitempty"`
+	LocalRestarting     bool   `json:"localRestarting,omitempty"`
+	Mode                string `json:"mode,omitempty"`
+}
+
+// NodeConfStatus is the router identity one node's speaker uses.
+type NodeConfStatus struct {
+	RouterId string `json:"routerId,omitempty"`
+	As       uint32 `json:"as,omitempty"`
+}
+
+// BgpConfStatus reports, per node, the identity its speaker runs with.
+type BgpConfStatus struct {
+	// NodesConfStatus maps a node name to its speaker's router ID and AS.
+	// +optional
+	NodesConfStatus map[string]NodeConfStatus `json:"nodesConfStatus,omitempty"`
+	// Conditions explain whether the configuration is in effect.
+	// +listType=map
+	// +listMapKey=type
+	// +optional
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+}
+
+// BgpConf is the BGP configuration shared by every speaker; only the one
+// named "default" is used.
+//
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:storageversion
+// +kubebuilder:resource:scope=Cluster,categories=networking
+// +kubebuilder:printcolumn:name="AS",type=integer,JSONPath=`.spec.as`
+// +kubebuilder:printcolumn:name="LISTEN-PORT",type=integer,JSONPath=`.spec.listenPort`
+// +kubebuilder:printcolumn:name="AGE",type=date,JSONPath=`.metadata.creationTimestamp`
+type BgpConf struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	Spec   BgpConfSpec   `json:"spec,omitempty"`
+	Status BgpConfStatus `json:"status,omitempty"`
+}
+
+// BgpConfList is a list of BgpConfs.
+//
+// +kubebuilder:object:root=true
+type BgpConfList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []BgpConf `json:"items"`
+}

@@ -1,0 +1,139 @@
+package v1alpha2
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// Protocols an Eip can be announced with. The empty string means ProtocolBGP,
+// as in OpenELB.
+const (
+	ProtocolBGP    = "bgp"
+	ProtocolLayer2 = "layer2"
+	ProtocolVIP    = "vip"
+)
+
+// Annotations and labels that are part of the API contract with users.
+const (
+	// AnnotationDefaultEip marks the Eip used for Services bound to no pool.
+	AnnotationDefaultEip = "eip.openelb.kubesphere.io/is-default-eip"
+	// AnnotationLoadBalancer opts a Service in (value "openelb").
+	AnnotationLoadBalancer = "lb.kubesphere.io/v1alpha1"
+	// AnnotationLoadBalancerValue is the value AnnotationLoadBalancer must have.
+	AnnotationLoadBalancerValue = "openelb"
+	// AnnotationEip names the Eip a Service allocates from.
+	AnnotationEip = "eip.openelb.kubesphere.io/v1alpha2"
+	// AnnotationEipShort is the short alias of AnnotationEip.
+	AnnotationEipShort = "lb.kubesphere.io/eip"
+	// AnnotationRequestedIP asks for one specific address (or, comma
+	// separated, one per IP family).
+	AnnotationRequestedIP = "eip.openelb.kubesphere.io/v1alpha1"
+	// AnnotationProtocol is the legacy protocol hint of older OpenELB
+	// releases; it is accepted and ignored in favour of the Eip's protocol.
+	AnnotationProtocol = "protocol.openelb.kubesphere.io/v1alpha1"
+	// AnnotationLayer2Node is written by the speaker: the node that answers
+	// ARP/NDP for the Service's address.
+	AnnotationLayer2Node = "layer2.openelb.kubesphere.io/v1alpha1"
+	// InterfaceCanReachPrefix selects the interface that routes to an address
+	// ("can_reach:192.168.0.1") instead of naming it.
+	InterfaceCanReachPrefix = "can_reach:"
+)
+
+// Condition types used in Eip status.
+const (
+	// ConditionReady is true when the Eip's address parses, it is accepted
+	// and can hand out addresses.
+	ConditionReady = "Ready"
+)
+
+// EipSpec describes a pool of addresses and how they are announced.
+type EipSpec struct {
+	// Address is the pool: one IP ("192.168.0.10"), a CIDR
+	// ("192.168.0.0/24", every address usable) or an inclusive range
+	// ("192.168.0.91-192.168.0.100"), IPv4 or IPv6.
+	// +kubebuilder:validation:Required
+	// +kubebuilder:validation:MinLength=1
+	Address string `json:"address"`
+	// Protocol is how the speakers announce addresses of this pool.
+	// Empty means bgp.
+	// +kubebuilder:validation:Enum=bgp;layer2;vip
+	// +optional
+	Protocol string `json:"protocol,omitempty"`
+	// Interface is the node interface that layer2 and vip pools answer on:
+	// a name ("eth0") or "can_reach:<ip>" for the interface that routes to
+	// that address.
+	// +optional
+	Interface string `json:"interface,omitempty"`
+	// Disable stops the pool from handing out new addresses; addresses
+	// already allocated are kept.
+	// +optional
+	Disable bool `json:"disable,omitempty"`
+	// UsingKnownIPs allows addresses that are already in use on the network
+	// (OpenELB compatibility; Herald does not probe for conflicts).
+	// +optional
+	UsingKnownIPs bool `json:"usingKnownIPs,omitempty"`
+	// Priority orders the pools bound to a namespace: the lowest value is
+	// tried first.
+	// +optional
+	Priority int `json:"priority,omitempty"`
+	// Namespaces binds the pool to these namespaces by name.
+	// +optional
+	Namespaces []string `json:"namespaces,omitempty"`
+	// NamespaceSelector binds the pool to the namespaces whose labels match
+	// all of these.
+	// +optional
+	NamespaceSelector map[string]string `json:"namespaceSelector,omitempty"`
+}
+
+// EipStatus is what the controller observed and allocated from the pool.
+type EipStatus struct {
+	// Occupied is true when every address of the pool is in use.
+	Occupied bool `json:"occupied,omitempty"`
+	// Usage is the number of addresses in use.
+	Usage int `json:"usage,omitempty"`
+	// PoolSize is the number of addresses in the pool.
+	PoolSize int `json:"poolSize,omitempty"`
+	// Used maps each address in use to the Services holding it
+	// ("namespace/name", several joined by ";" when shared).
+	Used map[string]string `json:"used,omitempty"`
+	// FirstIP is the first address of the pool.
+	FirstIP string `json:"firstIP,omitempty"`
+	// LastIP is the last address of the pool.
+	LastIP string `json:"lastIP,omitempty"`
+	// Ready is true when the pool is valid and accepted.
+	Ready bool `json:"ready,omitempty"`
+	// V4 is true for an IPv4 pool.
+	V4 bool `json:"v4,omitempty"`
+	// Conditions explain Ready and deletion in words.
+	// +listType=map
+	// +listMapKey=type
+	// +optional
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+}
+
+// Eip is a pool of external addresses for LoadBalancer Services.
+//
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:storageversion
+// +kubebuilder:resource:scope=Cluster,shortName=eip,categories=networking
+// +kubebuilder:printcolumn:name="CIDR",type=string,JSONPath=`.spec.address`
+// +kubebuilder:printcolumn:name="USAGE",type=integer,JSONPath=`.status.usage`
+// +kubebuilder:printcolumn:name="TOTAL",type=integer,JSONPath=`.status.poolSize`
+// +kubebuilder:printcolumn:name="PROTOCOL",type=string,JSONPath=`.spec.protocol`
+// +kubebuilder:printcolumn:name="AGE",type=date,JSONPath=`.metadata.creationTimestamp`
+type Eip struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	Spec   EipSpec   `json:"spec,omitempty"`
+	Status EipStatus `json:"status,omitempty"`
+}
+
+// EipList is a list of Eips.
+//
+// +kubebuilder:object:root=true
+type EipList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []Eip `json:"items"`
+}

@@ -1,0 +1,155 @@
+package eippool
+
+import (
+	"net/netip"
+	"strings"
+	"testing"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/herald-lb/herald/api/v1alpha2"
+)
+
+func eip(name string, spec v1alpha2.EipSpec, annotations ...string) *v1alpha2.Eip {
+	e := &v1alpha2.Eip{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: spec}
+	for i := 0; i+1 < len(annotations); i += 2 {
+		if e.Annotations == nil {
+			e.Annotations = map[string]string{}
+		}
+		e.Annotations[annotations[i]] = annotations[i+1]
+	}
+	return e
+}
+
+func TestValidate(t *testing.T) {
+	tests := []struct {
+		name string
+		eip  *v1alpha2.Eip
+		want []string // substrings, one per expected error, in order
+	}{
+		{"bgp v4 single", eip("a", v1alpha2.EipSpec{Address: "192.0.2.1"}), nil},
+		{"bgp v6 cidr", eip("a", v1alpha2.EipSpec{Address: "2001:db8::/120"}), nil},
+		{"layer2 with interface", eip("a", v1alpha2.EipSpec{Address: "192.0.2.1-192.0.2.9", Protocol: "layer2", Interface: "eth0"}), nil},
+		{"vip can_reach v6", eip("a", v1alpha2.EipSpec{Address: "2001:db8::1", Protocol: "vip", Interface: "can_reach:2001:db8::fe"}), nil},
+		{"namespaces and selector", eip("a", v1alpha2.EipSpec{Address: "192.0.2.1", Namespaces: []string{"web", "api"}, NamespaceSelector: map[string]string{"team": "a"}}), nil},
+		{"bad address", eip("a", v1alpha2.EipSpec{Address: "192.0.2.300"}), []string{`spec.address: Invalid value: "192.0.2.300"`}},
+		{"reversed range", eip("a", v1alpha2.EipSpec{Address: "192.0.2.9-192.0.2.1"}), []string{"first address is after the last one"}},
+		{"mixed range", eip("a", v1alpha2.EipSpec{Address: "192.0.2.1-2001:db8::1"}), []string{"range mixes IPv4 and IPv6"}},
+		{"bad protocol", eip("a", v1alpha2.EipSpec{Address: "192.0.2.1", Protocol: "ospf"}), []string{`spec.protocol: Unsupported value: "ospf": supported values: "bgp", "layer2", "vip"`}},
+		{"layer2 without interface", eip("a", v1alpha2.EipSpec{Address: "192.0.2.1", Protocol: "layer2"}), []string{"spec.interface: Required value: a layer2 Eip must name"}},
+		{"vip without interface", eip("a", v1alpha2.EipSpec{Address: "192.0.2.1", Protocol: "vip"}), []string{"spec.interface: Required value: a vip Eip must name"}},
+		{"bad can_reach", eip("a", v1alpha2.EipSpec{Address: "192.0.2.1", Protocol: "layer2", Interface: "can_reach:gateway"}), []string{`spec.interface: Invalid value: "can_reach:gateway"`}},
+		{"interface too long", eip("a", v1alpha2.EipSpec{Address: "192.0.2.1", Protocol: "layer2", Interface: "averyveryverylongname"}), []string{"not a Linux interface name"}},
+		{"bad namespace", eip("a", v1alpha2.EipSpec{Address: "192.0.2.1", Namespaces: []string{"Web_1"}}), []string{"spec.namespaces[0]"}},
+		{"bad selector", eip("a", v1alpha2.EipSpec{Address: "192.0.2.1", NamespaceSelector: map[string]string{"bad key!": "x"}}), []string{"spec.namespaceSelector"}},
+		{"bad default annotation", eip("a", v1alpha2.EipSpec{Address: "192.0.2.1"}, v1alpha2.AnnotationDefaultEip, "yes"), []string{`must be "true" or "false"`}},
+		{"two errors", eip("a", v1alpha2.EipSpec{Address: "x", Protocol: "layer2"}), []string{"spec.address", "spec.interface"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			errs := Validate(tt.eip)
+			if len(errs) != len(tt.want) {
+				t.Fatalf("Validate() = %v, want %d errors", errs, len(tt.want))
+			}
+			for i, w := range tt.want {
+				if !strings.Contains(errs[i].Error(), w) {
+					t.Errorf("error %d = %q, want it to contain %q", i, errs[i].Error(), w)
+				}
+			}
+		})
+	}
+}
+
+func TestFromEip(t *testing.T) {
+	p, err := FromEip(eip("pool", v1alpha2.EipSpec{
+		Address: "192.0.2.0/30", Namespaces: []string{"b", "a", "b"},
+		NamespaceSelector: map[string]string{"team": "x"},
+	}, v1alpha2.AnnotationDefaultEip, "true"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Protocol != v1alpha2.ProtocolBGP || !p.Default || p.Range.Size() != 4 || strings.Join(p.Namespaces, ",") != "a,b" {
+		t.Errorf("FromEip() = %+v", p)
+	}
+	for _, tt := range []struct {
+		ns     string
+		labels map[string]string
+		want   bool
+	}{
+		{"a", nil, true},
+		{"c", nil, false},
+		{"c", map[string]string{"team": "x"}, true},
+		{"c", map[string]string{"team": "y"}, false},
+	} {
+		if got := p.BindsNamespace(tt.ns, tt.labels); got != tt.want {
+			t.Errorf("BindsNamespace(%s, %v) = %v, want %v", tt.ns, tt.labels, got, tt.want)
+		}
+	}
+	if _, err := FromEip(eip("bad", v1alpha2.EipSpec{Address: "nope"})); err == nil || !strings.Contains(err.Error(), `eip "bad"`) {
+		t.Errorf("FromEip(bad) error = %v, want it to name the eip", err)
+	}
+}
+
+func TestConflicts(t *testing.T) {
+	others := []v1alpha2.Eip{
+		*eip("v4", v1alpha2.EipSpec{Address: "192.0.2.0/24"}, v1alpha2.AnnotationDefaultEip, "true"),
+		*eip("v6", v1alpha2.EipSpec{Address: "2001:db8::/120"}),
+	}
+	tests := []struct {
+		name string
+		eip  *v1alpha2.Eip
+		want []string
+	}{
+		{"disjoint", eip("new", v1alpha2.EipSpec{Address: "198.51.100.0/24"}), nil},
+		{"itself", eip("v4", v1alpha2.EipSpec{Address: "192.0.2.0/24"}, v1alpha2.AnnotationDefaultEip, "true"), nil},
+		{"overlap v4", eip("new", v1alpha2.EipSpec{Address: "192.0.2.200-192.0.3.10"}), []string{`overlaps Eip "v4" (192.0.2.0/24)`}},
+		{"overlap v6", eip("new", v1alpha2.EipSpec{Address: "2001:db8::80"}), []string{`overlaps Eip "v6"`}},
+		{"second default v4", eip("new", v1alpha2.EipSpec{Address: "198.51.100.0/24"}, v1alpha2.AnnotationDefaultEip, "true"), []string{`Eip "v4" is already the default IPv4 pool`}},
+		{"default v6 beside default v4", eip("new", v1alpha2.EipSpec{Address: "2001:db8:1::/120"}, v1alpha2.AnnotationDefaultEip, "true"), nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			errs := Conflicts(tt.eip, others)
+			if len(errs) != len(tt.want) {
+				t.Fatalf("Conflicts() = %v, want %d errors", errs, len(tt.want))
+			}
+			for i, w := range tt.want {
+				if !strings.Contains(errs[i].Error(), w) {
+					t.Errorf("error %d = %q, want it to contain %q", i, errs[i].Error(), w)
+				}
+			}
+		})
+	}
+}
+
+func TestValidateUpdate(t *testing.T) {
+	old := eip("p", v1alpha2.EipSpec{Address: "192.0.2.10-192.0.2.20"})
+	inUse := []netip.Addr{netip.MustParseAddr("192.0.2.10"), netip.MustParseAddr("192.0.2.15")}
+	tests := []struct {
+		name      string
+		newSpec   v1alpha2.EipSpec
+		allocated []netip.Addr
+		want      []string
+	}{
+		{"grow", v1alpha2.EipSpec{Address: "192.0.2.0/24"}, inUse, nil},
+		{"shrink keeping allocations", v1alpha2.EipSpec{Address: "192.0.2.10-192.0.2.15"}, inUse, nil},
+		{"shrink dropping one", v1alpha2.EipSpec{Address: "192.0.2.11-192.0.2.20"}, inUse, []string{"would drop 1 allocated address(es): 192.0.2.10"}},
+		{"move away", v1alpha2.EipSpec{Address: "198.51.100.0/24"}, inUse, []string{"would drop 2 allocated address(es): 192.0.2.10, 192.0.2.15"}},
+		{"anything when unused", v1alpha2.EipSpec{Address: "198.51.100.0/24", Protocol: "layer2", Interface: "eth0"}, nil, nil},
+		{"protocol change in use", v1alpha2.EipSpec{Address: "192.0.2.10-192.0.2.20", Protocol: "layer2", Interface: "eth0"}, inUse, []string{"spec.protocol: Forbidden: cannot change from bgp to layer2 while 2 address(es) are allocated"}},
+		{"explicit bgp is no change", v1alpha2.EipSpec{Address: "192.0.2.10-192.0.2.20", Protocol: "bgp"}, inUse, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			errs := ValidateUpdate(old, eip("p", tt.newSpec), tt.allocated)
+			if len(errs) != len(tt.want) {
+				t.Fatalf("ValidateUpdate() = %v, want %d errors", errs, len(tt.want))
+			}
+			for i, w := range tt.want {
+				if !strings.Contains(errs[i].Error(), w) {
+					t.Errorf("error %d = %q, want it to contain %q", i, errs[i].Error(), w)
+				}
+			}
+		})
+	}
+}
