@@ -11,14 +11,26 @@ const BgpConfName = "default"
 // LabelRack is the node label that asPerRack keys on.
 const LabelRack = "openelb.kubesphere.io/rack"
 
+// The schema of an AS number says int64: uint32's default, int32, would
+// make the API server refuse private 4-byte ASNs such as 4200000000. The
+// bounds refuse negative numbers, which would not even decode, with a clear
+// message.
+
+// ASNumber is an autonomous system number, 2 or 4 bytes (0-4294967295).
+//
+// +kubebuilder:validation:Format=int64
+// +kubebuilder:validation:Minimum=0
+// +kubebuilder:validation:Maximum=4294967295
+type ASNumber uint32
+
 // BgpConfSpec holds the cluster-wide settings of every speaker's BGP router.
 type BgpConfSpec struct {
 	// As is the local autonomous system number of every speaker.
-	As uint32 `json:"as,omitempty"`
+	As ASNumber `json:"as,omitempty"`
 	// AsPerRack overrides As for nodes whose openelb.kubesphere.io/rack
 	// label has this value; those nodes use their own address as router ID.
 	// +optional
-	AsPerRack map[string]uint32 `json:"asPerRack,omitempty"`
+	AsPerRack map[string]ASNumber `json:"asPerRack,omitempty"`
 	// RouterId, when set, is used by every node. Leave it empty so each node
 	// uses its own address.
 	// +optional
@@ -61,8 +73,8 @@ type GracefulRestart struct {
 
 // NodeConfStatus is the router identity one node's speaker uses.
 type NodeConfStatus struct {
-	RouterId string `json:"routerId,omitempty"`
-	As       uint32 `json:"as,omitempty"`
+	RouterId string   `json:"routerId,omitempty"`
+	As       ASNumber `json:"as,omitempty"`
 }
 
 // BgpConfStatus reports, per node, the identity its speaker runs with.

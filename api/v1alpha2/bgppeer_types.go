@@ -18,21 +18,21 @@ type PeerConf struct {
 	Description string `json:"description,omitempty"`
 	// LocalAs overrides BgpConf's AS for this session.
 	// +optional
-	LocalAs uint32 `json:"localAs,omitempty"`
+	LocalAs ASNumber `json:"localAs,omitempty"`
 	// NeighborAddress is the router's IPv4 or IPv6 address.
 	NeighborAddress string `json:"neighborAddress,omitempty"`
 	// PeerAs is the router's AS number.
-	PeerAs            uint32 `json:"peerAs,omitempty"`
-	PeerGroup         string `json:"peerGroup,omitempty"`
-	PeerType          uint32 `json:"peerType,omitempty"`
-	RemovePrivateAs   string `json:"removePrivateAs,omitempty"`
-	RouteFlapDamping  bool   `json:"routeFlapDamping,omitempty"`
-	SendCommunity     uint32 `json:"sendCommunity,omitempty"`
-	NeighborInterface string `json:"neighborInterface,omitempty"`
-	Vrf               string `json:"vrf,omitempty"`
-	AllowOwnAs        uint32 `json:"allowOwnAs,omitempty"`
-	ReplacePeerAs     bool   `json:"replacePeerAs,omitempty"`
-	AdminDown         bool   `json:"adminDown,omitempty"`
+	PeerAs            ASNumber `json:"peerAs,omitempty"`
+	PeerGroup         string   `json:"peerGroup,omitempty"`
+	PeerType          uint32   `json:"peerType,omitempty"`
+	RemovePrivateAs   string   `json:"removePrivateAs,omitempty"`
+	RouteFlapDamping  bool     `json:"routeFlapDamping,omitempty"`
+	SendCommunity     uint32   `json:"sendCommunity,omitempty"`
+	NeighborInterface string   `json:"neighborInterface,omitempty"`
+	Vrf               string   `json:"vrf,omitempty"`
+	AllowOwnAs        uint32   `json:"allowOwnAs,omitempty"`
+	ReplacePeerAs     bool     `json:"replacePeerAs,omitempty"`
+	AdminDown         bool     `json:"adminDown,omitempty"`
 }
 
 // SecretKeyRef points at one key of one Secret.
@@ -162,10 +162,10 @@ type Queues struct {
 // PeerState is one node's view of the session.
 type PeerState struct {
 	Description      string    `json:"description,omitempty"`
-	LocalAs          uint32    `json:"localAs,omitempty"`
+	LocalAs          ASNumber  `json:"localAs,omitempty"`
 	Messages         *Messages `json:"messages,omitempty"`
 	NeighborAddress  string    `json:"neighborAddress,omitempty"`
-	PeerAs           uint32    `json:"peerAs,omitempty"`
+	PeerAs           ASNumber  `json:"peerAs,omitempty"`
 	PeerGroup        string    `json:"peerGroup,omitempty"`
 	PeerType         uint32    `json:"peerType,omitempty"`
 	Queues           *Queues   `json:"queues,omitempty"`

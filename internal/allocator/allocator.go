@@ -313,3 +313,11 @@ func describeFamilies(fs []Family) string {
 	}
 	return fmt.Sprintf("[%s]", strings.Join(parts, ", "))
 }
+
+// PoolOf returns the name of the pool containing addr.
+func (a *Allocator) PoolOf(addr netip.Addr) (string, bool) {
+	if p := a.poolOf(addr); p != nil {
+		return p.Name, true
+	}
+	return "", false
+}

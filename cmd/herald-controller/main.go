@@ -1,0 +1,146 @@
+// Command herald-controller allocates addresses to LoadBalancer Services
+// from Eip pools, reports pool usage and serves the admission webhooks of
+// the network.kubesphere.io API. Run one or more replicas; a Lease elects
+// the one that allocates, every replica serves webhooks.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"net/netip"
+	"os"
+	"strings"
+	"time"
+
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	"sigs.k8s.io/controller-runtime/pkg/webhook"
+
+	"github.com/herald-lb/herald/api/v1alpha2"
+	"github.com/herald-lb/herald/controllers"
+	heraldwebhook "github.com/herald-lb/herald/webhook"
+	"github.com/herald-lb/herald/webhook/certs"
+)
+
+type flags struct {
+	metricsAddr, probeAddr       string
+	leaderElect                  bool
+	leaderElectionNamespace      string
+	leaseDuration, renewDeadline time.Duration
+	class                        string
+	eipStatusInterval            time.Duration
+	webhooks                     bool
+	webhookPort                  int
+	webhookHost                  string
+	certDir                      string
+	certIPs                      string
+	certs                        certs.Options
+}
+
+func parseFlags() flags {
+	var f flags
+	flag.StringVar(&f.metricsAddr, "metrics-bind-address", ":8080", "address of the Prometheus /metrics endpoint; 0 disables it")
+	flag.StringVar(&f.probeAddr, "health-probe-bind-address", ":8081", "address of /healthz and /readyz")
+	flag.BoolVar(&f.leaderElect, "leader-elect", true, "elect one allocating replica through a Lease")
+	flag.StringVar(&f.leaderElectionNamespace, "leader-election-namespace", "", "namespace of the Lease; empty means the pod's namespace")
+	flag.DurationVar(&f.leaseDuration, "leader-elect-lease-duration", 15*time.Second, "how long a Lease outlives its holder")
+	flag.DurationVar(&f.renewDeadline, "leader-elect-renew-deadline", 10*time.Second, "how long the leader retries renewing before it gives up")
+	flag.StringVar(&f.class, "load-balancer-class", controllers.DefaultLoadBalancerClass, "spec.loadBalancerClass Herald answers to")
+	flag.DurationVar(&f.eipStatusInterval, "eip-status-interval", controllers.DefaultStatusInterval, "least time between two status writes of one Eip")
+	flag.BoolVar(&f.webhooks, "enable-webhooks", true, "serve the admission webhooks and manage their certificates")
+	flag.IntVar(&f.webhookPort, "webhook-port", 9443, "port of the webhook server")
+	flag.StringVar(&f.webhookHost, "webhook-host", "", "address the webhook server binds; empty means all")
+	flag.StringVar(&f.certDir, "webhook-cert-dir", "", "where serving certificates are written; empty means a temporary directory")
+	flag.StringVar(&f.certIPs, "webhook-cert-ips", "", "comma-separated IP addresses added to the serving certificate")
+	flag.StringVar(&f.certs.SecretNamespace, "webhook-secret-namespace", certs.DefaultNamespace, "namespace of the certificate Secret and of the webhook Service")
+	flag.StringVar(&f.certs.SecretName, "webhook-secret-name", certs.DefaultSecretName, "Secret that holds the webhook CA and certificate")
+	flag.StringVar(&f.certs.ServiceName, "webhook-service-name", certs.DefaultServiceName, "Service in front of the webhook server")
+	flag.StringVar(&f.certs.ValidatingWebhookConfiguration, "validating-webhook-configuration", certs.DefaultValidatingWebhook, "configuration whose caBundle is managed")
+	flag.StringVar(&f.certs.MutatingWebhookConfiguration, "mutating-webhook-configuration", certs.DefaultMutatingWebhook, "configuration whose caBundle is managed")
+	opts := zap.Options{}
+	opts.BindFlags(flag.CommandLine)
+	flag.Parse()
+	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts)))
+	return f
+}
+
+func main() {
+	if err := run(parseFlags()); err != nil {
+		ctrl.Log.Error(err, "herald-controller failed")
+		os.Exit(1)
+	}
+}
+
+func run(f flags) error {
+	scheme := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(scheme); err != nil {
+		return fmt.Errorf("register core types: %w", err)
+	}
+	if err := v1alpha2.AddToScheme(scheme); err != nil {
+		return fmt.Errorf("register %s: %w", v1alpha2.GroupVersion, err)
+	}
+	cfg, err := ctrl.GetConfig()
+	if err != nil {
+		return fmt.Errorf("kubeconfig: %w", err)
+	}
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme:                        scheme,
+		Metrics:                       metricsserver.Options{BindAddress: f.metricsAddr},
+		HealthProbeBindAddress:        f.probeAddr,
+		LeaderElection:                f.leaderElect,
+		LeaderElectionID:              "herald-controller",
+		LeaderElectionNamespace:       f.leaderElectionNamespace,
+		LeaderElectionReleaseOnCancel: true,
+		LeaseDuration:                 &f.leaseDuration,
+		RenewDeadline:                 &f.renewDeadline,
+		WebhookServer: webhook.NewServer(webhook.Options{
+			Host: f.webhookHost, Port: f.webhookPort, CertDir: f.certDir,
+		}),
+	})
+	if err != nil {
+		return fmt.Errorf("create manager: %w", err)
+	}
+	if err := controllers.Setup(mgr, controllers.Options{
+		LoadBalancerClass: f.class, EipStatusInterval: f.eipStatusInterval,
+	}); err != nil {
+		return err
+	}
+	ctx := ctrl.SetupSignalHandler()
+	if f.webhooks {
+		if err := setupWebhooks(ctx, mgr, f); err != nil {
+			return err
+		}
+	}
+	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
+		return fmt.Errorf("add healthz check: %w", err)
+	}
+	if err := mgr.AddReadyzCheck("ping", healthz.Ping); err != nil {
+		return fmt.Errorf("add readyz check: %w", err)
+	}
+	ctrl.Log.Info("starting", "loadBalancerClass", f.class, "leaderElection", f.leaderElect, "webhooks", f.webhooks)
+	return mgr.Start(ctx)
+}
+
+// setupWebhooks writes the serving certificates before the manager starts
+// its webhook server, which refuses to start without them.
+func setupWebhooks(ctx context.Context, mgr ctrl.Manager, f flags) error {
+	for _, text := range strings.Split(f.certIPs, ",") {
+		if text = strings.TrimSpace(text); text == "" {
+			continue
+		}
+		ip, err := netip.ParseAddr(text)
+		if err != nil {
+			return fmt.Errorf("--webhook-cert-ips: %q is not an IP address", text)
+		}
+		f.certs.IPAddresses = append(f.certs.IPAddresses, ip)
+	}
+	if _, err := certs.Setup(ctx, mgr, f.certs); err != nil {
+		return fmt.Errorf("webhook certificates: %w", err)
+	}
+	return heraldwebhook.Setup(mgr)
+}

@@ -1,0 +1,208 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"net/netip"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/events"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
+
+	"github.com/herald-lb/herald/api/v1alpha2"
+	"github.com/herald-lb/herald/internal/iprange"
+)
+
+// EipFinalizer holds an Eip back from deletion while Services hold its
+// addresses. It is OpenELB's name, so migrated Eips are adopted as they are.
+const EipFinalizer = "finalizer.ipam.kubesphere.io/v1alpha1"
+
+// Condition reasons on Eips.
+const (
+	ReasonAccepted    = "Accepted"
+	ReasonInvalid     = "Invalid"
+	ReasonTerminating = "Terminating"
+)
+
+// DefaultStatusInterval bounds how often one Eip's status is written,
+// however many of its addresses change in between.
+const DefaultStatusInterval = time.Second
+
+// EipReconciler reports pool usage in Eip status and guards deletion.
+type EipReconciler struct {
+	Client   client.Client
+	Recorder events.EventRecorder
+	State    *State
+	// StatusInterval is the least time between two status writes of one
+	// Eip; zero means DefaultStatusInterval.
+	StatusInterval time.Duration
+
+	mu        sync.Mutex
+	lastWrite map[string]time.Time
+}
+
+// +kubebuilder:rbac:groups=network.kubesphere.io,resources=eips,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=network.kubesphere.io,resources=eips/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=network.kubesphere.io,resources=eips/finalizers,verbs=update
+
+// Reconcile writes one Eip's status and finalizer.
+func (r *EipReconciler) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
+	var eip v1alpha2.Eip
+	if err := r.Client.Get(ctx, req.NamespacedName, &eip); err != nil {
+		return reconcile.Result{}, client.IgnoreNotFound(err)
+	}
+	rep, err := r.State.report(ctx, eip.Name)
+	if err != nil {
+		return reconcile.Result{}, fmt.Errorf("eip %q: %w", eip.Name, err)
+	}
+
+	if eip.DeletionTimestamp != nil {
+		return r.finishDeletion(ctx, &eip, rep)
+	}
+	if !controllerutil.ContainsFinalizer(&eip, EipFinalizer) {
+		orig := eip.DeepCopy()
+		controllerutil.AddFinalizer(&eip, EipFinalizer)
+		if err := r.Client.Patch(ctx, &eip, client.MergeFromWithOptions(orig, client.MergeFromWithOptimisticLock{})); err != nil {
+			return reconcile.Result{}, fmt.Errorf("eip %q: add finalizer: %w", eip.Name, err)
+		}
+	}
+	return r.writeStatus(ctx, &eip, statusFor(&eip, rep))
+}
+
+// finishDeletion lets an Eip go once no Service holds one of its
+// addresses, and says in its status what it is waiting for until then.
+func (r *EipReconciler) finishDeletion(ctx context.Context, eip *v1alpha2.Eip, rep poolReport) (reconcile.Result, error) {
+	if !controllerutil.ContainsFinalizer(eip, EipFinalizer) {
+		return reconcile.Result{}, nil
+	}
+	if len(rep.used) > 0 {
+		st := statusFor(eip, rep)
+		holders := holdersOf(rep.used)
+		meta.SetStatusCondition(&st.Conditions, metav1.Condition{
+			Type: v1alpha2.ConditionReady, Status: metav1.ConditionFalse, Reason: ReasonTerminating,
+			ObservedGeneration: eip.Generation,
+			Message: fmt.Sprintf("deletion waits until %d Service(s) release their addresses: %s; it hands out no new addresses meanwhile",
+				len(holders), summarizeKeys(holders)),
+		})
+		return r.writeStatus(ctx, eip, st)
+	}
+	orig := eip.DeepCopy()
+	controllerutil.RemoveFinalizer(eip, EipFinalizer)
+	if err := r.Client.Patch(ctx, eip, client.MergeFromWithOptions(orig, client.MergeFromWithOptimisticLock{})); err != nil && !apierrors.IsNotFound(err) {
+		return reconcile.Result{}, fmt.Errorf("eip %q: remove finalizer: %w", eip.Name, err)
+	}
+	log.FromContext(ctx).Info("eip deleted: no Service holds its addresses", "eip", eip.Name)
+	return reconcile.Result{}, nil
+}
+
+// writeStatus writes st unless it is what the Eip already says, and no
+// more often than StatusInterval per Eip.
+func (r *EipReconciler) writeStatus(ctx context.Context, eip *v1alpha2.Eip, st v1alpha2.EipStatus) (reconcile.Result, error) {
+	if equality.Semantic.DeepEqual(eip.Status, st) {
+		return reconcile.Result{}, nil
+	}
+	interval := r.StatusInterval
+	if interval == 0 {
+		interval = DefaultStatusInterval
+	}
+	r.mu.Lock()
+	if r.lastWrite == nil {
+		r.lastWrite = map[string]time.Time{}
+	}
+	wait := interval - time.Since(r.lastWrite[eip.Name])
+	if wait > 0 {
+		r.mu.Unlock()
+		return reconcile.Result{RequeueAfter: wait}, nil
+	}
+	r.lastWrite[eip.Name] = time.Now()
+	r.mu.Unlock()
+
+	orig := eip.DeepCopy()
+	eip.Status = st
+	if err := r.Client.Status().Patch(ctx, eip, client.MergeFrom(orig)); err != nil {
+		return reconcile.Result{}, fmt.Errorf("eip %q: write status: %w", eip.Name, err)
+	}
+	return reconcile.Result{}, nil
+}
+
+// statusFor computes an Eip's status from the allocator's report.
+func statusFor(eip *v1alpha2.Eip, rep poolReport) v1alpha2.EipStatus {
+	st := v1alpha2.EipStatus{Conditions: slices.Clone(eip.Status.Conditions)}
+	if r, err := iprange.Parse(eip.Spec.Address); err == nil {
+		st.FirstIP, st.LastIP, st.V4 = r.First().String(), r.Last().String(), r.Is4()
+	}
+	cond := metav1.Condition{Type: v1alpha2.ConditionReady, ObservedGeneration: eip.Generation}
+	if !rep.valid {
+		cond.Status, cond.Reason, cond.Message = metav1.ConditionFalse, ReasonInvalid, rep.problem
+		meta.SetStatusCondition(&st.Conditions, cond)
+		return st
+	}
+	st.Ready = true
+	st.PoolSize = saturatingInt(rep.size)
+	st.Usage = len(rep.used)
+	st.Occupied = uint64(st.Usage) >= rep.size
+	if len(rep.used) > 0 {
+		st.Used = make(map[string]string, len(rep.used))
+		for a, keys := range rep.used {
+			st.Used[a.String()] = strings.Join(keys, ";")
+		}
+	}
+	cond.Status, cond.Reason = metav1.ConditionTrue, ReasonAccepted
+	cond.Message = fmt.Sprintf("%d of %d addresses in use", st.Usage, rep.size)
+	if eip.Spec.Disable {
+		cond.Message += "; disabled: hands out no new addresses"
+	}
+	meta.SetStatusCondition(&st.Conditions, cond)
+	return st
+}
+
+func holdersOf(used map[netip.Addr][]string) []string {
+	var keys []string
+	for _, ks := range used {
+		keys = append(keys, ks...)
+	}
+	slices.Sort(keys)
+	return slices.Compact(keys)
+}
+
+func summarizeKeys(keys []string) string {
+	const max = 5
+	if len(keys) <= max {
+		return strings.Join(keys, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(keys[:max], ", "), len(keys)-max)
+}
+
+func saturatingInt(n uint64) int {
+	if n > math.MaxInt {
+		return math.MaxInt
+	}
+	return int(n)
+}
+
+// SetupWithManager registers the reconciler and returns the channel the
+// ServiceReconciler uses to ask for a status refresh.
+func (r *EipReconciler) SetupWithManager(mgr ctrl.Manager) (chan event.TypedGenericEvent[*v1alpha2.Eip], error) {
+	changed := make(chan event.TypedGenericEvent[*v1alpha2.Eip], 1024)
+	err := ctrl.NewControllerManagedBy(mgr).
+		Named("eip").
+		For(&v1alpha2.Eip{}).
+		WatchesRawSource(source.Channel(changed, &handler.TypedEnqueueRequestForObject[*v1alpha2.Eip]{})).
+		Complete(r)
+	return changed, err
+}

@@ -1,0 +1,209 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/go-logr/logr"
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/herald-lb/herald/api/v1alpha2"
+	"github.com/herald-lb/herald/internal/allocator"
+)
+
+// State is the allocator shared by the reconcilers, with what they need to
+// tell each other. All fields are guarded by mu.
+type State struct {
+	reader client.Reader
+	class  string
+	log    logr.Logger
+
+	mu          sync.Mutex
+	alloc       *allocator.Allocator
+	synced      bool
+	fingerprint string
+	problems    map[string]string
+	// pending holds the Services whose last allocation failed; they are
+	// retried when Eips, namespaces or other Services' addresses change.
+	pending map[string]struct{}
+}
+
+// NewState returns an empty State that restores itself through reader (the
+// manager's cache) on first use.
+func NewState(reader client.Reader, class string, log logr.Logger) *State {
+	return &State{
+		reader:   reader,
+		class:    class,
+		log:      log,
+		alloc:    allocator.New(),
+		problems: map[string]string{},
+		pending:  map[string]struct{}{},
+	}
+}
+
+// lockSynced takes the lock, restoring the allocator from the cluster the
+// first time: pools from the Eips, then every Service's addresses from its
+// status, oldest Service first so that, should two claim one address, the
+// one that had it first keeps it.
+func (s *State) lockSynced(ctx context.Context) error {
+	s.mu.Lock()
+	if err := s.refreshPoolsLocked(ctx); err != nil {
+		s.mu.Unlock()
+		return err
+	}
+	if s.synced {
+		return nil
+	}
+	var services corev1.ServiceList
+	if err := s.reader.List(ctx, &services); err != nil {
+		s.mu.Unlock()
+		return fmt.Errorf("restore allocations: list services: %w", err)
+	}
+	slices.SortFunc(services.Items, func(a, b corev1.Service) int {
+		if c := a.CreationTimestamp.Compare(b.CreationTimestamp.Time); c != 0 {
+			return c
+		}
+		return strings.Compare(serviceKey(&a), serviceKey(&b))
+	})
+	restored := 0
+	for i := range services.Items {
+		svc := &services.Items[i]
+		addrs := ingressAddrs(svc)
+		if len(addrs) == 0 || !isOurs(svc, s.class) {
+			continue
+		}
+		req, err := requestFor(svc, s.namespaceLabels(ctx, svc.Namespace))
+		if err != nil {
+			// Restore what it holds anyway; its reconcile reports the error.
+			req = allocator.Request{Key: serviceKey(svc), Namespace: svc.Namespace, Families: []allocator.Family{allocator.IPv4, allocator.IPv6}}
+		}
+		if err := s.alloc.Restore(req, addrs); err != nil {
+			s.log.Info("address in status conflicts with an older Service; it will be allocated anew",
+				"service", serviceKey(svc), "ip", addrs, "reason", err.Error())
+			continue
+		}
+		restored++
+	}
+	s.synced = true
+	s.log.Info("restored allocations from Service status", "services", restored)
+	return nil
+}
+
+func (s *State) unlock() { s.mu.Unlock() }
+
+// refreshPoolsLocked rebuilds the pools when an Eip changed.
+func (s *State) refreshPoolsLocked(ctx context.Context) error {
+	var eips v1alpha2.EipList
+	if err := s.reader.List(ctx, &eips); err != nil {
+		return fmt.Errorf("list eips: %w", err)
+	}
+	fp := fingerprint(eips.Items)
+	if fp == s.fingerprint {
+		return nil
+	}
+	pools, problems := buildPools(eips.Items)
+	s.alloc.SetPools(pools)
+	s.problems = problems
+	s.fingerprint = fp
+	return nil
+}
+
+func (s *State) namespaceLabels(ctx context.Context, name string) map[string]string {
+	var ns corev1.Namespace
+	if err := s.reader.Get(ctx, client.ObjectKey{Name: name}, &ns); err != nil {
+		return nil
+	}
+	return ns.Labels
+}
+
+// poolsOf names the pools of some addresses, for events and Eip status.
+func (s *State) poolsOfLocked(addrs []netip.Addr) []string {
+	var names []string
+	for _, a := range addrs {
+		if name, ok := s.alloc.PoolOf(a); ok && !slices.Contains(names, name) {
+			names = append(names, name)
+		}
+	}
+	return names
+}
+
+// pendingKeys returns the Services waiting for an address, optionally only
+// those of one namespace.
+func (s *State) pendingKeys(namespace string) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var keys []string
+	for k := range s.pending {
+		if namespace == "" || strings.HasPrefix(k, namespace+"/") {
+			keys = append(keys, k)
+		}
+	}
+	return keys
+}
+
+// allocation is the outcome of one Service's allocation.
+type allocation struct {
+	addrs []netip.Addr
+	// pools are the Eips the Service's addresses come from, now and before.
+	pools []string
+	err   error
+}
+
+// allocate runs the allocator for one Service and records whether it is
+// left waiting.
+func (s *State) allocate(ctx context.Context, req allocator.Request) (allocation, error) {
+	if err := s.lockSynced(ctx); err != nil {
+		return allocation{}, err
+	}
+	defer s.unlock()
+	before := s.alloc.Addresses(req.Key)
+	addrs, err := s.alloc.Allocate(req)
+	if err != nil && len(addrs) == 0 {
+		s.pending[req.Key] = struct{}{}
+	} else {
+		delete(s.pending, req.Key)
+	}
+	return allocation{addrs: addrs, pools: s.poolsOfLocked(append(before, addrs...)), err: err}, nil
+}
+
+// release frees a Service's addresses and returns the pools they were in.
+func (s *State) release(ctx context.Context, key string) ([]netip.Addr, []string, error) {
+	if err := s.lockSynced(ctx); err != nil {
+		return nil, nil, err
+	}
+	defer s.unlock()
+	delete(s.pending, key)
+	addrs := s.alloc.Addresses(key)
+	pools := s.poolsOfLocked(addrs)
+	s.alloc.Release(key)
+	return addrs, pools, nil
+}
+
+// poolReport is what the Eip reconciler writes into an Eip's status.
+type poolReport struct {
+	valid    bool
+	problem  string
+	size     uint64
+	used     map[netip.Addr][]string
+	deleting bool
+}
+
+func (s *State) report(ctx context.Context, name string) (poolReport, error) {
+	if err := s.lockSynced(ctx); err != nil {
+		return poolReport{}, err
+	}
+	defer s.unlock()
+	if problem, bad := s.problems[name]; bad {
+		return poolReport{problem: problem}, nil
+	}
+	p, ok := s.alloc.Pool(name)
+	if !ok {
+		return poolReport{problem: "not yet seen by the allocator"}, nil
+	}
+	return poolReport{valid: true, size: p.Range.Size(), used: s.alloc.Usage(name), deleting: p.Deleting}, nil
+}

@@ -1,0 +1,129 @@
+package bgpconfig
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+	"sigs.k8s.io/yaml"
+
+	"github.com/herald-lb/herald/api/v1alpha2"
+)
+
+// verdict is what a test row expects: each error as "<path>: <type>", a
+// phrase every error message together must contain, and a phrase for the
+// warnings (empty: no warning).
+type verdict struct {
+	errs    []string
+	phrase  string
+	warning string
+}
+
+// summarize renders errors as "<path>: <type>" so rows stay short while
+// still pinning the exact field and kind of every error.
+func summarize(errs field.ErrorList) []string {
+	var out []string
+	for _, e := range errs {
+		out = append(out, e.Field+": "+e.Type.String())
+	}
+	return out
+}
+
+func check(t *testing.T, want verdict, warnings []string, errs field.ErrorList) {
+	t.Helper()
+	if diff := cmp.Diff(want.errs, summarize(errs)); diff != "" {
+		t.Errorf("errors (-want +got):\n%s\nall: %v", diff, errs)
+	}
+	if text := errs.ToAggregate(); want.phrase != "" && (text == nil || !strings.Contains(text.Error(), want.phrase)) {
+		t.Errorf("errors %v do not contain %q", text, want.phrase)
+	}
+	if want.warning == "" {
+		if len(warnings) > 0 {
+			t.Errorf("unexpected warnings %q", warnings)
+		}
+	} else if len(warnings) != 1 || !strings.Contains(warnings[0], want.warning) {
+		t.Errorf("warnings %q, want one containing %q", warnings, want.warning)
+	}
+}
+
+func TestValidateConf(t *testing.T) {
+	tests := []struct {
+		name string
+		yaml string
+		want verdict
+	}{{
+		name: "OpenELB's sample, unchanged: admitted with the routerId warning",
+		yaml: `{metadata: {name: default}, spec: {as: 50001, listenPort: 17900, routerId: 172.22.0.10}}`,
+		want: verdict{warning: "every node will use 172.22.0.10 as its BGP router ID"},
+	}, {
+		name: "minimal",
+		yaml: `{metadata: {name: default}, spec: {as: 64512}}`,
+	}, {
+		name: "4-byte AS, listeners and racks",
+		yaml: `{metadata: {name: default}, spec: {as: 4200000000, listenPort: 179,
+		        listenAddresses: [0.0.0.0, "::", 192.0.2.1, "2001:db8::1"], asPerRack: {rack-a: 65001, r2: 4200000001},
+		        gracefulRestart: {enabled: true, restartTime: 4095}}}`,
+	}, {
+		name: "another name is refused",
+		yaml: `{metadata: {name: my-bgp}, spec: {as: 64512}}`,
+		want: verdict{errs: []string{"metadata.name: Invalid value"}, phrase: "only the BgpConf named default is used; rename it to default"},
+	}, {
+		name: "missing AS",
+		yaml: `{metadata: {name: default}, spec: {listenPort: 17900}}`,
+		want: verdict{errs: []string{"spec.as: Required value"}, phrase: "AS number"},
+	}, {
+		name: "router ID not an address",
+		yaml: `{metadata: {name: default}, spec: {as: 64512, routerId: node-1}}`,
+		want: verdict{errs: []string{"spec.routerId: Invalid value"}, phrase: "must be an IPv4 address"},
+	}, {
+		name: "IPv6 router ID",
+		yaml: `{metadata: {name: default}, spec: {as: 64512, routerId: "2001:db8::1"}}`,
+		want: verdict{errs: []string{"spec.routerId: Invalid value"}, phrase: "must be an IPv4 address"},
+	}, {
+		name: "zero router ID",
+		yaml: `{metadata: {name: default}, spec: {as: 64512, routerId: 0.0.0.0}}`,
+		want: verdict{errs: []string{"spec.routerId: Invalid value"}, phrase: "must not be 0.0.0.0"},
+	}, {
+		name: "listen port too high",
+		yaml: `{metadata: {name: default}, spec: {as: 64512, listenPort: 70000}}`,
+		want: verdict{errs: []string{"spec.listenPort: Invalid value"}, phrase: "Invalid value: 70000: must be a TCP port from 1 to 65535"},
+	}, {
+		name: "negative listen port",
+		yaml: `{metadata: {name: default}, spec: {as: 64512, listenPort: -1}}`,
+		want: verdict{errs: []string{"spec.listenPort: Invalid value"}, phrase: "0/unset for no listener"},
+	}, {
+		name: "listen address not an IP",
+		yaml: `{metadata: {name: default}, spec: {as: 64512, listenAddresses: [192.0.2.1, eth0, "fe80::1%eth0"]}}`,
+		want: verdict{errs: []string{"spec.listenAddresses[1]: Invalid value", "spec.listenAddresses[2]: Invalid value"}, phrase: "not an IP address"},
+	}, {
+		name: "rack without an AS",
+		yaml: `{metadata: {name: default}, spec: {as: 64512, asPerRack: {rack-a: 0}}}`,
+		want: verdict{errs: []string{"spec.asPerRack[rack-a]: Invalid value"}, phrase: "must be an AS number from 1 to 4294967295"},
+	}, {
+		name: "rack that no label can name",
+		yaml: `{metadata: {name: default}, spec: {as: 64512, asPerRack: {"rack a": 65001}}}`,
+		want: verdict{errs: []string{"spec.asPerRack[rack a]: Invalid value"}, phrase: "openelb.kubesphere.io/rack"},
+	}, {
+		name: "graceful restart time beyond 12 bits",
+		yaml: `{metadata: {name: default}, spec: {as: 64512, gracefulRestart: {enabled: true, restartTime: 4096}}}`,
+		want: verdict{errs: []string{"spec.gracefulRestart.restartTime: Invalid value"}, phrase: "at most 4095 seconds"},
+	}, {
+		name: "every problem at once",
+		yaml: `{metadata: {name: bgp}, spec: {routerId: x, listenPort: 65536}}`,
+		want: verdict{errs: []string{
+			"metadata.name: Invalid value", "spec.as: Required value",
+			"spec.routerId: Invalid value", "spec.listenPort: Invalid value",
+		}},
+	}}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var c v1alpha2.BgpConf
+			if err := yaml.UnmarshalStrict([]byte(tt.yaml), &c); err != nil {
+				t.Fatalf("test manifest: %v", err)
+			}
+			warnings, errs := ValidateConf(&c)
+			check(t, tt.want, warnings, errs)
+		})
+	}
+}

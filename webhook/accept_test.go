@@ -1,0 +1,153 @@
+package webhook_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/herald-lb/herald/api/v1alpha2"
+)
+
+// TestAccepted applies OpenELB's own samples, unchanged, and Herald's
+// additions, and checks the warnings each one brings back.
+func TestAccepted(t *testing.T) {
+	tests := []struct {
+		name     string
+		manifest string
+		warning  string // a phrase of the one warning expected; "" for none
+	}{{
+		name: "OpenELB's Eip sample",
+		manifest: `
+apiVersion: network.kubesphere.io/v1alpha2
+kind: Eip
+metadata: {name: eip-sample}
+spec: {address: 139.198.121.228}`,
+	}, {
+		name: "OpenELB's layer2 Eip sample",
+		manifest: `
+apiVersion: network.kubesphere.io/v1alpha2
+kind: Eip
+metadata: {name: eip-layer2-sample}
+spec: {address: 172.22.0.188-172.22.0.200, protocol: layer2, interface: eth0}`,
+	}, {
+		name: "an IPv6 vip pool found by can_reach",
+		manifest: `
+apiVersion: network.kubesphere.io/v1alpha2
+kind: Eip
+metadata: {name: eip-v6}
+spec: {address: "2001:db8:1::/120", protocol: vip, interface: "can_reach:2001:db8::1", namespaces: [web]}`,
+	}, {
+		name: "OpenELB's BgpConf sample: admitted, with the routerId warning",
+		manifest: `
+apiVersion: network.kubesphere.io/v1alpha2
+kind: BgpConf
+metadata: {name: default}
+spec: {as: 50001, listenPort: 17900, routerId: 172.22.0.10}`,
+		warning: "spec.routerId: every node will use 172.22.0.10 as its BGP router ID",
+	}, {
+		name: "OpenELB's BgpPeer sample",
+		manifest: `
+apiVersion: network.kubesphere.io/v1alpha2
+kind: BgpPeer
+metadata: {name: bgppeer-sample}
+spec: {conf: {peerAs: 50000, neighborAddress: 172.22.0.2}}`,
+	}, {
+		name: "OpenELB's timers, as strings",
+		manifest: `
+apiVersion: network.kubesphere.io/v1alpha2
+kind: BgpPeer
+metadata: {name: bgppeer-timers}
+spec:
+  conf: {peerAs: 50000, neighborAddress: 172.22.0.3}
+  timers: {config: {holdTime: "90", keepaliveInterval: "30"}}
+  afiSafis: [{config: {family: {afi: AFI_IP, safi: SAFI_UNICAST}, enabled: true}, addPaths: {config: {sendMax: 10}}}]`,
+	}, {
+		name: "a 4-byte AS",
+		manifest: `
+apiVersion: network.kubesphere.io/v1alpha2
+kind: BgpPeer
+metadata: {name: bgppeer-4byte}
+spec: {conf: {peerAs: 4200000000, localAs: 4200000001, neighborAddress: "2001:db8::2"}}`,
+	}, {
+		name: "a BgpConf with 4-byte ASes and no routerId: no warning",
+		manifest: `
+apiVersion: network.kubesphere.io/v1alpha2
+kind: BgpConf
+metadata: {name: default}
+spec: {as: 4200000000, listenPort: 17900, asPerRack: {rack-a: 4200000001}}`,
+	}, {
+		name: "a plaintext password: admitted, with a warning",
+		manifest: `
+apiVersion: network.kubesphere.io/v1alpha2
+kind: BgpPeer
+metadata: {name: bgppeer-password}
+spec: {conf: {peerAs: 50000, neighborAddress: 172.22.0.4, authPassword: s3cret}}`,
+		warning: "set spec.conf.authPasswordSecretRef instead",
+	}, {
+		name: "a password from a Secret",
+		manifest: `
+apiVersion: network.kubesphere.io/v1alpha2
+kind: BgpPeer
+metadata: {name: bgppeer-secret}
+spec: {conf: {peerAs: 50000, neighborAddress: 172.22.0.5, authPasswordSecretRef: {namespace: herald-system, name: bgp-auth}}}`,
+	}}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, warnings := userClient(t)
+			obj := manifest(t, tt.manifest)
+			if err := c.Create(context.Background(), obj); err != nil {
+				t.Fatalf("refused: %v", err)
+			}
+			deleteAfter(t, obj)
+			got := warnings.take()
+			switch {
+			case tt.warning == "" && len(got) > 0:
+				t.Errorf("unexpected warnings %q", got)
+			case tt.warning != "" && (len(got) != 1 || !strings.Contains(got[0], tt.warning)):
+				t.Errorf("warnings %q; want one containing %q", got, tt.warning)
+			}
+		})
+	}
+}
+
+// TestDefaultProtocol checks that an Eip without a protocol reads back
+// with the one the speakers use, on create and when an update removes it.
+func TestDefaultProtocol(t *testing.T) {
+	ctx := context.Background()
+	c, _ := userClient(t)
+	obj := manifest(t, `
+apiVersion: network.kubesphere.io/v1alpha2
+kind: Eip
+metadata: {name: eip-no-protocol}
+spec: {address: 10.77.0.0/28}`)
+	if err := c.Create(ctx, obj); err != nil {
+		t.Fatal(err)
+	}
+	deleteAfter(t, obj)
+	protocol := func() string {
+		t.Helper()
+		var e v1alpha2.Eip
+		if err := env.Client.Get(ctx, client.ObjectKey{Name: "eip-no-protocol"}, &e); err != nil {
+			t.Fatal(err)
+		}
+		return e.Spec.Protocol
+	}
+	if diff := cmp.Diff(v1alpha2.ProtocolBGP, protocol()); diff != "" {
+		t.Errorf("protocol after create (-want +got):\n%s", diff)
+	}
+
+	if err := c.Get(ctx, client.ObjectKeyFromObject(obj), obj); err != nil {
+		t.Fatal(err)
+	}
+	unstructured.RemoveNestedField(obj.Object, "spec", "protocol")
+	if err := c.Update(ctx, obj); err != nil {
+		t.Fatalf("update without protocol: %v", err)
+	}
+	if diff := cmp.Diff(v1alpha2.ProtocolBGP, protocol()); diff != "" {
+		t.Errorf("protocol after an update removed it (-want +got):\n%s", diff)
+	}
+}

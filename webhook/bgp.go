@@ -1,0 +1,67 @@
+package webhook
+
+import (
+	"context"
+
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+
+	"github.com/herald-lb/herald/api/v1alpha2"
+	"github.com/herald-lb/herald/internal/bgpconfig"
+)
+
+// +kubebuilder:webhook:path=/validate-network-kubesphere-io-v1alpha2-bgpconf,mutating=false,failurePolicy=fail,sideEffects=None,groups=network.kubesphere.io,resources=bgpconfs,verbs=create;update,versions=v1alpha2,name=vbgpconf.network.kubesphere.io,admissionReviewVersions=v1,timeoutSeconds=10
+// +kubebuilder:webhook:path=/validate-network-kubesphere-io-v1alpha2-bgppeer,mutating=false,failurePolicy=fail,sideEffects=None,groups=network.kubesphere.io,resources=bgppeers,verbs=create;update,versions=v1alpha2,name=vbgppeer.network.kubesphere.io,admissionReviewVersions=v1,timeoutSeconds=10
+
+// BgpConfValidator admits BgpConfs that internal/bgpconfig accepts, the
+// same check the speakers run, and passes its advice on as warnings.
+// OpenELB checked neither BgpConf nor BgpPeer. It needs no other object.
+type BgpConfValidator struct{}
+
+var _ admission.Validator[*v1alpha2.BgpConf] = BgpConfValidator{}
+
+// ValidateCreate checks a new BgpConf.
+func (BgpConfValidator) ValidateCreate(_ context.Context, c *v1alpha2.BgpConf) (admission.Warnings, error) {
+	warnings, errs := bgpconfig.ValidateConf(c)
+	return warnings, invalid("BgpConf", c.Name, errs)
+}
+
+// ValidateUpdate checks an edit of the spec; edits that leave the spec
+// alone (labels, finalizers) are admitted, so that a BgpConf created before
+// the webhook existed stays manageable.
+func (v BgpConfValidator) ValidateUpdate(ctx context.Context, oldConf, newConf *v1alpha2.BgpConf) (admission.Warnings, error) {
+	if newConf.DeletionTimestamp != nil || apiequality.Semantic.DeepEqual(oldConf.Spec, newConf.Spec) {
+		return nil, nil
+	}
+	return v.ValidateCreate(ctx, newConf)
+}
+
+// ValidateDelete admits every deletion.
+func (BgpConfValidator) ValidateDelete(context.Context, *v1alpha2.BgpConf) (admission.Warnings, error) {
+	return nil, nil
+}
+
+// BgpPeerValidator admits BgpPeers that internal/bgpconfig accepts and
+// warns about plaintext passwords.
+type BgpPeerValidator struct{}
+
+var _ admission.Validator[*v1alpha2.BgpPeer] = BgpPeerValidator{}
+
+// ValidateCreate checks a new BgpPeer.
+func (BgpPeerValidator) ValidateCreate(_ context.Context, p *v1alpha2.BgpPeer) (admission.Warnings, error) {
+	warnings, errs := bgpconfig.ValidatePeer(p)
+	return warnings, invalid("BgpPeer", p.Name, errs)
+}
+
+// ValidateUpdate checks an edit of the spec, as BgpConfValidator does.
+func (v BgpPeerValidator) ValidateUpdate(ctx context.Context, oldPeer, newPeer *v1alpha2.BgpPeer) (admission.Warnings, error) {
+	if newPeer.DeletionTimestamp != nil || apiequality.Semantic.DeepEqual(oldPeer.Spec, newPeer.Spec) {
+		return nil, nil
+	}
+	return v.ValidateCreate(ctx, newPeer)
+}
+
+// ValidateDelete admits every deletion.
+func (BgpPeerValidator) ValidateDelete(context.Context, *v1alpha2.BgpPeer) (admission.Warnings, error) {
+	return nil, nil
+}

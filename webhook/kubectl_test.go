@@ -1,0 +1,89 @@
+package webhook_test
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+
+	"github.com/herald-lb/herald/internal/testenv"
+)
+
+// TestKubectlOutput checks the words a user actually sees: kubectl's
+// rendering of a refusal and of a warning.
+func TestKubectlOutput(t *testing.T) {
+	root, err := testenv.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	kubectl := filepath.Join(root, "bin", "kubectl")
+	if dir := os.Getenv("KUBEBUILDER_ASSETS"); dir != "" {
+		kubectl = filepath.Join(dir, "kubectl")
+	}
+	if _, err := os.Stat(kubectl); err != nil {
+		t.Skipf("no kubectl to run (%v); `make control-plane` builds it", err)
+	}
+	kubeconfig := writeKubeconfig(t)
+	run := func(stdin string, args ...string) (string, error) {
+		cmd := exec.Command(kubectl, append([]string{"--kubeconfig", kubeconfig}, args...)...)
+		cmd.Stdin = strings.NewReader(stdin)
+		var out bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		err := cmd.Run()
+		return out.String(), err
+	}
+
+	out, err := run(`
+apiVersion: network.kubesphere.io/v1alpha2
+kind: Eip
+metadata: {name: kubectl-bad}
+spec: {address: 192.168.0.91-192.168.0.300}`, "apply", "-f", "-")
+	if err == nil {
+		t.Fatalf("kubectl apply of a bad Eip succeeded:\n%s", out)
+	}
+	t.Logf("kubectl apply of a bad Eip:\n%s", out)
+	const want = `The Eip "kubectl-bad" is invalid: spec.address: Invalid value: "192.168.0.91-192.168.0.300": `
+	if !strings.Contains(out, want) {
+		t.Errorf("kubectl printed:\n%s\nwant it to contain:\n%s", out, want)
+	}
+
+	conf := `
+apiVersion: network.kubesphere.io/v1alpha2
+kind: BgpConf
+metadata: {name: default}
+spec: {as: 50001, listenPort: 17900, routerId: 172.22.0.10}`
+	out, err = run(conf, "apply", "-f", "-")
+	if err != nil {
+		t.Fatalf("kubectl apply of OpenELB's BgpConf sample: %v\n%s", err, out)
+	}
+	t.Cleanup(func() {
+		if out, err := run(conf, "delete", "-f", "-"); err != nil {
+			t.Errorf("kubectl delete: %v\n%s", err, out)
+		}
+	})
+	t.Logf("kubectl apply of OpenELB's BgpConf sample:\n%s", out)
+	if !strings.Contains(out, "Warning: spec.routerId: every node will use 172.22.0.10 as its BGP router ID") {
+		t.Errorf("kubectl printed:\n%s\nwant the routerId warning", out)
+	}
+}
+
+// writeKubeconfig turns the suite's admin credentials into a kubeconfig.
+func writeKubeconfig(t *testing.T) string {
+	t.Helper()
+	cfg := env.Config
+	kc := clientcmdapi.NewConfig()
+	kc.Clusters["envtest"] = &clientcmdapi.Cluster{Server: cfg.Host, CertificateAuthorityData: cfg.CAData}
+	kc.AuthInfos["admin"] = &clientcmdapi.AuthInfo{ClientCertificateData: cfg.CertData, ClientKeyData: cfg.KeyData, Token: cfg.BearerToken}
+	kc.Contexts["envtest"] = &clientcmdapi.Context{Cluster: "envtest", AuthInfo: "admin"}
+	kc.CurrentContext = "envtest"
+	path := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := clientcmd.WriteToFile(*kc, path); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
