@@ -8,7 +8,8 @@ import (
 	"strings"
 )
 
-// Errors callers branch on; each is wrapped with the offending text.
+// Errors callers branch on. Parse returns them bare or wrapped with the part
+// of the text at fault; callers add the whole text, which they know.
 var (
 	// ErrEmpty is returned for an empty address.
 	ErrEmpty = errors.New("address is empty")
@@ -39,60 +40,60 @@ func Parse(s string) (Range, error) {
 		return Range{}, ErrEmpty
 	}
 	if first, last, ok := strings.Cut(text, "-"); ok {
-		return parseFirstLast(text, strings.TrimSpace(first), strings.TrimSpace(last))
+		return parseFirstLast(strings.TrimSpace(first), strings.TrimSpace(last))
 	}
 	if strings.Contains(text, "/") {
 		prefix, err := netip.ParsePrefix(text)
 		if err != nil {
-			return Range{}, fmt.Errorf("%q: %w", text, ErrSyntax)
+			return Range{}, ErrSyntax
 		}
-		if err := checkAddr(text, prefix.Addr()); err != nil {
+		if err := checkAddr(prefix.Addr()); err != nil {
 			return Range{}, err
 		}
 		return FromPrefix(prefix), nil
 	}
 	addr, err := netip.ParseAddr(text)
 	if err != nil {
-		return Range{}, fmt.Errorf("%q: %w", text, ErrSyntax)
+		return Range{}, ErrSyntax
 	}
-	if err := checkAddr(text, addr); err != nil {
+	if err := checkAddr(addr); err != nil {
 		return Range{}, err
 	}
 	return Range{first: addr, last: addr}, nil
 }
 
-func parseFirstLast(text, firstText, lastText string) (Range, error) {
+func parseFirstLast(firstText, lastText string) (Range, error) {
 	first, err := netip.ParseAddr(firstText)
 	if err != nil {
-		return Range{}, fmt.Errorf("%q: first address %q: %w", text, firstText, ErrSyntax)
+		return Range{}, fmt.Errorf("first address %q: %w", firstText, ErrSyntax)
 	}
 	last, err := netip.ParseAddr(lastText)
 	if err != nil {
-		return Range{}, fmt.Errorf("%q: last address %q: %w", text, lastText, ErrSyntax)
+		return Range{}, fmt.Errorf("last address %q: %w", lastText, ErrSyntax)
 	}
-	if err := checkAddr(text, first); err != nil {
+	if err := checkAddr(first); err != nil {
 		return Range{}, err
 	}
-	if err := checkAddr(text, last); err != nil {
+	if err := checkAddr(last); err != nil {
 		return Range{}, err
 	}
 	if first.Is4() != last.Is4() {
-		return Range{}, fmt.Errorf("%q: %w", text, ErrMixedFamilies)
+		return Range{}, ErrMixedFamilies
 	}
 	if last.Less(first) {
-		return Range{}, fmt.Errorf("%q: %w", text, ErrReversed)
+		return Range{}, ErrReversed
 	}
 	return Range{first: first, last: last}, nil
 }
 
 // checkAddr refuses forms that parse but would surprise: zones and
 // IPv4-mapped IPv6 addresses, which Kubernetes never puts in a Service.
-func checkAddr(text string, a netip.Addr) error {
+func checkAddr(a netip.Addr) error {
 	if a.Zone() != "" {
-		return fmt.Errorf("%q: address has an IPv6 zone: %w", text, ErrSyntax)
+		return fmt.Errorf("%s has an IPv6 zone: %w", a, ErrSyntax)
 	}
 	if a.Is4In6() {
-		return fmt.Errorf("%q: IPv4-mapped IPv6 address, write the IPv4 address instead: %w", text, ErrSyntax)
+		return fmt.Errorf("%s is an IPv4-mapped IPv6 address, write the IPv4 address instead: %w", a, ErrSyntax)
 	}
 	return nil
 }
