@@ -10,27 +10,20 @@ import (
 
 	"github.com/herald-lb/herald/api/v1alpha2"
 	"github.com/herald-lb/herald/internal/allocator"
+	"github.com/herald-lb/herald/internal/optin"
 )
 
 // DefaultLoadBalancerClass is the spec.loadBalancerClass Herald answers to
 // unless configured otherwise.
-const DefaultLoadBalancerClass = "herald.io/lb"
+const DefaultLoadBalancerClass = optin.DefaultLoadBalancerClass
 
 // ServiceFinalizer keeps a Service until its addresses are released. It is
 // OpenELB's name, so Services migrated from OpenELB are adopted as they are.
 const ServiceFinalizer = "finalizer.lb.kubesphere.io/v1alpha1"
 
-// isOurs reports whether Herald allocates for this Service: a LoadBalancer
-// of our class, or of no class with OpenELB's opt-in annotation. A Service
-// of another class is never touched.
+// isOurs reports whether Herald allocates for this Service.
 func isOurs(svc *corev1.Service, class string) bool {
-	if svc.Spec.Type != corev1.ServiceTypeLoadBalancer {
-		return false
-	}
-	if svc.Spec.LoadBalancerClass != nil {
-		return *svc.Spec.LoadBalancerClass == class
-	}
-	return svc.Annotations[v1alpha2.AnnotationLoadBalancer] == v1alpha2.AnnotationLoadBalancerValue
+	return optin.IsHerald(svc, class)
 }
 
 // serviceKey is the "namespace/name" form used in Eip status and events.

@@ -1,0 +1,52 @@
+package speaker
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Metrics are the speaker's Prometheus series. A nil *Metrics records
+// nothing, so tests need not register any.
+type Metrics struct {
+	announcedAddrs  *prometheus.GaugeVec
+	reconcileErrors prometheus.Counter
+	// PeerSessions is the BGP session state per peer: 1 for the current
+	// state's series, 0 for the others. The BGP mode sets it.
+	PeerSessions *prometheus.GaugeVec
+}
+
+// NewMetrics creates the series and registers them with reg (the
+// controller-runtime registry serves them on /metrics).
+func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
+	m := &Metrics{
+		announcedAddrs: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "herald_speaker_announced_addresses",
+			Help: "Addresses this node announces, by mode.",
+		}, []string{"mode"}),
+		reconcileErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "herald_speaker_reconcile_errors_total",
+			Help: "Reconciles that failed to gather the cluster state or to apply it.",
+		}),
+		PeerSessions: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "herald_speaker_bgp_session_state",
+			Help: "BGP session state per peer: 1 on the series of the current state.",
+		}, []string{"peer", "state"}),
+	}
+	for _, c := range []prometheus.Collector{m.announcedAddrs, m.reconcileErrors, m.PeerSessions} {
+		if err := reg.Register(c); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+}
+
+func (m *Metrics) announced(mode string, n int) {
+	if m != nil {
+		m.announcedAddrs.WithLabelValues(mode).Set(float64(n))
+	}
+}
+
+func (m *Metrics) reconcileError() {
+	if m != nil {
+		m.reconcileErrors.Inc()
+	}
+}

@@ -1,0 +1,118 @@
+package speaker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	"k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	"github.com/herald-lb/herald/api/v1alpha2"
+)
+
+// Mode announces the addresses of one protocol on this node.
+type Mode interface {
+	// Apply makes the node announce what d says, using whatever else the
+	// snapshot holds (peers, interfaces). It is idempotent.
+	Apply(ctx context.Context, snap Snapshot, d Desired) error
+	// Shutdown stops announcing before the process exits, the way the mode
+	// does it best (withdraw, or leave it to graceful restart).
+	Shutdown(ctx context.Context) error
+}
+
+// Reconciler recomputes the node's announcements whenever anything they
+// depend on changes. Every event maps to the one request "all": the queue
+// coalesces bursts, and each run sees one consistent snapshot.
+type Reconciler struct {
+	Reader client.Reader
+	// Node is this node's name.
+	Node string
+	// Class is the spec.loadBalancerClass Herald answers to.
+	Class string
+	// Modes by protocol name (bgp, layer2, vip).
+	Modes map[string]Mode
+	// Metrics, when set, records what is announced.
+	Metrics *Metrics
+}
+
+var all = reconcile.Request{NamespacedName: types.NamespacedName{Name: "all"}}
+
+// +kubebuilder:rbac:groups="",resources=services;nodes;namespaces,verbs=get;list;watch
+// +kubebuilder:rbac:groups=discovery.k8s.io,resources=endpointslices,verbs=get;list;watch
+// +kubebuilder:rbac:groups=network.kubesphere.io,resources=eips;bgpconfs;bgppeers,verbs=get;list;watch
+
+// Reconcile gathers a snapshot, computes this node's announcements and
+// applies them through every mode.
+func (r *Reconciler) Reconcile(ctx context.Context, _ reconcile.Request) (reconcile.Result, error) {
+	logger := log.FromContext(ctx).WithValues("node", r.Node)
+	snap, err := gather(ctx, r.Reader, r.Node, r.Class)
+	if err != nil {
+		r.Metrics.reconcileError()
+		return reconcile.Result{}, fmt.Errorf("node %q: %w", r.Node, err)
+	}
+	d := Compute(r.Node, snap.Pools, snap.Services)
+	for a, why := range d.Skipped {
+		logger.V(1).Info("not announced", "ip", a.String(), "reason", why)
+	}
+	var errs []error
+	for _, name := range sortedKeys(r.Modes) {
+		if err := r.Modes[name].Apply(ctx, snap, d); err != nil {
+			errs = append(errs, fmt.Errorf("%s mode: %w", name, err))
+		}
+	}
+	r.Metrics.announced(v1alpha2.ProtocolBGP, len(d.BGP))
+	if err := errors.Join(errs...); err != nil {
+		r.Metrics.reconcileError()
+		return reconcile.Result{}, fmt.Errorf("node %q: %w", r.Node, err)
+	}
+	return reconcile.Result{}, nil
+}
+
+// SetupWithManager watches everything the snapshot reads. Status-only
+// changes of Herald's own objects (Eip usage, BgpPeer session status, which
+// the speakers write themselves) do not wake it.
+func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
+	toAll := handler.EnqueueRequestsFromMapFunc(func(context.Context, client.Object) []reconcile.Request {
+		return []reconcile.Request{all}
+	})
+	thisNode := predicate.NewPredicateFuncs(func(o client.Object) bool { return o.GetName() == r.Node })
+	return ctrl.NewControllerManagedBy(mgr).
+		Named("speaker").
+		Watches(&corev1.Service{}, toAll).
+		Watches(&discoveryv1.EndpointSlice{}, toAll).
+		Watches(&corev1.Node{}, toAll, builder.WithPredicates(thisNode)).
+		Watches(&v1alpha2.Eip{}, toAll, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		Watches(&v1alpha2.BgpConf{}, toAll, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		Watches(&v1alpha2.BgpPeer{}, toAll, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		Complete(r)
+}
+
+// Shutdown stops every mode; errors are joined so each mode gets its turn.
+func (r *Reconciler) Shutdown(ctx context.Context) error {
+	var errs []error
+	for _, name := range sortedKeys(r.Modes) {
+		if err := r.Modes[name].Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("%s mode: %w", name, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
