@@ -1,0 +1,158 @@
+package manifests_test
+
+import (
+	"slices"
+	"testing"
+
+	rbacv1 "k8s.io/api/rbac/v1"
+)
+
+// generatedRole is what controller-gen derives from the +kubebuilder:rbac
+// markers: the permissions the code says it needs.
+const generatedRole = "config/rbac/role.yaml"
+
+// grant is a set of rules bound to the ServiceAccount, valid in one
+// namespace, or everywhere (cluster-scoped resources included) when
+// namespace is empty.
+type grant struct {
+	namespace string
+	rules     []rbacv1.PolicyRule
+}
+
+// need is one permission: a verb on a resource, in a namespace or, when
+// namespace is empty, cluster-wide.
+type need struct {
+	namespace, group, resource, verb string
+}
+
+// TestServiceAccountHoldsGeneratedRole: every rule of the generated
+// ClusterRole must be granted to the controller's ServiceAccount
+// cluster-wide, every rule of the generated Role in the namespace where the
+// controller keeps its certificate Secret, and leader election's Leases
+// and events in the controller's own namespace.
+func TestServiceAccountHoldsGeneratedRole(t *testing.T) {
+	r := loadRelease(t)
+	ns := r.deployment.Namespace
+	sa := r.deployment.Spec.Template.Spec.ServiceAccountName
+	if sa == "" || sa == "default" {
+		t.Fatalf("Deployment %s runs as ServiceAccount %q; want its own", r.deployment.Name, sa)
+	}
+	found := false
+	for _, u := range r.objs {
+		found = found || (u.GetKind() == "ServiceAccount" && u.GetName() == sa && u.GetNamespace() == ns)
+	}
+	if !found {
+		t.Errorf("ServiceAccount %s/%s is not in %s", ns, sa, releaseManifest)
+	}
+	grants := boundTo(t, r, ns, sa)
+
+	var needs []need
+	add := func(namespace string, rules []rbacv1.PolicyRule) {
+		for _, rule := range rules {
+			for _, g := range rule.APIGroups {
+				for _, res := range rule.Resources {
+					for _, v := range rule.Verbs {
+						needs = append(needs, need{namespace, g, res, v})
+					}
+				}
+			}
+		}
+	}
+	generated := repoFile(t, generatedRole)
+	for _, cr := range ofKind[rbacv1.ClusterRole](t, generated, "ClusterRole") {
+		add("", cr.Rules)
+	}
+	// The generated Role is for the certificate Secret: it must hold where
+	// the controller is told the Secret lives.
+	secretNS := r.args["webhook-secret-namespace"]
+	for _, role := range ofKind[rbacv1.Role](t, generated, "Role") {
+		add(secretNS, role.Rules)
+	}
+	if len(needs) == 0 {
+		t.Fatalf("%s grants nothing", generatedRole)
+	}
+	for _, v := range []string{"get", "list", "watch", "create", "update", "patch", "delete"} {
+		needs = append(needs, need{ns, "coordination.k8s.io", "leases", v})
+	}
+	needs = append(needs, need{ns, "", "events", "create"}, need{ns, "events.k8s.io", "events", "create"})
+
+	for _, n := range needs {
+		if !allowed(grants, n) {
+			where := "cluster-wide"
+			if n.namespace != "" {
+				where = "in namespace " + n.namespace
+			}
+			t.Errorf("ServiceAccount %s/%s may not %s %s (group %q) %s", ns, sa, n.verb, n.resource, n.group, where)
+		}
+	}
+}
+
+// boundTo collects the rules the release binds to the ServiceAccount.
+func boundTo(t *testing.T, r *release, ns, sa string) []grant {
+	t.Helper()
+	clusterRoles := map[string][]rbacv1.PolicyRule{}
+	for _, cr := range ofKind[rbacv1.ClusterRole](t, r.objs, "ClusterRole") {
+		clusterRoles[cr.Name] = cr.Rules
+	}
+	roles := map[[2]string][]rbacv1.PolicyRule{}
+	for _, role := range ofKind[rbacv1.Role](t, r.objs, "Role") {
+		roles[[2]string{role.Namespace, role.Name}] = role.Rules
+	}
+	isSubject := func(subjects []rbacv1.Subject) bool {
+		return slices.ContainsFunc(subjects, func(s rbacv1.Subject) bool {
+			return s.Kind == rbacv1.ServiceAccountKind && s.Name == sa && s.Namespace == ns
+		})
+	}
+
+	var grants []grant
+	for _, b := range ofKind[rbacv1.ClusterRoleBinding](t, r.objs, "ClusterRoleBinding") {
+		if !isSubject(b.Subjects) {
+			continue
+		}
+		rules, ok := clusterRoles[b.RoleRef.Name]
+		if b.RoleRef.Kind != "ClusterRole" || !ok {
+			t.Errorf("ClusterRoleBinding %s refers to %s %s, which %s does not hold", b.Name, b.RoleRef.Kind, b.RoleRef.Name, releaseManifest)
+		}
+		grants = append(grants, grant{"", rules})
+	}
+	for _, b := range ofKind[rbacv1.RoleBinding](t, r.objs, "RoleBinding") {
+		if !isSubject(b.Subjects) {
+			continue
+		}
+		var rules []rbacv1.PolicyRule
+		var ok bool
+		switch b.RoleRef.Kind {
+		case "ClusterRole":
+			rules, ok = clusterRoles[b.RoleRef.Name]
+		case "Role":
+			rules, ok = roles[[2]string{b.Namespace, b.RoleRef.Name}]
+		}
+		if !ok {
+			t.Errorf("RoleBinding %s/%s refers to %s %s, which %s does not hold in that namespace",
+				b.Namespace, b.Name, b.RoleRef.Kind, b.RoleRef.Name, releaseManifest)
+		}
+		grants = append(grants, grant{b.Namespace, rules})
+	}
+	return grants
+}
+
+// allowed reports whether a grant covers n. Rules restricted to resource
+// names do not count: the generated role never asks for such a rule, so a
+// restricted grant would be narrower than what the code needs.
+func allowed(grants []grant, n need) bool {
+	match := func(list []string, v string) bool {
+		return slices.Contains(list, v) || slices.Contains(list, rbacv1.ResourceAll)
+	}
+	for _, g := range grants {
+		if g.namespace != "" && g.namespace != n.namespace {
+			continue
+		}
+		for _, rule := range g.rules {
+			if len(rule.ResourceNames) == 0 && match(rule.APIGroups, n.group) &&
+				match(rule.Resources, n.resource) && match(rule.Verbs, n.verb) {
+				return true
+			}
+		}
+	}
+	return false
+}

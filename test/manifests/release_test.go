@@ -1,0 +1,190 @@
+package manifests_test
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/apimachinery/pkg/util/yaml"
+
+	"github.com/herald-lb/herald/internal/testenv"
+)
+
+// releaseManifest is the install file, relative to the repository root.
+const releaseManifest = "deploy/herald.yaml"
+
+// readObjects decodes every document of a multi-document YAML file,
+// skipping empty ones (a file may start or end with "---").
+func readObjects(path string) ([]*unstructured.Unstructured, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var objs []*unstructured.Unstructured
+	dec := yaml.NewYAMLOrJSONDecoder(f, 4096)
+	for {
+		var doc map[string]any
+		if err := dec.Decode(&doc); errors.Is(err, io.EOF) {
+			return objs, nil
+		} else if err != nil {
+			return nil, fmt.Errorf("%s: document %d: %w", path, len(objs)+1, err)
+		}
+		if len(doc) == 0 {
+			continue
+		}
+		u := &unstructured.Unstructured{Object: doc}
+		if u.GetKind() == "" || u.GetAPIVersion() == "" || u.GetName() == "" {
+			return nil, fmt.Errorf("%s: document %d has no apiVersion, kind or name", path, len(objs)+1)
+		}
+		objs = append(objs, u)
+	}
+}
+
+// repoFile reads objects from a file given relative to the repository root.
+func repoFile(t *testing.T, rel string) []*unstructured.Unstructured {
+	t.Helper()
+	root, err := testenv.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs, err := readObjects(filepath.Join(root, rel))
+	if err != nil {
+		t.Fatalf("%v (run `make release-manifest`)", err)
+	}
+	if len(objs) == 0 {
+		t.Fatalf("%s holds no objects", rel)
+	}
+	return objs
+}
+
+// release is deploy/herald.yaml, decoded, with the objects the wiring tests
+// look at picked out.
+type release struct {
+	objs          []*unstructured.Unstructured
+	deployment    *appsv1.Deployment
+	container     *corev1.Container
+	webhookSvc    *corev1.Service
+	validating    *admissionregistrationv1.ValidatingWebhookConfiguration
+	mutating      *admissionregistrationv1.MutatingWebhookConfiguration
+	args          map[string]string
+	containerPort map[string]int32
+}
+
+// controllerContainer is the name of herald-controller's container.
+const controllerContainer = "controller"
+
+func loadRelease(t *testing.T) *release {
+	t.Helper()
+	r := &release{objs: repoFile(t, releaseManifest)}
+	r.deployment = only[appsv1.Deployment](t, r.objs, "Deployment")
+	for i := range r.deployment.Spec.Template.Spec.Containers {
+		if c := &r.deployment.Spec.Template.Spec.Containers[i]; c.Name == controllerContainer {
+			r.container = c
+		}
+	}
+	if r.container == nil {
+		t.Fatalf("Deployment %s has no container %q", r.deployment.Name, controllerContainer)
+	}
+	r.webhookSvc = only[corev1.Service](t, r.objs, "Service")
+	r.validating = only[admissionregistrationv1.ValidatingWebhookConfiguration](t, r.objs, "ValidatingWebhookConfiguration")
+	r.mutating = only[admissionregistrationv1.MutatingWebhookConfiguration](t, r.objs, "MutatingWebhookConfiguration")
+	r.args = parseArgs(t, r.deployment, r.container)
+	r.containerPort = map[string]int32{}
+	for _, p := range r.container.Ports {
+		r.containerPort[p.Name] = p.ContainerPort
+	}
+	return r
+}
+
+// only converts the single object of kind in objs to T, failing when there
+// is none or more than one.
+func only[T any](t *testing.T, objs []*unstructured.Unstructured, kind string) *T {
+	t.Helper()
+	found := ofKind[T](t, objs, kind)
+	if len(found) != 1 {
+		t.Fatalf("%s: want exactly one %s, found %d", releaseManifest, kind, len(found))
+	}
+	return found[0]
+}
+
+// ofKind converts every object of kind in objs to T.
+func ofKind[T any](t *testing.T, objs []*unstructured.Unstructured, kind string) []*T {
+	t.Helper()
+	var out []*T
+	for _, u := range objs {
+		if u.GetKind() != kind {
+			continue
+		}
+		obj := new(T)
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructuredWithValidation(u.Object, obj, true); err != nil {
+			t.Fatalf("%s %s: decode: %v", kind, u.GetName(), err)
+		}
+		out = append(out, obj)
+	}
+	return out
+}
+
+// parseArgs turns the container's "--name=value" arguments into a map,
+// after expanding $(VAR) references the way the kubelet does, from the
+// container's env. A bare "--name" maps to "true".
+func parseArgs(t *testing.T, d *appsv1.Deployment, c *corev1.Container) map[string]string {
+	t.Helper()
+	var replacements []string
+	for _, e := range c.Env {
+		switch {
+		case e.ValueFrom == nil:
+			replacements = append(replacements, "$("+e.Name+")", e.Value)
+		case e.ValueFrom.FieldRef != nil && e.ValueFrom.FieldRef.FieldPath == "metadata.namespace":
+			replacements = append(replacements, "$("+e.Name+")", d.Namespace)
+		default:
+			// Other sources cannot be resolved from the manifest; leave the
+			// reference, which the check below reports if an arg uses it.
+		}
+	}
+	expand := strings.NewReplacer(replacements...)
+	args := map[string]string{}
+	for _, arg := range c.Args {
+		arg = expand.Replace(arg)
+		if strings.Contains(arg, "$(") {
+			t.Errorf("argument %q refers to a variable the manifest does not define", arg)
+		}
+		name, value, found := strings.Cut(strings.TrimLeft(arg, "-"), "=")
+		if !strings.HasPrefix(arg, "-") {
+			t.Errorf("argument %q is not a flag", arg)
+			continue
+		}
+		if !found {
+			value = "true"
+		}
+		if _, dup := args[name]; dup {
+			t.Errorf("flag --%s is given twice", name)
+		}
+		args[name] = value
+	}
+	return args
+}
+
+// resolvePort returns the container port a Service's targetPort names.
+func (r *release) resolvePort(target intstr.IntOrString) (int32, bool) {
+	if target.Type == intstr.Int {
+		for _, p := range r.containerPort {
+			if p == target.IntVal {
+				return p, true
+			}
+		}
+		return 0, false
+	}
+	p, ok := r.containerPort[target.StrVal]
+	return p, ok
+}
