@@ -23,8 +23,9 @@ RELEASE_MANIFEST ?= deploy/herald.yaml
 ## Go files gofmt checks (generated and hand-written alike; testdata excluded).
 GO_FILES = $$(find . -name '*.go' -not -path './bin/*' -not -path './.git/*' -not -path '*/testdata/*')
 
-## Packages the end-to-end suite needs on the host (`make deps`).
-E2E_DEPS ?= bird2 keepalived iputils-arping iptables curl
+## Packages the end-to-end suite needs on the host (`make deps`): test/e2e/rig
+## runs ip, sysctl, ping, bird/birdc and iptables inside network namespaces.
+E2E_DEPS ?= bird2 keepalived iputils-arping iputils-ping iproute2 iptables procps curl tcpdump
 
 ## Packages `make test` and `make bench` run; override to narrow a run,
 ## e.g. `make test PKGS=./internal/...`.
@@ -112,7 +113,7 @@ verify: generate manifests release-manifest ## Regenerate code and manifests; fa
 	echo "verify: generated code and manifests are up to date"
 
 .PHONY: test
-test: control-plane ## Run all tests (unit, fuzz seeds, envtest) against a real kube-apiserver and etcd.
+test: control-plane e2e-deps ## Run all tests (unit, fuzz seeds, envtest, netns e2e) against a real kube-apiserver and etcd.
 	$(TEST_ENV) go test -race -count=1 -p 1 -timeout 40m $(TEST_FLAGS) $(PKGS)
 
 .PHONY: bench
@@ -146,6 +147,17 @@ control-plane-e2e: ## Like control-plane, plus kube-proxy (the e2e suite needs i
 .PHONY: deps
 deps: ## Install the Debian packages the e2e suite needs (only those missing).
 	hack/install-deps.sh $(E2E_DEPS)
+
+# As root (CI), `make test` runs the netns e2e suite, so it installs what that
+# needs first; installed packages cost one dpkg-query each. Not root: the
+# suite skips itself (loudly), and nothing is installed behind sudo.
+.PHONY: e2e-deps
+e2e-deps: ## Like deps, but only when running as root (make test's prerequisite).
+	@if [[ "$$(id -u)" -eq 0 ]]; then \
+		hack/install-deps.sh $(E2E_DEPS); \
+	else \
+		echo "e2e-deps: not root, not installing $(E2E_DEPS) (the netns e2e tests will skip)"; \
+	fi
 
 .PHONY: clean
 clean: ## Remove Herald's binaries and the Go test cache (keeps the control plane and tools).

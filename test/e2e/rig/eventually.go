@@ -1,0 +1,35 @@
+package rig
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// Eventually calls check every interval until it returns nil, for at most
+// timeout (and at most timeout/interval+1 times), or until ctx ends. The
+// error of a timeout carries check's last error, which says what was still
+// wrong. It is the only way the rig waits: no fixed sleeps.
+func Eventually(ctx context.Context, timeout, interval time.Duration, check func(context.Context) error) error {
+	if interval <= 0 {
+		interval = 10 * time.Millisecond
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	maxTries := int(timeout/interval) + 1
+	start := time.Now()
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	var last error
+	for try := 1; try <= maxTries; try++ {
+		if last = check(ctx); last == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("not within %v (%d tries): %w", time.Since(start).Round(time.Millisecond), try, last)
+		case <-tick.C:
+		}
+	}
+	return fmt.Errorf("not within %v (%d tries): %w", time.Since(start).Round(time.Millisecond), maxTries, last)
+}

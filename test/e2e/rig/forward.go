@@ -1,0 +1,131 @@
+package rig
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/herald-lb/herald/test/e2e/forward"
+)
+
+// nsforwardPkg is built by ForwardHost when Options.NSForward is empty.
+const nsforwardPkg = "github.com/herald-lb/herald/test/e2e/cmd/nsforward"
+
+// ForwardHost makes hostAddr, a TCP port on the host's loopback (the API
+// server envtest started), reachable at the same address on the loopback
+// of each namespace in nss, so that a kubeconfig written for the host works
+// unchanged inside the nodes (the API server's certificate names
+// 127.0.0.1). The path is: an nsforward process listening in the
+// namespace, a unix socket in the state dir, and a relay in the test
+// process that dials hostAddr. No address or route is added anywhere. It
+// returns once every namespace's end accepts connections.
+func (r *Rig) ForwardHost(ctx context.Context, hostAddr string, nss ...string) error {
+	ap, err := netip.ParseAddrPort(hostAddr)
+	if err != nil || !ap.Addr().IsLoopback() {
+		return fmt.Errorf("forward %s: want a loopback address:port (the host's other addresses are off limits)", hostAddr)
+	}
+	sock, err := r.hostRelay(ap)
+	if err != nil {
+		return err
+	}
+	bin, err := r.nsforwardBinary(ctx)
+	if err != nil {
+		return err
+	}
+	for _, ns := range nss {
+		name := fmt.Sprintf("nsforward-%s-%d", strings.TrimPrefix(ns, r.Prefix), ap.Port())
+		p, err := r.Start(ns, name, []string{bin, "-listen", "tcp:" + ap.String(), "-connect", "unix:" + sock})
+		if err != nil {
+			return fmt.Errorf("forward %s into %s: %w", hostAddr, ns, err)
+		}
+		err = Eventually(ctx, 10*time.Second, 10*time.Millisecond, func(context.Context) error {
+			if !p.Running() {
+				return fmt.Errorf("nsforward exited: %v", p.Err())
+			}
+			if !strings.Contains(p.Tail(5), "nsforward: listening on") {
+				return fmt.Errorf("not listening yet")
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("forward %s into %s: %w\n%s", hostAddr, ns, err, p.Tail(10))
+		}
+	}
+	return nil
+}
+
+// hostRelay starts (once per address) the host side: a unix socket in the
+// state dir whose connections are relayed to ap; it returns the socket.
+func (r *Rig) hostRelay(ap netip.AddrPort) (string, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.down {
+		return "", fmt.Errorf("forward %s: rig is down", ap)
+	}
+	if sock, ok := r.forwards[ap.String()]; ok {
+		return sock, nil
+	}
+	sock := filepath.Join(r.StateDir, fmt.Sprintf("fwd-%d.sock", ap.Port()))
+	_ = os.Remove(sock)
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		return "", fmt.Errorf("forward %s: %w", ap, err)
+	}
+	r.forwards[ap.String()] = sock
+	target := forward.Endpoint{Network: "tcp", Address: ap.String()}
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		// Serve returns when the rig's context ends (Down); its errors
+		// have no test to go to once the test that made the rig is over.
+		_ = forward.Serve(r.ctx, l, target.Dialer())
+	}()
+	return sock, nil
+}
+
+// nsforward's binary is built once per test process, into the state dir of
+// the process's rig number 0 (rigs count from 1), so that CleanupStale
+// removes it once the process is gone.
+var nsforwardBuild struct {
+	sync.Mutex
+	path string
+}
+
+// nsforwardBinary returns Options.NSForward, or builds nsforward with the
+// go command (the go test that runs this has one; the build cache makes
+// it take well under a second after the first time).
+func (r *Rig) nsforwardBinary(ctx context.Context) (string, error) {
+	if r.opts.NSForward != "" {
+		return r.opts.NSForward, nil
+	}
+	nsforwardBuild.Lock()
+	defer nsforwardBuild.Unlock()
+	if nsforwardBuild.path != "" {
+		if _, err := os.Stat(nsforwardBuild.path); err == nil {
+			return nsforwardBuild.path, nil
+		}
+	}
+	dir := stateDirOf(fmt.Sprintf("%s%d-0-", NamePrefix, os.Getpid()))
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", fmt.Errorf("build nsforward: %w", err)
+	}
+	if err := writeOwner(dir); err != nil {
+		return "", fmt.Errorf("build nsforward: %w", err)
+	}
+	path := filepath.Join(dir, "nsforward")
+	start := time.Now()
+	bctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	defer cancel()
+	if _, err := run(bctx, "go", "build", "-o", path, nsforwardPkg); err != nil {
+		return "", fmt.Errorf("build nsforward: %w", err)
+	}
+	r.logf("built nsforward in %v", time.Since(start).Round(time.Millisecond))
+	nsforwardBuild.path = path
+	return path, nil
+}
