@@ -50,3 +50,18 @@ func (m *Metrics) reconcileError() {
 		m.reconcileErrors.Inc()
 	}
 }
+
+// sessionState sets the series of every state for the peer, so that the
+// previous state's series drops to 0 when the state changes.
+func (m *Metrics) sessionState(peer, state string) {
+	if m == nil {
+		return
+	}
+	for _, s := range []string{"IDLE", "CONNECT", "ACTIVE", "OPENSENT", "OPENCONFIRM", "ESTABLISHED"} {
+		v := 0.0
+		if s == state {
+			v = 1
+		}
+		m.PeerSessions.WithLabelValues(peer, s).Set(v)
+	}
+}

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"slices"
+	"sync/atomic"
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
@@ -43,6 +45,18 @@ type Reconciler struct {
 	Modes map[string]Mode
 	// Metrics, when set, records what is announced.
 	Metrics *Metrics
+
+	// applied is set once a reconcile has applied a snapshot: the node
+	// announces what the cluster says, so the speaker is ready.
+	applied atomic.Bool
+}
+
+// Ready is a readyz check: it fails until the first snapshot is applied.
+func (r *Reconciler) Ready(*http.Request) error {
+	if !r.applied.Load() {
+		return errors.New("no snapshot applied yet")
+	}
+	return nil
 }
 
 var all = reconcile.Request{NamespacedName: types.NamespacedName{Name: "all"}}
@@ -74,6 +88,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ reconcile.Request) (reconc
 	if err := errors.Join(errs...); err != nil {
 		r.Metrics.reconcileError()
 		return reconcile.Result{}, fmt.Errorf("node %q: %w", r.Node, err)
+	}
+	if !r.applied.Swap(true) {
+		logger.Info("first snapshot applied", "bgpAddresses", len(d.BGP))
 	}
 	return reconcile.Result{}, nil
 }

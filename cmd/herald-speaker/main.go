@@ -1,0 +1,133 @@
+// Command herald-speaker runs on every node (a DaemonSet with hostNetwork)
+// and makes the network deliver the traffic of Herald's LoadBalancer
+// addresses to the node: in BGP mode it advertises them to the BgpPeers
+// that select the node. It never allocates addresses.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"time"
+
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	"github.com/herald-lb/herald/api/v1alpha2"
+	"github.com/herald-lb/herald/internal/optin"
+	"github.com/herald-lb/herald/speaker"
+	"github.com/herald-lb/herald/speaker/bgp"
+)
+
+type flags struct {
+	node, class              string
+	metricsAddr, probeAddr   string
+	statusPeriod, stopBudget time.Duration
+}
+
+func parseFlags() flags {
+	var f flags
+	flag.StringVar(&f.node, "node-name", os.Getenv("NODE_NAME"), "this node's name (the DaemonSet passes spec.nodeName); defaults to $NODE_NAME")
+	flag.StringVar(&f.class, "load-balancer-class", optin.DefaultLoadBalancerClass, "spec.loadBalancerClass Herald answers to")
+	flag.StringVar(&f.metricsAddr, "metrics-bind-address", ":7472", "address of the Prometheus /metrics endpoint; 0 disables it")
+	flag.StringVar(&f.probeAddr, "health-probe-bind-address", ":7473", "address of /healthz and /readyz")
+	flag.DurationVar(&f.statusPeriod, "status-period", speaker.DefaultStatusPeriod, "how often BGP session status is refreshed when nothing changes")
+	flag.DurationVar(&f.stopBudget, "shutdown-timeout", 10*time.Second, "time allowed to withdraw or hand over on SIGTERM")
+	opts := zap.Options{}
+	opts.BindFlags(flag.CommandLine)
+	flag.Parse()
+	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts)))
+	return f
+}
+
+func main() {
+	if err := run(parseFlags()); err != nil {
+		ctrl.Log.Error(err, "herald-speaker failed")
+		os.Exit(1)
+	}
+}
+
+func run(f flags) error {
+	if f.node == "" {
+		return errors.New("--node-name (or $NODE_NAME) is required")
+	}
+	scheme := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(scheme); err != nil {
+		return fmt.Errorf("register core types: %w", err)
+	}
+	if err := v1alpha2.AddToScheme(scheme); err != nil {
+		return fmt.Errorf("register %s: %w", v1alpha2.GroupVersion, err)
+	}
+	cfg, err := ctrl.GetConfig()
+	if err != nil {
+		return fmt.Errorf("kubeconfig: %w", err)
+	}
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme:                 scheme,
+		Metrics:                metricsserver.Options{BindAddress: f.metricsAddr},
+		HealthProbeBindAddress: f.probeAddr,
+	})
+	if err != nil {
+		return fmt.Errorf("create manager: %w", err)
+	}
+	log := ctrl.Log.WithName("speaker").WithValues("node", f.node)
+	m, err := speaker.NewMetrics(metrics.Registry)
+	if err != nil {
+		return fmt.Errorf("register metrics: %w", err)
+	}
+
+	// The router outlives the manager's context so that it can withdraw
+	// (or hand over) after the manager stopped.
+	routerCtx, stopRouter := context.WithCancel(context.Background())
+	defer stopRouter()
+	status := &speaker.BGPStatusWriter{Node: f.node, Client: mgr.GetClient(), Log: log, Period: f.statusPeriod, Metrics: m}
+	status.Init()
+	router, err := bgp.NewRouter(routerCtx, bgp.Options{
+		Logger: log.WithName("bgp"),
+		OnPeerEvent: func(e bgp.PeerEvent) {
+			msg := "bgp session down"
+			if e.Up {
+				msg = "bgp session up"
+			}
+			log.Info(msg, "peer", e.Peer, "ip", e.Address.String(), "state", string(e.State), "reason", e.Reason)
+			status.Trigger()
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("start bgp router: %w", err)
+	}
+	mode := &speaker.BGPMode{Node: f.node, Router: router, Secrets: mgr.GetAPIReader(), Log: log.WithName("bgp")}
+	status.Mode = mode
+	rec := &speaker.Reconciler{
+		Reader: mgr.GetClient(), Node: f.node, Class: f.class, Metrics: m,
+		Modes: map[string]speaker.Mode{v1alpha2.ProtocolBGP: mode},
+	}
+	if err := rec.SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("set up speaker: %w", err)
+	}
+	if err := mgr.Add(status); err != nil {
+		return fmt.Errorf("add status writer: %w", err)
+	}
+	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
+		return fmt.Errorf("add healthz check: %w", err)
+	}
+	if err := mgr.AddReadyzCheck("announcing", rec.Ready); err != nil {
+		return fmt.Errorf("add readyz check: %w", err)
+	}
+
+	log.Info("starting", "loadBalancerClass", f.class)
+	runErr := mgr.Start(ctrl.SetupSignalHandler())
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), f.stopBudget)
+	defer cancel()
+	if err := rec.Shutdown(shutdownCtx); err != nil {
+		log.Error(err, "shutdown")
+	}
+	return runErr
+}

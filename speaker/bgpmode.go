@@ -1,0 +1,156 @@
+package speaker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"strings"
+	"sync"
+
+	"github.com/go-logr/logr"
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/herald-lb/herald/api/v1alpha2"
+	"github.com/herald-lb/herald/speaker/bgp"
+)
+
+// BGPRouter is what the BGP mode needs of speaker/bgp's Router; a fake
+// stands in for it in tests.
+type BGPRouter interface {
+	Apply(ctx context.Context, cfg bgp.Config, paths []bgp.Path) error
+	Stop(ctx context.Context, graceful bool) error
+	PeerStatus(ctx context.Context) ([]bgp.PeerStatus, error)
+}
+
+var _ BGPRouter = (*bgp.Router)(nil)
+
+// BGPMode advertises this node's BGP addresses as /32 and /128 routes to
+// the BgpPeers that select the node.
+type BGPMode struct {
+	// Node is this node's name.
+	Node   string
+	Router BGPRouter
+	// Secrets reads the Secrets that hold peer passwords; the API reader,
+	// so the speaker caches no Secret.
+	Secrets client.Reader
+	Log     logr.Logger
+
+	mu sync.Mutex
+	// last is the configuration last applied, for status and Shutdown.
+	last bgp.Config
+}
+
+// Apply translates the BGP resources for this node and makes the router
+// run them with the desired routes.
+func (m *BGPMode) Apply(ctx context.Context, snap Snapshot, d Desired) error {
+	node := bgp.Node{Name: m.Node}
+	if snap.Node != nil {
+		node.Labels = snap.Node.Labels
+		node.Addresses = nodeAddresses(snap.Node)
+	}
+	cfg, err := bgp.Translate(snap.BgpConf, snap.BgpPeers, node, m.password(ctx))
+	if errors.Is(err, bgp.ErrNoConf) {
+		cfg, err = bgp.Config{}, nil // BGP off: withdraw everything.
+	}
+	if err != nil {
+		return fmt.Errorf("bgpconf %q: %w", v1alpha2.BgpConfName, err)
+	}
+	for _, p := range cfg.ConfProblems {
+		m.Log.Info("bgpconf setting not honoured", "bgpconf", v1alpha2.BgpConfName, "problem", p)
+	}
+	for peer, problems := range cfg.PeerProblems {
+		m.Log.V(1).Info("bgppeer settings not honoured", "peer", peer, "problems", strings.Join(problems, "; "))
+	}
+	paths := pathsFor(d.BGP, cfg, node.Addresses)
+	if err := m.Router.Apply(ctx, cfg, paths); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	m.last = cfg
+	m.mu.Unlock()
+	return nil
+}
+
+// Shutdown withdraws every route, unless graceful restart is configured:
+// then the sessions are dropped without a NOTIFICATION, so the routers
+// keep the routes while the speaker restarts.
+func (m *BGPMode) Shutdown(ctx context.Context) error {
+	m.mu.Lock()
+	graceful := false
+	for _, p := range m.last.Peers {
+		graceful = graceful || p.GracefulRestart.Enabled
+	}
+	m.mu.Unlock()
+	m.Log.Info("stopping BGP", "gracefulRestart", graceful)
+	return m.Router.Stop(ctx, graceful)
+}
+
+// LastConfig returns the configuration last applied.
+func (m *BGPMode) LastConfig() bgp.Config {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.last
+}
+
+func (m *BGPMode) password(ctx context.Context) bgp.PasswordFunc {
+	return func(ref v1alpha2.SecretKeyRef) (string, error) {
+		key := ref.Key
+		if key == "" {
+			key = "password"
+		}
+		var s corev1.Secret
+		if err := m.Secrets.Get(ctx, client.ObjectKey{Namespace: ref.Namespace, Name: ref.Name}, &s); err != nil {
+			return "", fmt.Errorf("secret %s/%s: %w", ref.Namespace, ref.Name, err)
+		}
+		v, ok := s.Data[key]
+		if !ok {
+			return "", fmt.Errorf("secret %s/%s has no key %q", ref.Namespace, ref.Name, key)
+		}
+		return string(v), nil
+	}
+}
+
+// pathsFor turns addresses into host routes. The next hop is left to the
+// router (the session's local address, so the router's routes point at
+// this node on the interface facing it), except for IPv6 routes when no
+// session runs over IPv6: an IPv4 session would carry an IPv4-mapped next
+// hop few routers can forward to, so the node's own IPv6 address is given.
+func pathsFor(addrs []netip.Addr, cfg bgp.Config, nodeAddrs []netip.Addr) []bgp.Path {
+	v6Session := false
+	for _, p := range cfg.Peers {
+		v6Session = v6Session || p.Address.Is6()
+	}
+	var v6NextHop netip.Addr
+	for _, a := range nodeAddrs {
+		if a.Is6() && !v6NextHop.IsValid() {
+			v6NextHop = a
+		}
+	}
+	paths := make([]bgp.Path, 0, len(addrs))
+	for _, a := range addrs {
+		p := bgp.Path{Prefix: netip.PrefixFrom(a, a.BitLen())}
+		if a.Is6() && !v6Session {
+			p.NextHop = v6NextHop
+		}
+		paths = append(paths, p)
+	}
+	return paths
+}
+
+// nodeAddresses are the node's InternalIPs, then its ExternalIPs.
+func nodeAddresses(n *corev1.Node) []netip.Addr {
+	var out []netip.Addr
+	for _, kind := range []corev1.NodeAddressType{corev1.NodeInternalIP, corev1.NodeExternalIP} {
+		for _, a := range n.Status.Addresses {
+			if a.Type != kind {
+				continue
+			}
+			if ip, err := netip.ParseAddr(a.Address); err == nil {
+				out = append(out, ip)
+			}
+		}
+	}
+	return out
+}
