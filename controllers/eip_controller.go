@@ -40,7 +40,8 @@ const (
 )
 
 // DefaultStatusInterval bounds how often one Eip's status is written,
-// however many of its addresses change in between.
+// however many of its addresses change in between; one more interval is
+// added per 1,000 addresses in use.
 const DefaultStatusInterval = time.Second
 
 // EipReconciler reports pool usage in Eip status and guards deletion.
@@ -52,7 +53,8 @@ type EipReconciler struct {
 	// Eip; zero means DefaultStatusInterval.
 	StatusInterval time.Duration
 
-	mu        sync.Mutex
+	mu sync.Mutex
+	// lastWrite is when each Eip's status was last computed.
 	lastWrite map[string]time.Time
 }
 
@@ -66,12 +68,11 @@ func (r *EipReconciler) Reconcile(ctx context.Context, req reconcile.Request) (r
 	if err := r.Client.Get(ctx, req.NamespacedName, &eip); err != nil {
 		return reconcile.Result{}, client.IgnoreNotFound(err)
 	}
-	rep, err := r.State.report(ctx, eip.Name)
-	if err != nil {
-		return reconcile.Result{}, fmt.Errorf("eip %q: %w", eip.Name, err)
-	}
-
 	if eip.DeletionTimestamp != nil {
+		rep, err := r.State.report(ctx, eip.Name)
+		if err != nil {
+			return reconcile.Result{}, fmt.Errorf("eip %q: %w", eip.Name, err)
+		}
 		return r.finishDeletion(ctx, &eip, rep)
 	}
 	if !controllerutil.ContainsFinalizer(&eip, EipFinalizer) {
@@ -81,7 +82,39 @@ func (r *EipReconciler) Reconcile(ctx context.Context, req reconcile.Request) (r
 			return reconcile.Result{}, fmt.Errorf("eip %q: add finalizer: %w", eip.Name, err)
 		}
 	}
+	// Every allocation asks for a refresh; computing the status walks every
+	// address in use, so it runs at most once per interval, and the
+	// interval grows with the pool's usage: the status of a pool with
+	// 10,000 Services is a 400 KB object, which must not be rewritten every
+	// second while Services arrive.
+	if wait := r.throttle(eip.Name, r.State.inUse(ctx, eip.Name)); wait > 0 {
+		return reconcile.Result{RequeueAfter: wait}, nil
+	}
+	rep, err := r.State.report(ctx, eip.Name)
+	if err != nil {
+		return reconcile.Result{}, fmt.Errorf("eip %q: %w", eip.Name, err)
+	}
 	return r.writeStatus(ctx, &eip, statusFor(&eip, rep))
+}
+
+// throttle returns how long to wait before this Eip's status may be
+// computed again, or 0 after recording that it is computed now.
+func (r *EipReconciler) throttle(name string, inUse uint64) time.Duration {
+	interval := r.StatusInterval
+	if interval == 0 {
+		interval = DefaultStatusInterval
+	}
+	interval += interval * time.Duration(inUse/1000)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.lastWrite == nil {
+		r.lastWrite = map[string]time.Time{}
+	}
+	if wait := interval - time.Since(r.lastWrite[name]); wait > 0 {
+		return wait
+	}
+	r.lastWrite[name] = time.Now()
+	return 0
 }
 
 // finishDeletion lets an Eip go once no Service holds one of its
@@ -110,28 +143,11 @@ func (r *EipReconciler) finishDeletion(ctx context.Context, eip *v1alpha2.Eip, r
 	return reconcile.Result{}, nil
 }
 
-// writeStatus writes st unless it is what the Eip already says, and no
-// more often than StatusInterval per Eip.
+// writeStatus writes st unless it is what the Eip already says.
 func (r *EipReconciler) writeStatus(ctx context.Context, eip *v1alpha2.Eip, st v1alpha2.EipStatus) (reconcile.Result, error) {
 	if equality.Semantic.DeepEqual(eip.Status, st) {
 		return reconcile.Result{}, nil
 	}
-	interval := r.StatusInterval
-	if interval == 0 {
-		interval = DefaultStatusInterval
-	}
-	r.mu.Lock()
-	if r.lastWrite == nil {
-		r.lastWrite = map[string]time.Time{}
-	}
-	wait := interval - time.Since(r.lastWrite[eip.Name])
-	if wait > 0 {
-		r.mu.Unlock()
-		return reconcile.Result{RequeueAfter: wait}, nil
-	}
-	r.lastWrite[eip.Name] = time.Now()
-	r.mu.Unlock()
-
 	orig := eip.DeepCopy()
 	eip.Status = st
 	if err := r.Client.Status().Patch(ctx, eip, client.MergeFrom(orig)); err != nil {

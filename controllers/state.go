@@ -98,8 +98,11 @@ func (s *State) unlock() { s.mu.Unlock() }
 
 // refreshPoolsLocked rebuilds the pools when an Eip changed.
 func (s *State) refreshPoolsLocked(ctx context.Context) error {
+	// Every allocation passes here: read the cache without copying, since
+	// an Eip's status.used holds one entry per Service. Nothing below
+	// writes to what it reads.
 	var eips v1alpha2.EipList
-	if err := s.reader.List(ctx, &eips); err != nil {
+	if err := s.reader.List(ctx, &eips, client.UnsafeDisableDeepCopy); err != nil {
 		return fmt.Errorf("list eips: %w", err)
 	}
 	fp := fingerprint(eips.Items)
@@ -206,4 +209,13 @@ func (s *State) report(ctx context.Context, name string) (poolReport, error) {
 		return poolReport{problem: "not yet seen by the allocator"}, nil
 	}
 	return poolReport{valid: true, size: p.Range.Size(), used: s.alloc.Usage(name), deleting: p.Deleting}, nil
+}
+
+// inUse is how many addresses of a pool are held; cheap, unlike report.
+func (s *State) inUse(ctx context.Context, name string) uint64 {
+	if err := s.lockSynced(ctx); err != nil {
+		return 0
+	}
+	defer s.unlock()
+	return s.alloc.InUse(name)
 }

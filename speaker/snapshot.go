@@ -42,8 +42,10 @@ func gather(ctx context.Context, r client.Reader, node, class string) (Snapshot,
 		return snap, fmt.Errorf("node %q: %w", node, err)
 	}
 
+	// Lists read the cache without copying: everything is converted into
+	// the snapshot's own types and nothing writes to what is read.
 	var eips v1alpha2.EipList
-	if err := r.List(ctx, &eips); err != nil {
+	if err := r.List(ctx, &eips, client.UnsafeDisableDeepCopy); err != nil {
 		return snap, fmt.Errorf("list eips: %w", err)
 	}
 	for i := range eips.Items {
@@ -53,7 +55,7 @@ func gather(ctx context.Context, r client.Reader, node, class string) (Snapshot,
 	}
 
 	var services corev1.ServiceList
-	if err := r.List(ctx, &services); err != nil {
+	if err := r.List(ctx, &services, client.UnsafeDisableDeepCopy); err != nil {
 		return snap, fmt.Errorf("list services: %w", err)
 	}
 	for i := range services.Items {
