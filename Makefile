@@ -122,7 +122,7 @@ bench: control-plane ## Run the benchmarks once each (test/bench) against a real
 		echo "bench: no benchmarks yet (test/bench is empty)"; \
 		exit 1; \
 	fi
-	$(TEST_ENV) go test -p 1 -run '^$$' -bench . -benchtime 1x $(BENCH_FLAGS) $(BENCH_PKGS)
+	$(TEST_ENV) go test -p 1 -timeout 30m -run '^$$' -bench . -benchtime 1x $(BENCH_FLAGS) $(BENCH_PKGS)
 
 ##@ Build
 

@@ -80,6 +80,9 @@ func (r *ServiceReconciler) Reconcile(ctx context.Context, req reconcile.Request
 		orig := svc.DeepCopy()
 		controllerutil.AddFinalizer(&svc, ServiceFinalizer)
 		if err := r.Client.Patch(ctx, &svc, client.MergeFromWithOptions(orig, client.MergeFromWithOptimisticLock{})); err != nil {
+			if apierrors.IsNotFound(err) {
+				return reconcile.Result{}, nil // deleted meanwhile; its delete event follows
+			}
 			return reconcile.Result{}, fmt.Errorf("service %q: add finalizer: %w", key, err)
 		}
 	}

@@ -74,7 +74,10 @@ func (s *State) lockSynced(ctx context.Context) error {
 	for i := range services.Items {
 		svc := &services.Items[i]
 		addrs := ingressAddrs(svc)
-		if len(addrs) == 0 || !isOurs(svc, s.class) {
+		// A Service being deleted may already have released its address
+		// to a younger one (its finalizer goes last): it must not take the
+		// address back.
+		if len(addrs) == 0 || !isOurs(svc, s.class) || svc.DeletionTimestamp != nil {
 			continue
 		}
 		req, err := requestFor(svc, s.namespaceLabels(ctx, svc.Namespace))

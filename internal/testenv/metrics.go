@@ -39,11 +39,37 @@ var mutatingVerbs = map[string]bool{
 // The counters start at zero with the API server and only grow: measure a
 // phase as the difference of two calls.
 func (e *Env) MutatingRequests(ctx context.Context) (map[string]float64, error) {
+	byVerb, err := e.MutatingRequestsByVerb(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return sumVerbs(byVerb), nil
+}
+
+// Request names one kind of write: a resource (with "/subresource" when
+// there is one) and the verb label the API server counts it under.
+type Request struct {
+	Resource string
+	Verb     string
+}
+
+// MutatingRequestsByVerb is MutatingRequests broken out by verb, for
+// measurements that must tell a client's creates (POST) from a
+// controller's patches of the same resource.
+func (e *Env) MutatingRequestsByVerb(ctx context.Context) (map[Request]float64, error) {
 	body, err := scrape(ctx, e.Config)
 	if err != nil {
 		return nil, err
 	}
 	return mutatingRequests(bytes.NewReader(body))
+}
+
+func sumVerbs(byVerb map[Request]float64) map[string]float64 {
+	out := make(map[string]float64, len(byVerb))
+	for k, v := range byVerb {
+		out[k.Resource] += v
+	}
+	return out
 }
 
 // scrape GETs /metrics in the Prometheus text format.
@@ -72,11 +98,11 @@ func scrape(ctx context.Context, cfg *rest.Config) ([]byte, error) {
 	return body, nil
 }
 
-// mutatingRequests sums requestMetric's write counters by resource. Only
-// the lines of that one metric are handed to the parser: the API server's
-// full exposition is megabytes of histograms the benchmarks would otherwise
-// parse on every scrape.
-func mutatingRequests(r io.Reader) (map[string]float64, error) {
+// mutatingRequests sums requestMetric's write counters by resource and
+// verb. Only the lines of that one metric are handed to the parser: the API
+// server's full exposition is megabytes of histograms the benchmarks would
+// otherwise parse on every scrape.
+func mutatingRequests(r io.Reader) (map[Request]float64, error) {
 	var only bytes.Buffer
 	s := bufio.NewScanner(r)
 	s.Buffer(make([]byte, 0, 64*1024), 1024*1024)
@@ -96,7 +122,7 @@ func mutatingRequests(r io.Reader) (map[string]float64, error) {
 	if err != nil {
 		return nil, fmt.Errorf("parse %s: %w", requestMetric, err)
 	}
-	out := map[string]float64{}
+	out := map[Request]float64{}
 	family, ok := families[requestMetric]
 	if !ok {
 		return out, nil
@@ -113,7 +139,7 @@ func mutatingRequests(r io.Reader) (map[string]float64, error) {
 		if sub := labels["subresource"]; sub != "" {
 			key += "/" + sub
 		}
-		out[key] += m.GetCounter().GetValue()
+		out[Request{Resource: key, Verb: labels["verb"]}] += m.GetCounter().GetValue()
 	}
 	return out, nil
 }

@@ -35,14 +35,26 @@ func TestMutatingRequests(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]float64{
+	want := map[Request]float64{
+		{"services", "POST"}:         3,
+		{"services/status", "PATCH"}: 2,
+		{"services/status", "APPLY"}: 1,
+		{"services/status", "PUT"}:   1,
+		{"eips", "CREATE"}:           1,
+		{"eips/status", "UPDATE"}:    5,
+		{"eips", "DELETECOLLECTION"}: 1,
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("mutatingRequests (-want +got):\n%s", diff)
+	}
+	wantSums := map[string]float64{
 		"services":        3,
 		"services/status": 4,
 		"eips":            2,
 		"eips/status":     5,
 	}
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("mutatingRequests (-want +got):\n%s", diff)
+	if diff := cmp.Diff(wantSums, sumVerbs(got)); diff != "" {
+		t.Errorf("sumVerbs (-want +got):\n%s", diff)
 	}
 }
 
