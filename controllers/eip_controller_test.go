@@ -12,6 +12,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/herald-lb/herald/api/v1alpha2"
+	"github.com/herald-lb/herald/internal/testenv"
 )
 
 func getEip(name string) (*v1alpha2.Eip, error) {
@@ -30,7 +31,7 @@ func TestEipStatus(t *testing.T) {
 	createService(t, ns, "b")
 	waitIngress(t, ns, "b", "192.0.2.33")
 
-	eventually(t, 10*time.Second, func() error {
+	testenv.Eventually(t, 10*time.Second, func() error {
 		e, err := getEip("status-v4")
 		if err != nil {
 			return err
@@ -50,7 +51,7 @@ func TestEipStatus(t *testing.T) {
 		}
 		return nil
 	})
-	eventually(t, 10*time.Second, func() error {
+	testenv.Eventually(t, 10*time.Second, func() error {
 		e, err := getEip("status-v6")
 		if err != nil {
 			return err
@@ -69,7 +70,7 @@ func TestEipInvalidReported(t *testing.T) {
 	createEip(t, "invalid-addr", "192.0.2.300")
 	createEip(t, "overlap-old", "192.0.2.48/29")
 	createEip(t, "overlap-new", "192.0.2.50-192.0.2.60")
-	eventually(t, 10*time.Second, func() error {
+	testenv.Eventually(t, 10*time.Second, func() error {
 		e, err := getEip("invalid-addr")
 		if err != nil {
 			return err
@@ -82,7 +83,7 @@ func TestEipInvalidReported(t *testing.T) {
 	})
 	// The older of two overlapping Eips wins (by name within the same
 	// second); the other is refused and names it.
-	eventually(t, 10*time.Second, func() error {
+	testenv.Eventually(t, 10*time.Second, func() error {
 		var invalid []string
 		for name, other := range map[string]string{"overlap-old": "overlap-new", "overlap-new": "overlap-old"} {
 			e, err := getEip(name)
@@ -118,7 +119,7 @@ func TestEipDeletionWaits(t *testing.T) {
 	if err := env.Client.Delete(ctx, &v1alpha2.Eip{ObjectMeta: objMeta("", "doomed")}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 10*time.Second, func() error {
+	testenv.Eventually(t, 10*time.Second, func() error {
 		e, err := getEip("doomed")
 		if err != nil {
 			return err
@@ -135,7 +136,7 @@ func TestEipDeletionWaits(t *testing.T) {
 	if err := env.Client.Delete(ctx, &corev1.Service{ObjectMeta: objMeta(ns, "holder")}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 10*time.Second, func() error {
+	testenv.Eventually(t, 10*time.Second, func() error {
 		if _, err := getEip("doomed"); err == nil {
 			return fmt.Errorf("eip still there")
 		} else {

@@ -12,6 +12,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	"github.com/herald-lb/herald/api/v1alpha2"
+	"github.com/herald-lb/herald/internal/testenv"
 )
 
 func TestAllocation(t *testing.T) {
@@ -69,7 +70,7 @@ func TestAllocation(t *testing.T) {
 			t.Fatal(err)
 		}
 		waitIngress(t, ns, "waiting", "192.0.2.1")
-		eventually(t, 10*time.Second, func() error {
+		testenv.Eventually(t, 10*time.Second, func() error {
 			err := env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "fill"}, &corev1.Service{})
 			if err == nil {
 				return fmt.Errorf("deleted Service still exists (finalizer not removed)")
@@ -87,7 +88,7 @@ func TestAllocation(t *testing.T) {
 		if err := env.Client.Update(ctx, &svc); err != nil {
 			t.Fatal(err)
 		}
-		eventually(t, 10*time.Second, func() error {
+		testenv.Eventually(t, 10*time.Second, func() error {
 			var got corev1.Service
 			if err := env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "fill2"}, &got); err != nil {
 				return err
@@ -177,7 +178,7 @@ func TestSharing(t *testing.T) {
 	waitIngress(t, ns, "https", "192.0.2.221")
 	createService(t, ns, "clash", withPort(443), annotated(v1alpha2.AnnotationRequestedIP, "192.0.2.221"))
 	waitEvent(t, ns, "clash", ReasonAllocationFailed, "which also uses 443/TCP")
-	eventually(t, 10*time.Second, func() error {
+	testenv.Eventually(t, 10*time.Second, func() error {
 		var e v1alpha2.Eip
 		if err := env.Client.Get(context.Background(), client.ObjectKey{Name: "share"}, &e); err != nil {
 			return err
@@ -203,7 +204,7 @@ func TestRestartKeepsAddresses(t *testing.T) {
 	if err := env.Client.Delete(context.Background(), &corev1.Service{ObjectMeta: objMeta(ns, "s1")}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 10*time.Second, func() error {
+	testenv.Eventually(t, 10*time.Second, func() error {
 		err := env.Client.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: "s1"}, &corev1.Service{})
 		if err == nil {
 			return fmt.Errorf("s1 still there")

@@ -81,23 +81,6 @@ func startController(t *testing.T, opts Options) (stop func()) {
 	return stop
 }
 
-// eventually polls cond every 50 ms until it returns nil or the deadline
-// passes, then fails with cond's last error.
-func eventually(t *testing.T, within time.Duration, cond func() error) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for {
-		err := cond()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("not within %s: %v", within, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
 // namespace creates a fresh namespace for one test.
 func namespace(t *testing.T, labels map[string]string) string {
 	t.Helper()
@@ -241,7 +224,7 @@ func ingressOf(ns, name string) ([]string, error) {
 // waitIngress waits for a Service's addresses to be exactly want.
 func waitIngress(t *testing.T, ns, name string, want ...string) {
 	t.Helper()
-	eventually(t, 15*time.Second, func() error {
+	testenv.Eventually(t, 15*time.Second, func() error {
 		got, err := ingressOf(ns, name)
 		if err != nil {
 			return err
@@ -257,7 +240,7 @@ func waitIngress(t *testing.T, ns, name string, want ...string) {
 // contains text.
 func waitEvent(t *testing.T, ns, name, reason, text string) {
 	t.Helper()
-	eventually(t, 15*time.Second, func() error {
+	testenv.Eventually(t, 15*time.Second, func() error {
 		var list corev1.EventList
 		if err := env.Client.List(context.Background(), &list, client.InNamespace(ns)); err != nil {
 			return err

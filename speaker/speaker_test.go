@@ -14,6 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/herald-lb/herald/api/v1alpha2"
+	"github.com/herald-lb/herald/internal/testenv"
 	"github.com/herald-lb/herald/speaker/bgp"
 )
 
@@ -104,7 +105,7 @@ func TestBGPModeAnnounces(t *testing.T) {
 	endpointOn(t, "web", "local-elsewhere", "node2")
 	loadBalancer(t, "web", "layer2", "10.99.0.200", false)
 
-	eventually(t, 10*time.Second, func() error {
+	testenv.Eventually(t, 10*time.Second, func() error {
 		cfg, _ := router.state()
 		got := fmt.Sprint(pathsOf(router))
 		if want := "[10.99.200.1/32 10.99.200.2/32]"; got != want {
@@ -120,7 +121,7 @@ func TestBGPModeAnnounces(t *testing.T) {
 	if err := env.Client.Delete(ctx, &discoveryv1.EndpointSlice{ObjectMeta: metav1.ObjectMeta{Namespace: "web", Name: "local-here-node1"}}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 10*time.Second, func() error {
+	testenv.Eventually(t, 10*time.Second, func() error {
 		if got := fmt.Sprint(pathsOf(router)); got != "[10.99.200.1/32]" {
 			return fmt.Errorf("paths %s after the endpoint left", got)
 		}
@@ -128,7 +129,7 @@ func TestBGPModeAnnounces(t *testing.T) {
 	})
 
 	// Session status lands in the BgpPeer and BgpConf, under this node.
-	eventually(t, 10*time.Second, func() error {
+	testenv.Eventually(t, 10*time.Second, func() error {
 		var p v1alpha2.BgpPeer
 		if err := env.Client.Get(ctx, client.ObjectKey{Name: "tor"}, &p); err != nil {
 			return err
@@ -153,7 +154,7 @@ func TestBGPModeAnnounces(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	eventually(t, 10*time.Second, func() error {
+	testenv.Eventually(t, 10*time.Second, func() error {
 		if got := pathsOf(router); len(got) != 0 {
 			return fmt.Errorf("paths %v after the Services left", got)
 		}

@@ -101,18 +101,3 @@ func startSpeaker(t *testing.T, node string, router *fakeRouter) *Reconciler {
 	})
 	return rec
 }
-
-func eventually(t *testing.T, within time.Duration, cond func() error) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for {
-		err := cond()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("not within %s: %v", within, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
