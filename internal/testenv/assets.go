@@ -82,3 +82,18 @@ func checkBinaries(dir string) error {
 	}
 	return errors.Join(errs...)
 }
+
+// AssetPath returns where the control-plane build put the binary name
+// (kube-proxy, kubectl, ...): in $KUBEBUILDER_ASSETS or <repo>/bin. It
+// fails with ErrMissingBinary when the file is not there.
+func AssetPath(name string) (string, error) {
+	root, err := RepoRoot()
+	if err != nil {
+		return "", err
+	}
+	path := filepath.Join(assetsDir(root), name)
+	if _, err := os.Stat(path); err != nil {
+		return "", fmt.Errorf("%s: %w", path, ErrMissingBinary)
+	}
+	return path, nil
+}

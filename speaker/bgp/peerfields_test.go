@@ -256,7 +256,7 @@ func TestPeerFieldsToGoBGP(t *testing.T) {
 		},
 		peer: func(*v1alpha2.BgpPeerSpec) {},
 		want: func(p *api.Peer) {
-			p.GracefulRestart = &api.GracefulRestart{Enabled: true, RestartTime: 60}
+			p.GracefulRestart = &api.GracefulRestart{Enabled: true, RestartTime: 60, LocalRestarting: true}
 			p.AfiSafis = []*api.AfiSafi{apiAfiSafi(api.Family_AFI_IP, true, false, 0)}
 		},
 	}, {
@@ -283,7 +283,7 @@ func TestPeerFieldsToGoBGP(t *testing.T) {
 			}
 		},
 		want: func(p *api.Peer) {
-			p.GracefulRestart = &api.GracefulRestart{Enabled: true}
+			p.GracefulRestart = &api.GracefulRestart{Enabled: true, LocalRestarting: true}
 			p.AfiSafis = []*api.AfiSafi{apiAfiSafi(api.Family_AFI_IP, true, true, 8), apiAfiSafi(api.Family_AFI_IP6, false, false, 0)}
 		},
 	}, {
@@ -316,7 +316,7 @@ func TestPeerFieldsToGoBGP(t *testing.T) {
 			s.GracefulRestart = &v1alpha2.GracefulRestart{Enabled: true}
 			s.AfiSafis = []v1alpha2.AfiSafi{afiSafi("AFI_IP", true, false, nil)}
 		},
-		want:         func(p *api.Peer) { p.GracefulRestart = &api.GracefulRestart{Enabled: true} },
+		want:         func(p *api.Peer) { p.GracefulRestart = &api.GracefulRestart{Enabled: true, LocalRestarting: true} },
 		wantProblems: []string{"spec.afiSafis"},
 	}, {
 		name: "nodeSelector selects, and is no GoBGP setting",

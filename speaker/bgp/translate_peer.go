@@ -115,13 +115,24 @@ func translatePeer(bp *v1alpha2.BgpPeer, grDefault *v1alpha2.GracefulRestart, gl
 		problems = append(problems, grProblems("spec.gracefulRestart", gr)...)
 	}
 	if gr != nil {
+		// A speaker that starts with graceful restart enabled is always
+		// restarting as far as the router can tell: it may hold this
+		// node's stale routes from the previous process, and the data
+		// path (kube-proxy's rules) survived the restart. So the OPEN
+		// carries the Restart State and Forwarding State bits whether or
+		// not spec.gracefulRestart.localRestarting says so; without them
+		// BIRD and FRR flush the stale routes the moment the new session
+		// comes up, and the restart flaps every route (seen in the e2e
+		// suite). GoBGP clears the state once the first End-of-RIB
+		// exchange is done. helperOnly speakers never restart gracefully.
+		restarting := gr.LocalRestarting || (gr.Enabled && !gr.HelperOnly)
 		p.GracefulRestart = GracefulRestart{
 			Enabled:             gr.Enabled,
 			RestartTime:         gr.RestartTime,
 			HelperOnly:          gr.HelperOnly,
 			DeferralTime:        gr.DeferralTime,
 			NotificationEnabled: gr.NotificationEnabled,
-			LocalRestarting:     gr.LocalRestarting,
+			LocalRestarting:     restarting,
 		}
 	}
 	problems = append(problems, p.readFamilies(s.AfiSafis)...)

@@ -1,9 +1,11 @@
 package e2e
 
 import (
+	"fmt"
 	"os"
 	"testing"
 
+	"github.com/herald-lb/herald/test/e2e/cluster"
 	"github.com/herald-lb/herald/test/e2e/rig"
 )
 
@@ -11,5 +13,9 @@ import (
 // their processes, state dirs) before any test builds a rig; rigs of test
 // processes that are still running are left alone.
 func TestMain(m *testing.M) {
-	os.Exit(rig.Main(m))
+	code := rig.Main(m)
+	if err := cluster.RemoveBuild(); err != nil {
+		fmt.Fprintln(os.Stderr, "e2e: remove the build:", err)
+	}
+	os.Exit(code)
 }

@@ -1,0 +1,549 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"os"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/herald-lb/herald/api/v1alpha2"
+	"github.com/herald-lb/herald/test/e2e/cluster"
+	"github.com/herald-lb/herald/test/e2e/rig"
+)
+
+// Names of the BGP scenario's objects.
+const (
+	bgpEip4   = "bgp-v4"
+	bgpEip6   = "bgp-v6"
+	torPeer4  = "tor-v4"
+	torPeer6  = "tor-v6"
+	testNS    = "default"
+	routeWait = 20 * time.Second
+)
+
+// TestBGP is issue 4's end-to-end scenario list, on one testbed: the real
+// API server, herald-controller, herald-speaker and kube-proxy on three
+// nodes, BIRD as the ToR, curl from a client behind it.
+func TestBGP(t *testing.T) {
+	c := cluster.Setup(t, cluster.Options{})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	applyBGP(ctx, t, c)
+
+	// Subtests run in order and build on each other's state; each leaves
+	// the testbed as it found it (services deleted, speakers running).
+	steps := []struct {
+		name string
+		run  func(context.Context, *testing.T, *cluster.Cluster)
+	}{
+		{"ECMPAndCurl", testECMPAndCurl},
+		{"ExternalTrafficPolicyLocal", testETPLocal},
+		{"KilledSpeakerLeaves", testKilledSpeaker},
+		{"WrongASReportedOthersUnaffected", testWrongAS},
+		{"GracefulRestartNoRouteChange", testGracefulRestart},
+		{"Metrics", testMetrics},
+	}
+	for _, s := range steps {
+		if !t.Run(s.name, func(t *testing.T) { s.run(ctx, t, c) }) {
+			return // later steps assume the earlier ones' state
+		}
+	}
+}
+
+// applyBGP creates the BGP configuration every step uses: BgpConf default
+// (AS rig.NodeAS), one IPv4 BgpPeer for the router with fast timers, and
+// an IPv4 Eip in the routed pool. The IPv6 peer is testWrongAS's.
+func applyBGP(ctx context.Context, t *testing.T, c *cluster.Cluster) {
+	t.Helper()
+	objs := []client.Object{
+		&v1alpha2.BgpConf{
+			ObjectMeta: metav1.ObjectMeta{Name: v1alpha2.BgpConfName},
+			Spec:       v1alpha2.BgpConfSpec{As: rig.NodeAS},
+		},
+		torPeer(c, torPeer4, c.Router.LAN.IPv4.Addr(), rig.RouterAS),
+		&v1alpha2.Eip{
+			ObjectMeta: metav1.ObjectMeta{Name: bgpEip4},
+			Spec:       v1alpha2.EipSpec{Address: "10.99.200.1-10.99.200.100", Protocol: v1alpha2.ProtocolBGP},
+		},
+		&v1alpha2.Eip{
+			ObjectMeta: metav1.ObjectMeta{Name: bgpEip6},
+			Spec:       v1alpha2.EipSpec{Address: "fd99:200::1-fd99:200::ff", Protocol: v1alpha2.ProtocolBGP},
+		},
+	}
+	for _, o := range objs {
+		if err := c.Client.Create(ctx, o); err != nil {
+			t.Fatalf("create %T %s: %v", o, o.GetName(), err)
+		}
+	}
+}
+
+// torPeer is a BgpPeer for the ToR at addr with testbed-facts' fast
+// timers (hold 9 s, keepalive 3 s, connect retry 1 s).
+func torPeer(c *cluster.Cluster, name string, addr netip.Addr, as uint32) *v1alpha2.BgpPeer {
+	return &v1alpha2.BgpPeer{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: v1alpha2.BgpPeerSpec{
+			Conf: &v1alpha2.PeerConf{NeighborAddress: addr.String(), PeerAs: v1alpha2.ASNumber(as)},
+			Timers: &v1alpha2.Timers{Config: &v1alpha2.TimersConfig{
+				HoldTime:          ptr.To(intstr.FromInt32(9)),
+				KeepaliveInterval: ptr.To(intstr.FromInt32(3)),
+				ConnectRetry:      ptr.To(intstr.FromInt32(1)),
+			}},
+		},
+	}
+}
+
+// createService creates svc and waits for its LoadBalancer address.
+func createService(ctx context.Context, t *testing.T, c *cluster.Cluster, svc *corev1.Service) netip.Addr {
+	t.Helper()
+	if err := c.Client.Create(ctx, svc); err != nil {
+		t.Fatalf("create service %s: %v", svc.Name, err)
+	}
+	var ip netip.Addr
+	err := rig.Eventually(ctx, 20*time.Second, 50*time.Millisecond, func(ctx context.Context) error {
+		var cur corev1.Service
+		if err := c.Client.Get(ctx, client.ObjectKeyFromObject(svc), &cur); err != nil {
+			return err
+		}
+		if len(cur.Status.LoadBalancer.Ingress) == 0 {
+			return fmt.Errorf("service %s has no LoadBalancer address yet", svc.Name)
+		}
+		a, err := netip.ParseAddr(cur.Status.LoadBalancer.Ingress[0].IP)
+		ip = a
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		// Best effort for a failed step; the steps delete their Services.
+		_ = c.Client.Delete(context.Background(), svc)
+	})
+	return ip
+}
+
+// deleteService deletes svc and waits until it is gone (the controller's
+// finalizer released its address).
+func deleteService(ctx context.Context, t *testing.T, c *cluster.Cluster, svc *corev1.Service) {
+	t.Helper()
+	if err := c.Client.Delete(ctx, svc); err != nil {
+		t.Fatalf("delete service %s: %v", svc.Name, err)
+	}
+	err := rig.Eventually(ctx, 20*time.Second, 50*time.Millisecond, func(ctx context.Context) error {
+		err := c.Client.Get(ctx, client.ObjectKeyFromObject(svc), &corev1.Service{})
+		if client.IgnoreNotFound(err) != nil {
+			return err
+		}
+		if err == nil {
+			return fmt.Errorf("service %s still exists", svc.Name)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// hostRoute is the /32 or /128 of a.
+func hostRoute(a netip.Addr) netip.Prefix { return netip.PrefixFrom(a, a.BitLen()) }
+
+// nodeAddrs are the nodes' LAN addresses of a's family, sorted as
+// BirdRoutes sorts next hops.
+func nodeAddrs(a netip.Addr, nodes ...*cluster.Node) []netip.Addr {
+	var out []netip.Addr
+	for _, n := range nodes {
+		if a.Is4() {
+			out = append(out, n.LAN.IPv4.Addr())
+		} else {
+			out = append(out, n.LAN.IPv6.Addr())
+		}
+	}
+	slices.SortFunc(out, netip.Addr.Compare)
+	return out
+}
+
+// waitRoute waits until the router's kernel routes a's host route via
+// exactly the given nodes (none: no route).
+func waitRoute(ctx context.Context, t *testing.T, c *cluster.Cluster, a netip.Addr, nodes ...*cluster.Node) {
+	t.Helper()
+	want := nodeAddrs(a, nodes...)
+	err := rig.Eventually(ctx, routeWait, 20*time.Millisecond, func(ctx context.Context) error {
+		got, err := c.BirdRoutes(ctx, hostRoute(a))
+		if err != nil {
+			return err
+		}
+		if !slices.Equal(got, want) {
+			return fmt.Errorf("router's next hops for %s: %v, want %v", a, got, want)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// curlNames curls http://a/ from the client n times and returns which
+// backends answered, with counts; every curl must answer.
+func curlNames(ctx context.Context, t *testing.T, c *cluster.Cluster, a netip.Addr, n int) map[string]int {
+	t.Helper()
+	url := "http://" + netip.AddrPortFrom(a, 80).String() + "/"
+	names := map[string]int{}
+	for i := 0; i < n; i++ {
+		name, err := c.Curl(ctx, url)
+		if err != nil {
+			t.Fatalf("curl %d/%d: %v", i+1, n, err)
+		}
+		names[name]++
+	}
+	return names
+}
+
+// waitCurl waits until curl from the client answers (kube-proxy programs
+// its rules at most a second after a change).
+func waitCurl(ctx context.Context, t *testing.T, c *cluster.Cluster, a netip.Addr) {
+	t.Helper()
+	url := "http://" + netip.AddrPortFrom(a, 80).String() + "/"
+	err := rig.Eventually(ctx, 20*time.Second, 100*time.Millisecond, func(ctx context.Context) error {
+		_, err := c.Curl(ctx, url)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// waitCurlAnsweredBy waits until 5 curls in a row are answered by the
+// backend called name.
+func waitCurlAnsweredBy(ctx context.Context, t *testing.T, c *cluster.Cluster, a netip.Addr, name string) {
+	t.Helper()
+	url := "http://" + netip.AddrPortFrom(a, 80).String() + "/"
+	streak := 0
+	err := rig.Eventually(ctx, 20*time.Second, 50*time.Millisecond, func(ctx context.Context) error {
+		got, err := c.Curl(ctx, url)
+		if err != nil || got != name {
+			streak = 0
+			return fmt.Errorf("curl %s: answered by %q (%v), want %q", url, got, err, name)
+		}
+		if streak++; streak < 5 {
+			return fmt.Errorf("answered by %s %d times in a row", name, streak)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// testECMPAndCurl: a Service from a bgp Eip → the router's kernel has an
+// ECMP route to its address via all three nodes → curl from the client
+// is answered, by backends on more than one node (kube-proxy spreads);
+// deleting the Service withdraws the route.
+func testECMPAndCurl(ctx context.Context, t *testing.T, c *cluster.Cluster) {
+	svc := cluster.LoadBalancer(testNS, "web", bgpEip4)
+	created := time.Now()
+	ip := createService(ctx, t, c, svc)
+	if err := c.PublishEndpoints(ctx, svc, c.Nodes...); err != nil {
+		t.Fatal(err)
+	}
+	waitRoute(ctx, t, c, ip, c.Nodes...)
+	t.Logf("TIMING service created -> ECMP route via 3 nodes at the router: %v", time.Since(created).Round(time.Millisecond))
+	waitCurl(ctx, t, c, ip)
+	names := curlNames(ctx, t, c, ip, 30)
+	t.Logf("30 curls to %s answered by %v", ip, names)
+	if len(names) < 2 {
+		t.Errorf("30 curls answered only by %v; want backends on several nodes", names)
+	}
+
+	deleted := time.Now()
+	deleteService(ctx, t, c, svc)
+	waitRoute(ctx, t, c, ip)
+	t.Logf("TIMING service deleted -> route gone at the router: %v", time.Since(deleted).Round(time.Millisecond))
+}
+
+// testETPLocal: externalTrafficPolicy Local → only nodes with a ready
+// local endpoint are next hops; the set follows the endpoints, and the
+// route goes when the last endpoint does.
+func testETPLocal(ctx context.Context, t *testing.T, c *cluster.Cluster) {
+	node1, node2, node3 := c.Nodes[0], c.Nodes[1], c.Nodes[2]
+	svc := cluster.LoadBalancer(testNS, "local", bgpEip4)
+	svc.Spec.ExternalTrafficPolicy = corev1.ServiceExternalTrafficPolicyLocal
+	ip := createService(ctx, t, c, svc)
+
+	if err := c.PublishEndpoints(ctx, svc, node2); err != nil {
+		t.Fatal(err)
+	}
+	waitRoute(ctx, t, c, ip, node2)
+	// kube-proxy applies changes at most once a second: the address may
+	// still lead to the previous step's Service for a moment.
+	waitCurlAnsweredBy(ctx, t, c, ip, node2.Name)
+	if names := curlNames(ctx, t, c, ip, 10); names[node2.Name] != 10 {
+		t.Errorf("curls answered by %v; want all by %s (the only node with an endpoint)", names, node2.Name)
+	}
+
+	if err := c.PublishEndpoints(ctx, svc, node1, node3); err != nil {
+		t.Fatal(err)
+	}
+	waitRoute(ctx, t, c, ip, node1, node3)
+
+	if err := c.PublishEndpoints(ctx, svc); err != nil {
+		t.Fatal(err)
+	}
+	waitRoute(ctx, t, c, ip)
+	deleteService(ctx, t, c, svc)
+}
+
+// testKilledSpeaker: SIGKILL one speaker → its next hop leaves the ECMP
+// route (the kernel closes its TCP session); restarted, it comes back.
+func testKilledSpeaker(ctx context.Context, t *testing.T, c *cluster.Cluster) {
+	svc := cluster.LoadBalancer(testNS, "kill", bgpEip4)
+	ip := createService(ctx, t, c, svc)
+	waitRoute(ctx, t, c, ip, c.Nodes...)
+
+	victim := c.Nodes[2]
+	killed := time.Now()
+	if err := victim.Speaker.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	waitRoute(ctx, t, c, ip, c.Nodes[:2]...)
+	t.Logf("TIMING speaker SIGKILL -> its next hop gone: %v", time.Since(killed).Round(time.Millisecond))
+
+	restarted := time.Now()
+	if err := victim.StartSpeaker(); err != nil {
+		t.Fatal(err)
+	}
+	waitRoute(ctx, t, c, ip, c.Nodes...)
+	t.Logf("TIMING speaker restart -> next hop back: %v", time.Since(restarted).Round(time.Millisecond))
+	deleteService(ctx, t, c, svc)
+}
+
+// testWrongAS: an IPv6 BgpPeer with the wrong AS → every node's status for
+// it says why its session is down, while the IPv4 sessions and routes are
+// unaffected; fixing the AS in place brings the IPv6 sessions up.
+func testWrongAS(ctx context.Context, t *testing.T, c *cluster.Cluster) {
+	svc4 := cluster.LoadBalancer(testNS, "v4", bgpEip4)
+	ip4 := createService(ctx, t, c, svc4)
+	waitRoute(ctx, t, c, ip4, c.Nodes...)
+	events, err := c.WatchRoutes(ctx, c.Router.NS)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	const wrongAS = 64999
+	peer6 := torPeer(c, torPeer6, c.Router.LAN.IPv6.Addr(), wrongAS)
+	if err := c.Client.Create(ctx, peer6); err != nil {
+		t.Fatal(err)
+	}
+	err = rig.Eventually(ctx, 30*time.Second, 200*time.Millisecond, func(ctx context.Context) error {
+		var p v1alpha2.BgpPeer
+		if err := c.Client.Get(ctx, client.ObjectKey{Name: torPeer6}, &p); err != nil {
+			return err
+		}
+		for _, n := range c.Nodes {
+			st, ok := p.Status.NodesPeerStatus[n.Name]
+			if !ok {
+				return fmt.Errorf("no status for %s yet: %+v", n.Name, p.Status.NodesPeerStatus)
+			}
+			if st.PeerState.SessionState == "ESTABLISHED" || !strings.Contains(strings.ToLower(st.PeerState.LastError), "as") {
+				return fmt.Errorf("%s: session %q, lastError %q; want it down with an error about the AS",
+					n.Name, st.PeerState.SessionState, st.PeerState.LastError)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p v1alpha2.BgpPeer
+	if err := c.Client.Get(ctx, client.ObjectKey{Name: torPeer6}, &p); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("node1's status for the wrong-AS peer: session %s, lastError %q",
+		p.Status.NodesPeerStatus["node1"].PeerState.SessionState, p.Status.NodesPeerStatus["node1"].PeerState.LastError)
+	assertEstablished(ctx, t, c, torPeer4)
+	assertNoRouteEvents(t, events, hostRoute(ip4))
+	waitRoute(ctx, t, c, ip4, c.Nodes...)
+
+	// Fixed in place: the IPv6 sessions come up and carry an IPv6 Service.
+	p.Spec.Conf.PeerAs = rig.RouterAS
+	if err := c.Client.Update(ctx, &p); err != nil {
+		t.Fatal(err)
+	}
+	svc6 := cluster.LoadBalancer(testNS, "v6", bgpEip6)
+	svc6.Spec.IPFamilies = []corev1.IPFamily{corev1.IPv6Protocol}
+	ip6 := createService(ctx, t, c, svc6)
+	if err := c.PublishEndpoints(ctx, svc6, c.Nodes...); err != nil {
+		t.Fatal(err)
+	}
+	waitRoute(ctx, t, c, ip6, c.Nodes...)
+	waitCurl(ctx, t, c, ip6)
+	assertEstablished(ctx, t, c, torPeer6)
+	assertNoRouteEvents(t, events, hostRoute(ip4))
+
+	deleteService(ctx, t, c, svc6)
+	waitRoute(ctx, t, c, ip6)
+	deleteService(ctx, t, c, svc4)
+}
+
+// assertEstablished checks (eventually) that every node reports its
+// session with peer as established.
+func assertEstablished(ctx context.Context, t *testing.T, c *cluster.Cluster, peer string) {
+	t.Helper()
+	err := rig.Eventually(ctx, 30*time.Second, 200*time.Millisecond, func(ctx context.Context) error {
+		var p v1alpha2.BgpPeer
+		if err := c.Client.Get(ctx, client.ObjectKey{Name: peer}, &p); err != nil {
+			return err
+		}
+		for _, n := range c.Nodes {
+			if st := p.Status.NodesPeerStatus[n.Name].PeerState; st.SessionState != "ESTABLISHED" {
+				return fmt.Errorf("%s's session with %s: %q (%s)", n.Name, peer, st.SessionState, st.LastError)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// assertNoRouteEvents fails when the watch buffered any change of prefix.
+func assertNoRouteEvents(t *testing.T, events <-chan rig.RouteEvent, prefix netip.Prefix) {
+	t.Helper()
+	for {
+		select {
+		case ev := <-events:
+			if ev.Dst == prefix {
+				t.Errorf("route to %s changed at the router: %+v", prefix, ev)
+			}
+		default:
+			return
+		}
+	}
+}
+
+// testGracefulRestart: with graceful restart on the peer, a speaker that
+// is stopped (SIGTERM) and started again leaves the router's route alone:
+// BIRD keeps the stale path until the new session's End-of-RIB.
+func testGracefulRestart(ctx context.Context, t *testing.T, c *cluster.Cluster) {
+	var p v1alpha2.BgpPeer
+	if err := c.Client.Get(ctx, client.ObjectKey{Name: torPeer4}, &p); err != nil {
+		t.Fatal(err)
+	}
+	p.Spec.GracefulRestart = &v1alpha2.GracefulRestart{Enabled: true, RestartTime: 30}
+	p.Spec.AfiSafis = []v1alpha2.AfiSafi{{
+		Config:            &v1alpha2.AfiSafiConfig{Family: &v1alpha2.Family{Afi: "AFI_IP", Safi: "SAFI_UNICAST"}, Enabled: true},
+		MpGracefulRestart: &v1alpha2.MpGracefulRestart{Config: &v1alpha2.MpGracefulRestartConfig{Enabled: true}},
+	}}
+	if err := c.Client.Update(ctx, &p); err != nil {
+		t.Fatal(err)
+	}
+	svc := cluster.LoadBalancer(testNS, "gr", bgpEip4)
+	ip := createService(ctx, t, c, svc)
+	waitRoute(ctx, t, c, ip, c.Nodes...)
+	assertEstablished(ctx, t, c, torPeer4)
+	// The sessions renegotiated with the GR capability; wait for BIRD to
+	// see it on every session before restarting one.
+	err := rig.Eventually(ctx, 30*time.Second, 200*time.Millisecond, func(ctx context.Context) error {
+		out, err := c.ToR.Cmd(ctx, "show", "protocols", "all")
+		if err != nil {
+			return err
+		}
+		if n := strings.Count(out, "graceful restart"); n < len(c.Nodes) {
+			return fmt.Errorf("BIRD shows the graceful restart capability %d times, want >= %d:\n%s", n, len(c.Nodes), out)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	events, err := c.WatchRoutes(ctx, c.Router.NS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	victim := c.Nodes[1]
+	torLog := logOffset(c.ToR.Proc.Log)
+	stopped := time.Now()
+	if err := victim.Speaker.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := victim.Speaker.Wait(ctx); err != nil {
+		t.Logf("speaker exit: %v", err)
+	}
+	if err := victim.StartSpeaker(); err != nil {
+		t.Fatal(err)
+	}
+	// Done when BIRD says so: the restarted speaker sent End-of-RIB.
+	err = rig.Eventually(ctx, 40*time.Second, 100*time.Millisecond, func(context.Context) error {
+		if !strings.Contains(logFrom(c.ToR.Proc.Log, torLog), "graceful restart done") {
+			return fmt.Errorf("BIRD has not finished the graceful restart")
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("TIMING speaker SIGTERM -> restarted, graceful restart done at the router: %v", time.Since(stopped).Round(time.Millisecond))
+	assertNoRouteEvents(t, events, hostRoute(ip))
+	waitRoute(ctx, t, c, ip, c.Nodes...)
+	deleteService(ctx, t, c, svc)
+	waitRoute(ctx, t, c, ip)
+}
+
+// testMetrics scrapes every speaker's /metrics: one address announced in
+// BGP mode, both sessions established.
+func testMetrics(ctx context.Context, t *testing.T, c *cluster.Cluster) {
+	svc := cluster.LoadBalancer(testNS, "metrics", bgpEip4)
+	ip := createService(ctx, t, c, svc)
+	waitRoute(ctx, t, c, ip, c.Nodes...)
+	for _, n := range c.Nodes {
+		err := rig.Eventually(ctx, 10*time.Second, 200*time.Millisecond, func(ctx context.Context) error {
+			m, err := n.Metrics(ctx)
+			if err != nil {
+				return err
+			}
+			for series, want := range map[string]float64{
+				`herald_speaker_announced_addresses{mode="bgp"}`:                                1,
+				`herald_speaker_bgp_session_state{peer="` + torPeer4 + `",state="ESTABLISHED"}`: 1,
+				`herald_speaker_bgp_session_state{peer="` + torPeer6 + `",state="ESTABLISHED"}`: 1,
+			} {
+				if got, ok := cluster.MetricValue(m, series); !ok || got != want {
+					return fmt.Errorf("%s: %s = %v (present %v), want %v", n.Name, series, got, ok, want)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Error(err)
+		}
+	}
+	deleteService(ctx, t, c, svc)
+}
+
+// logOffset is the current size of the log at path: what logFrom skips.
+func logOffset(path string) int64 {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return 0
+	}
+	return fi.Size()
+}
+
+// logFrom returns what was written to the log at path after offset.
+func logFrom(path string, offset int64) string {
+	data, err := os.ReadFile(path)
+	if err != nil || int64(len(data)) < offset {
+		return ""
+	}
+	return string(data[offset:])
+}

@@ -1,0 +1,213 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"strings"
+	"time"
+
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/herald-lb/herald/internal/testenv"
+	"github.com/herald-lb/herald/test/e2e/rig"
+)
+
+// Ports the testbed's processes listen on inside each node's namespace.
+const (
+	// BackendPort is where every node's httpname backend answers.
+	BackendPort = 8080
+	// SpeakerMetricsPort and SpeakerProbePort are herald-speaker's.
+	SpeakerMetricsPort = 7472
+	SpeakerProbePort   = 7473
+	// KubeProxyHealthPort is kube-proxy's /healthz (200 once it synced).
+	KubeProxyHealthPort = 10256
+)
+
+// readyTimeout bounds each wait of Up for a process to be ready.
+const readyTimeout = 90 * time.Second
+
+// Options shape a Cluster. The zero value is three nodes, each running
+// kube-proxy, a backend and herald-speaker, with BIRD as the ToR peering
+// with every node (AS rig.NodeAS) and herald-controller on node1.
+type Options struct {
+	// Binaries are required (Build, or BuildOnce in tests).
+	Binaries Binaries
+	// Nodes is the number of nodes; 0 means 3.
+	Nodes int
+	// NoSpeakers leaves the speakers to the caller (Node.StartSpeaker).
+	NoSpeakers bool
+	// SpeakerArgs are extra flags for every speaker Up starts.
+	SpeakerArgs []string
+	// ToR is BIRD's configuration; nil means rig's BirdToRConfig with
+	// dynamic neighbours in AS rig.NodeAS.
+	ToR *rig.BirdConfig
+	// APIServerFlags are passed to testenv.
+	APIServerFlags map[string][]string
+	// Logf receives progress lines; nil discards them.
+	Logf func(format string, args ...any)
+}
+
+// Cluster is the end-to-end testbed of DESIGN §4: the rig's namespaces,
+// a real kube-apiserver and etcd on the host's loopback (forwarded into
+// every node), Node objects, and per node the real kube-proxy (iptables
+// mode), an HTTP backend and herald-speaker; BIRD as the ToR; and
+// herald-controller on node1.
+type Cluster struct {
+	*rig.Rig
+	// Env is the control plane; Client is an admin client for it.
+	Env    *testenv.Env
+	Client client.Client
+	// Kubeconfig is an admin kubeconfig for 127.0.0.1:<port>, which works
+	// on the host and, through the forwarders, inside every node.
+	Kubeconfig string
+	// ToR is BIRD in the router namespace.
+	ToR *rig.Bird
+	// Controller is herald-controller, running in node1's namespace.
+	Controller *rig.Proc
+	// Nodes are in the rig's order: node1, node2, ...
+	Nodes []*Node
+
+	opts Options
+}
+
+// Up builds the testbed; on error everything started is torn down.
+func Up(ctx context.Context, opts Options) (c *Cluster, err error) {
+	if opts.Binaries.Speaker == "" {
+		return nil, errors.New("cluster up: Options.Binaries is required")
+	}
+	if opts.Logf == nil {
+		opts.Logf = func(string, ...any) {}
+	}
+	start := time.Now()
+	r, err := rig.Up(ctx, rig.Options{Nodes: opts.Nodes, NSForward: opts.Binaries.NSForward, Logf: opts.Logf})
+	if err != nil {
+		return nil, fmt.Errorf("cluster up: %w", err)
+	}
+	c = &Cluster{Rig: r, opts: opts}
+	defer func() {
+		if err != nil {
+			err = errors.Join(fmt.Errorf("cluster up: %w", err), c.Down())
+			c = nil
+		}
+	}()
+
+	env, err := testenv.New(testenv.Options{DualStack: true, APIServerFlags: opts.APIServerFlags})
+	if err != nil {
+		return c, err
+	}
+	c.Env, c.Client = env, env.Client
+	if c.Kubeconfig, err = env.WriteKubeconfig(r.StateDir); err != nil {
+		return c, err
+	}
+	apiServer := env.APIServerURL().Host
+	var nss []string
+	for _, h := range r.Nodes {
+		nss = append(nss, h.NS)
+	}
+	if err := r.ForwardHost(ctx, apiServer, nss...); err != nil {
+		return c, err
+	}
+	opts.Logf("control plane at %s, forwarded into %d nodes (%v)", apiServer, len(nss), time.Since(start).Round(time.Millisecond))
+
+	tor := r.BirdToRConfig(rig.NodeAS)
+	if opts.ToR != nil {
+		tor = *opts.ToR
+	}
+	if c.ToR, err = r.StartToR(ctx, tor); err != nil {
+		return c, err
+	}
+
+	for _, h := range r.Nodes {
+		n := &Node{Host: h, c: c}
+		c.Nodes = append(c.Nodes, n)
+		if err := n.register(ctx); err != nil {
+			return c, err
+		}
+		if err := n.startKubeProxy(); err != nil {
+			return c, err
+		}
+		if err := n.startBackend(); err != nil {
+			return c, err
+		}
+	}
+	if err := c.startController(); err != nil {
+		return c, err
+	}
+	if !opts.NoSpeakers {
+		for _, n := range c.Nodes {
+			if err := n.StartSpeaker(opts.SpeakerArgs...); err != nil {
+				return c, err
+			}
+		}
+	}
+	for _, n := range c.Nodes {
+		if err := n.waitReady(ctx, !opts.NoSpeakers); err != nil {
+			return c, err
+		}
+	}
+	opts.Logf("cluster up: %d nodes with kube-proxy, backends%s; ToR; controller (%v)",
+		len(c.Nodes), map[bool]string{true: "", false: " and speakers"}[opts.NoSpeakers], time.Since(start).Round(time.Millisecond))
+	return c, nil
+}
+
+// Down stops every process (by PID), deletes the namespaces and stops
+// the control plane. It is idempotent.
+func (c *Cluster) Down() error {
+	errs := []error{c.Rig.Down()}
+	if c.Env != nil {
+		errs = append(errs, c.Env.Stop())
+		c.Env = nil
+	}
+	return errors.Join(errs...)
+}
+
+// Node returns the node called name ("node1"), or nil.
+func (c *Cluster) Node(name string) *Node {
+	for _, n := range c.Nodes {
+		if n.Name == name {
+			return n
+		}
+	}
+	return nil
+}
+
+// NodeByAddr returns the node whose LAN address is a, or nil.
+func (c *Cluster) NodeByAddr(a netip.Addr) *Node {
+	for _, n := range c.Nodes {
+		if n.LAN.IPv4.Addr() == a || n.LAN.IPv6.Addr() == a {
+			return n
+		}
+	}
+	return nil
+}
+
+// startController runs herald-controller in node1's namespace, as a pod
+// with host networking would, without its webhooks (the API server on the
+// host cannot call into a namespace; the webhooks have their own suite).
+func (c *Cluster) startController() error {
+	p, err := c.Start(c.Nodes[0].NS, "herald-controller", []string{
+		c.opts.Binaries.Controller,
+		"--kubeconfig=" + c.Kubeconfig,
+		"--enable-webhooks=false",
+		"--leader-elect=false",
+		"--metrics-bind-address=0",
+		"--health-probe-bind-address=0",
+	})
+	if err != nil {
+		return err
+	}
+	c.Controller = p
+	return nil
+}
+
+// Curl fetches url from the client namespace and returns the body (the
+// backend's name for httpname) with surrounding space trimmed.
+func (c *Cluster) Curl(ctx context.Context, url string) (string, error) {
+	out, err := c.ExecContext(ctx, c.Rig.Client.NS, "curl", "-sS", "--max-time", "2", url)
+	if err != nil {
+		return "", fmt.Errorf("curl %s from the client: %w", url, err)
+	}
+	return strings.TrimSpace(out), nil
+}
