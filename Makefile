@@ -152,11 +152,12 @@ deps: ## Install the Debian packages the e2e suite needs (only those missing).
 # needs first; installed packages cost one dpkg-query each. Not root: the
 # suite skips itself (loudly), and nothing is installed behind sudo.
 .PHONY: e2e-deps
-e2e-deps: ## Like deps, but only when running as root (make test's prerequisite).
+e2e-deps: ## Like deps plus kube-proxy (control-plane-e2e), only when running as root (make test's prerequisite).
 	@if [[ "$$(id -u)" -eq 0 ]]; then \
 		hack/install-deps.sh $(E2E_DEPS); \
+		hack/build-control-plane.sh --with-kube-proxy; \
 	else \
-		echo "e2e-deps: not root, not installing $(E2E_DEPS) (the netns e2e tests will skip)"; \
+		echo "e2e-deps: not root, not installing $(E2E_DEPS) nor building kube-proxy (the netns e2e tests will skip)"; \
 	fi
 
 .PHONY: clean

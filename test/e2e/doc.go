@@ -1,8 +1,15 @@
-// Package e2e is Herald's end-to-end suite: real processes (BIRD as the
-// ToR, later the speakers, kube-proxy and keepalived) in network namespaces
-// on one machine, against the real kube-apiserver of internal/testenv.
-// The rig package builds the testbed; this package's tests use it. They
-// need root and the packages of `make deps`, and skip loudly without them.
+// Package e2e is Herald's end-to-end suite: real processes in network
+// namespaces on one machine, against the real kube-apiserver of
+// internal/testenv. The rig package builds the network (bridge, router,
+// nodes, client) and runs processes in it; the cluster package turns it
+// into a Kubernetes testbed (Node objects, kube-proxy, backends, BIRD as
+// the ToR, herald-controller and herald-speaker). This package's tests
+// use both. They need root, the packages of `make deps` and kube-proxy
+// (`make control-plane-e2e`), and skip loudly without root.
+//
+// TestRig proves the network itself; TestBGP runs issue 4's BGP
+// scenarios, each asserting what an operator would check: the router's
+// kernel routes, curl from the client, BgpPeer status, /metrics.
 //
 // Safety (DESIGN §4): test traffic only ever goes to addresses inside the
 // namespaces a test made; the host's namespace gets no testbed address and
