@@ -124,6 +124,26 @@ bench: control-plane ## Run the benchmarks once each (test/bench) against a real
 	fi
 	$(TEST_ENV) go test -p 1 -timeout 30m -run '^$$' -bench . -benchtime 1x $(BENCH_FLAGS) $(BENCH_PKGS)
 
+##@ Demo
+
+.PHONY: demo
+demo: ## Bring up the local demo cluster (root): a Service gets an IP from Herald, the ToR routes it, curl answers.
+	@if [[ "$$(id -u)" -ne 0 ]]; then \
+		echo "demo: needs root (it builds network namespaces); run it as root"; \
+		exit 1; \
+	fi
+	hack/install-deps.sh $(E2E_DEPS)
+	hack/build-control-plane.sh --with-kube-proxy
+	@mkdir -p $(LOCALBIN)
+	go build -o $(LOCALBIN)/herald-demo ./test/e2e/cmd/herald-demo
+	$(LOCALBIN)/herald-demo up
+
+.PHONY: demo-down
+demo-down: ## Remove the demo cluster: its processes, namespaces and state.
+	@mkdir -p $(LOCALBIN)
+	go build -o $(LOCALBIN)/herald-demo ./test/e2e/cmd/herald-demo
+	$(LOCALBIN)/herald-demo down
+
 ##@ Build
 
 .PHONY: build

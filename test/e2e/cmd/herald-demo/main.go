@@ -1,0 +1,69 @@
+// Command herald-demo is `make demo` and `make demo-down`: it brings up the
+// end-to-end testbed (test/e2e/cluster: a real kube-apiserver, Herald's
+// controller and speakers, kube-proxy, BIRD as the ToR, a client, all in
+// network namespaces), applies the sample manifests of hack/demo with the
+// real kubectl, and shows what an operator looks at: the Service's
+// EXTERNAL-IP, the router's ECMP route, and curl from the client. The
+// testbed keeps running in a background process until `down`.
+//
+//	herald-demo up     start (or show) the demo
+//	herald-demo down   stop it and remove everything it made
+//	herald-demo serve  the background process `up` starts (internal)
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+)
+
+// defaultDir holds the demo's state: pid, log, kubeconfig, binaries.
+const defaultDir = "/tmp/herald-demo"
+
+func main() {
+	fs := flag.NewFlagSet("herald-demo", flag.ExitOnError)
+	dir := fs.String("dir", envOr("HERALD_DEMO_DIR", defaultDir), "state directory of the demo ($HERALD_DEMO_DIR)")
+	manifests := fs.String("manifests", "hack/demo", "directory of the manifests `up` applies with kubectl")
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "usage: herald-demo [flags] up|down")
+		fs.PrintDefaults()
+	}
+	if len(os.Args) < 2 {
+		fs.Usage()
+		os.Exit(2)
+	}
+	cmd := os.Args[1]
+	_ = fs.Parse(os.Args[2:])
+	d := demo{dir: *dir, manifests: *manifests}
+	var err error
+	switch cmd {
+	case "up":
+		err = d.up()
+	case "down":
+		err = d.down()
+	case "serve":
+		err = d.serve()
+	default:
+		fs.Usage()
+		os.Exit(2)
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "herald-demo %s: %v\n", cmd, err)
+		os.Exit(1)
+	}
+}
+
+func envOr(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
+}
+
+// demo is one demo's state directory.
+type demo struct {
+	dir, manifests string
+}
+
+func (d demo) path(name string) string { return filepath.Join(d.dir, name) }
