@@ -52,13 +52,16 @@ help: ## Display this help.
 
 ##@ Development
 
-# herald-controller's ClusterRole and Role come from the +kubebuilder:rbac
-# markers of the packages linked into it, and only those: the speaker's
-# markers (speaker/) must not widen the controller's permissions; the
-# speaker gets its own role with its manifests. The roles are named
-# "controller": config/default's namePrefix makes them herald-controller,
-# like every other object it renders.
-CONTROLLER_PKGS = $$(go list -deps -f '{{with .Module}}{{if .Main}}{{$$.ImportPath}}{{end}}{{end}}' ./cmd/herald-controller | paste -sd ';' -)
+# Each command's roles come from the +kubebuilder:rbac markers of the
+# packages linked into it, and only those: the speaker's markers (speaker/)
+# must not widen the controller's permissions, nor the controller's the
+# speaker's. herald-controller's ClusterRole and Role go to config/rbac,
+# herald-speaker's ClusterRole to config/speaker; they are named
+# "controller" and "speaker", and config/default's namePrefix makes them
+# herald-controller and herald-speaker, like every other object it renders.
+main_pkgs = $$(go list -deps -f '{{with .Module}}{{if .Main}}{{$$.ImportPath}}{{end}}{{end}}' $(1) | paste -sd ';' -)
+CONTROLLER_PKGS = $(call main_pkgs,./cmd/herald-controller)
+SPEAKER_PKGS = $(call main_pkgs,./cmd/herald-speaker)
 
 .PHONY: manifests
 manifests: controller-gen ## Generate CRDs, RBAC and webhook configurations under config/.
@@ -67,6 +70,8 @@ manifests: controller-gen ## Generate CRDs, RBAC and webhook configurations unde
 		output:webhook:artifacts:config=config/webhook
 	$(CONTROLLER_GEN) rbac:roleName=controller paths="$(CONTROLLER_PKGS)" \
 		output:rbac:artifacts:config=config/rbac
+	$(CONTROLLER_GEN) rbac:roleName=speaker paths="$(SPEAKER_PKGS)" \
+		output:rbac:artifacts:config=config/speaker
 
 .PHONY: generate
 generate: controller-gen ## Generate DeepCopy methods for the API types.
