@@ -31,7 +31,7 @@ var applyOrder = []string{
 	"ServiceAccount",
 	"ClusterRole", "Role",
 	"ClusterRoleBinding", "RoleBinding",
-	"Deployment", "PodDisruptionBudget", "Service",
+	"Deployment", "PodDisruptionBudget", "DaemonSet", "Service",
 	"MutatingWebhookConfiguration", "ValidatingWebhookConfiguration",
 }
 
