@@ -42,7 +42,7 @@ func TestControllerArgsAreDefinedFlags(t *testing.T) {
 	if !defined["webhook-secret-name"] {
 		t.Fatalf("could not read the flags from herald-controller -h:\n%s", out.String())
 	}
-	for name := range r.args {
+	for name := range r.controller.args {
 		if !defined[name] {
 			t.Errorf("Deployment passes --%s, which herald-controller does not define", name)
 		}
