@@ -94,6 +94,13 @@ func (m *BGPMode) LastConfig() bgp.Config {
 	return m.last
 }
 
+// A BgpPeer is cluster-scoped and its authPasswordSecretRef names the
+// Secret's namespace, whichever the user chose, so no Role in a fixed
+// namespace can cover it: the speaker may get Secrets cluster-wide. It
+// may not list or watch them: it reads only the Secrets BgpPeers name,
+// and writing a cluster-scoped BgpPeer is a cluster administrator's right.
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get
+
 func (m *BGPMode) password(ctx context.Context) bgp.PasswordFunc {
 	return func(ref v1alpha2.SecretKeyRef) (string, error) {
 		key := ref.Key

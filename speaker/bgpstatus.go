@@ -25,8 +25,8 @@ const (
 	MinStatusInterval   = 2 * time.Second
 )
 
-// +kubebuilder:rbac:groups=network.kubesphere.io,resources=bgppeers/status;bgpconfs/status,verbs=get;patch
-// +kubebuilder:rbac:groups="",resources=secrets,verbs=get
+// Status is written with merge patches only, never read back.
+// +kubebuilder:rbac:groups=network.kubesphere.io,resources=bgppeers/status;bgpconfs/status,verbs=patch
 
 // BGPStatusWriter writes this node's view of every BGP session into
 // BgpPeer.status.nodesPeerStatus[node] and its router identity into

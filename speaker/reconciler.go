@@ -61,7 +61,10 @@ func (r *Reconciler) Ready(*http.Request) error {
 
 var all = reconcile.Request{NamespacedName: types.NamespacedName{Name: "all"}}
 
-// +kubebuilder:rbac:groups="",resources=services;nodes;namespaces,verbs=get;list;watch
+// What the snapshot reads, through the manager's cache (list and watch,
+// cluster-wide). Namespaces are not among them: which Eip a Service draws
+// from is the controller's decision, already written into its status.
+// +kubebuilder:rbac:groups="",resources=services;nodes,verbs=get;list;watch
 // +kubebuilder:rbac:groups=discovery.k8s.io,resources=endpointslices,verbs=get;list;watch
 // +kubebuilder:rbac:groups=network.kubesphere.io,resources=eips;bgpconfs;bgppeers,verbs=get;list;watch
 

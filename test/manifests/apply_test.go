@@ -9,6 +9,9 @@ import (
 	"testing"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/sets"
@@ -31,13 +34,13 @@ var applyOrder = []string{
 	"ServiceAccount",
 	"ClusterRole", "Role",
 	"ClusterRoleBinding", "RoleBinding",
-	"Deployment", "PodDisruptionBudget", "Service",
+	"Deployment", "PodDisruptionBudget", "DaemonSet", "Service",
 	"MutatingWebhookConfiguration", "ValidatingWebhookConfiguration",
 }
 
 // createdForReal are the kinds the objects after them depend on; they are
-// created, the others only dry-run.
-var createdForReal = sets.New("Namespace", "CustomResourceDefinition")
+// created, the others only dry-run. Pods need their ServiceAccount.
+var createdForReal = sets.New("Namespace", "CustomResourceDefinition", "ServiceAccount")
 
 // strict makes unknown and duplicate fields errors instead of warnings.
 var strict = client.FieldValidation("Strict")
@@ -85,6 +88,7 @@ func TestReleaseAppliesToAPIServer(t *testing.T) {
 	if t.Failed() {
 		return
 	}
+	checkPods(ctx, t, env.Client, objs)
 	if err := waitForDiscovery(ctx, env, crds); err != nil {
 		t.Fatal(err)
 	}
@@ -94,6 +98,35 @@ func TestReleaseAppliesToAPIServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkSamples(ctx, t, c)
+}
+
+// checkPods dry-runs a pod of every workload in its namespace. Pod
+// Security admission enforces its level on pods only: a workload the
+// namespace's level forbids is accepted, and then never gets a pod. The
+// Priority admission plugin resolves priorityClassName on pods only, too.
+func checkPods(ctx context.Context, t *testing.T, c client.Client, objs []*unstructured.Unstructured) {
+	t.Helper()
+	pod := func(kind string, meta metav1.ObjectMeta, tmpl corev1.PodTemplateSpec) {
+		p := &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Name: meta.Name + "-pod", Namespace: meta.Namespace, Labels: tmpl.Labels},
+			Spec:       tmpl.Spec,
+		}
+		if err := c.Create(ctx, p, client.DryRunAll, strict); err != nil {
+			t.Errorf("%s %s/%s: its pods would be refused: %v", kind, meta.Namespace, meta.Name, err)
+		}
+	}
+	n := 0
+	for _, d := range ofKind[appsv1.Deployment](t, objs, "Deployment") {
+		pod("Deployment", d.ObjectMeta, d.Spec.Template)
+		n++
+	}
+	for _, ds := range ofKind[appsv1.DaemonSet](t, objs, "DaemonSet") {
+		pod("DaemonSet", ds.ObjectMeta, ds.Spec.Template)
+		n++
+	}
+	if n == 0 {
+		t.Errorf("%s holds no Deployment or DaemonSet", releaseManifest)
+	}
 }
 
 // checkSamples dry-runs every sample and passes the custom resources

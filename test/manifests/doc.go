@@ -5,10 +5,15 @@
 //
 // The tests apply every object to a real API server as a strict
 // server-side dry run, so a misspelt field or a wrong type fails here
-// rather than at a user's `kubectl apply`, and they check the wiring that no
-// schema can: that the webhook Service selects the controller's pods, that
-// the webhook configurations and the controller's flags name the same
-// objects as webhook/certs' defaults, that every flag in the Deployment is
-// one herald-controller defines, and that the ServiceAccount is granted
-// every permission the generated role asks for.
+// rather than at a user's `kubectl apply`, and dry-run a pod of each
+// workload, which Pod Security admission judges against the namespace's
+// level. They check the wiring that no schema can: that the webhook
+// Service selects the controller's pods and not the speaker's, that the
+// webhook configurations and the controller's flags name the same objects
+// as webhook/certs' defaults, that every flag in the Deployment and the
+// DaemonSet is one herald-controller or herald-speaker defines, that the
+// speaker's pods run on the host network, learn their node's name and are
+// probed where the speaker serves probes, and that each ServiceAccount is
+// granted every permission its generated role asks for and, for the
+// speaker, nothing more.
 package manifests

@@ -1,6 +1,7 @@
 package manifests_test
 
 import (
+	"fmt"
 	"slices"
 	"testing"
 
@@ -32,41 +33,19 @@ type need struct {
 // and events in the controller's own namespace.
 func TestServiceAccountHoldsGeneratedRole(t *testing.T) {
 	r := loadRelease(t)
-	ns := r.deployment.Namespace
-	sa := r.deployment.Spec.Template.Spec.ServiceAccountName
-	if sa == "" || sa == "default" {
-		t.Fatalf("Deployment %s runs as ServiceAccount %q; want its own", r.deployment.Name, sa)
-	}
-	found := false
-	for _, u := range r.objs {
-		found = found || (u.GetKind() == "ServiceAccount" && u.GetName() == sa && u.GetNamespace() == ns)
-	}
-	if !found {
-		t.Errorf("ServiceAccount %s/%s is not in %s", ns, sa, releaseManifest)
-	}
+	ns, sa := serviceAccount(t, r, r.controller)
 	grants := boundTo(t, r, ns, sa)
 
 	var needs []need
-	add := func(namespace string, rules []rbacv1.PolicyRule) {
-		for _, rule := range rules {
-			for _, g := range rule.APIGroups {
-				for _, res := range rule.Resources {
-					for _, v := range rule.Verbs {
-						needs = append(needs, need{namespace, g, res, v})
-					}
-				}
-			}
-		}
-	}
 	generated := repoFile(t, generatedRole)
 	for _, cr := range ofKind[rbacv1.ClusterRole](t, generated, "ClusterRole") {
-		add("", cr.Rules)
+		needs = append(needs, needsOf("", cr.Rules)...)
 	}
 	// The generated Role is for the certificate Secret: it must hold where
 	// the controller is told the Secret lives.
-	secretNS := r.args["webhook-secret-namespace"]
+	secretNS := r.controller.args["webhook-secret-namespace"]
 	for _, role := range ofKind[rbacv1.Role](t, generated, "Role") {
-		add(secretNS, role.Rules)
+		needs = append(needs, needsOf(secretNS, role.Rules)...)
 	}
 	if len(needs) == 0 {
 		t.Fatalf("%s grants nothing", generatedRole)
@@ -75,16 +54,61 @@ func TestServiceAccountHoldsGeneratedRole(t *testing.T) {
 		needs = append(needs, need{ns, "coordination.k8s.io", "leases", v})
 	}
 	needs = append(needs, need{ns, "", "events", "create"}, need{ns, "events.k8s.io", "events", "create"})
+	checkAllowed(t, grants, ns, sa, needs)
+}
 
-	for _, n := range needs {
-		if !allowed(grants, n) {
-			where := "cluster-wide"
-			if n.namespace != "" {
-				where = "in namespace " + n.namespace
+// serviceAccount returns the workload's ServiceAccount, which must be its
+// own and be in the release, in the workload's namespace.
+func serviceAccount(t *testing.T, r *release, w *workload) (ns, sa string) {
+	t.Helper()
+	ns, sa = w.namespace, w.pod.ServiceAccountName
+	if sa == "" || sa == "default" {
+		t.Fatalf("%s %s runs as ServiceAccount %q; want its own", w.kind, w.name, sa)
+	}
+	found := false
+	for _, u := range r.objs {
+		found = found || (u.GetKind() == "ServiceAccount" && u.GetName() == sa && u.GetNamespace() == ns)
+	}
+	if !found {
+		t.Errorf("ServiceAccount %s/%s of %s %s is not in %s", ns, sa, w.kind, w.name, releaseManifest)
+	}
+	return ns, sa
+}
+
+// needsOf expands rules into single permissions, valid in namespace (or
+// cluster-wide when it is empty).
+func needsOf(namespace string, rules []rbacv1.PolicyRule) []need {
+	var needs []need
+	for _, rule := range rules {
+		for _, g := range rule.APIGroups {
+			for _, res := range rule.Resources {
+				for _, v := range rule.Verbs {
+					needs = append(needs, need{namespace, g, res, v})
+				}
 			}
-			t.Errorf("ServiceAccount %s/%s may not %s %s (group %q) %s", ns, sa, n.verb, n.resource, n.group, where)
 		}
 	}
+	return needs
+}
+
+// checkAllowed fails for every need the grants of ServiceAccount ns/sa
+// do not cover.
+func checkAllowed(t *testing.T, grants []grant, ns, sa string, needs []need) {
+	t.Helper()
+	for _, n := range needs {
+		if !allowed(grants, n) {
+			t.Errorf("ServiceAccount %s/%s may not %s", ns, sa, n)
+		}
+	}
+}
+
+// String says what n permits, e.g. `get secrets (group "") cluster-wide`.
+func (n need) String() string {
+	where := "cluster-wide"
+	if n.namespace != "" {
+		where = "in namespace " + n.namespace
+	}
+	return fmt.Sprintf("%s %s (group %q) %s", n.verb, n.resource, n.group, where)
 }
 
 // boundTo collects the rules the release binds to the ServiceAccount.

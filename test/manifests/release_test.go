@@ -12,6 +12,7 @@ import (
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -71,40 +72,65 @@ func repoFile(t *testing.T, rel string) []*unstructured.Unstructured {
 // release is deploy/herald.yaml, decoded, with the objects the wiring tests
 // look at picked out.
 type release struct {
-	objs          []*unstructured.Unstructured
-	deployment    *appsv1.Deployment
-	container     *corev1.Container
-	webhookSvc    *corev1.Service
-	validating    *admissionregistrationv1.ValidatingWebhookConfiguration
-	mutating      *admissionregistrationv1.MutatingWebhookConfiguration
-	args          map[string]string
-	containerPort map[string]int32
+	objs       []*unstructured.Unstructured
+	deployment *appsv1.Deployment
+	daemonSet  *appsv1.DaemonSet
+	controller *workload // herald-controller, the Deployment's pod
+	speaker    *workload // herald-speaker, the DaemonSet's pod
+	webhookSvc *corev1.Service
+	validating *admissionregistrationv1.ValidatingWebhookConfiguration
+	mutating   *admissionregistrationv1.MutatingWebhookConfiguration
 }
 
-// controllerContainer is the name of herald-controller's container.
-const controllerContainer = "controller"
+// workload is the pod one of Herald's commands runs in: its template's
+// spec and labels, its command's container, and that container's flags
+// and named ports.
+type workload struct {
+	kind, name, namespace string
+	labels                map[string]string
+	pod                   *corev1.PodSpec
+	container             *corev1.Container
+	args                  map[string]string
+	containerPort         map[string]int32
+}
+
+// The names of herald-controller's and herald-speaker's containers.
+const (
+	controllerContainer = "controller"
+	speakerContainer    = "speaker"
+)
 
 func loadRelease(t *testing.T) *release {
 	t.Helper()
 	r := &release{objs: repoFile(t, releaseManifest)}
 	r.deployment = only[appsv1.Deployment](t, r.objs, "Deployment")
-	for i := range r.deployment.Spec.Template.Spec.Containers {
-		if c := &r.deployment.Spec.Template.Spec.Containers[i]; c.Name == controllerContainer {
-			r.container = c
-		}
-	}
-	if r.container == nil {
-		t.Fatalf("Deployment %s has no container %q", r.deployment.Name, controllerContainer)
-	}
+	r.controller = newWorkload(t, "Deployment", r.deployment.ObjectMeta, &r.deployment.Spec.Template, controllerContainer)
+	r.daemonSet = only[appsv1.DaemonSet](t, r.objs, "DaemonSet")
+	r.speaker = newWorkload(t, "DaemonSet", r.daemonSet.ObjectMeta, &r.daemonSet.Spec.Template, speakerContainer)
 	r.webhookSvc = only[corev1.Service](t, r.objs, "Service")
 	r.validating = only[admissionregistrationv1.ValidatingWebhookConfiguration](t, r.objs, "ValidatingWebhookConfiguration")
 	r.mutating = only[admissionregistrationv1.MutatingWebhookConfiguration](t, r.objs, "MutatingWebhookConfiguration")
-	r.args = parseArgs(t, r.deployment, r.container)
-	r.containerPort = map[string]int32{}
-	for _, p := range r.container.Ports {
-		r.containerPort[p.Name] = p.ContainerPort
-	}
 	return r
+}
+
+// newWorkload picks the named container out of a workload's pod template.
+func newWorkload(t *testing.T, kind string, meta metav1.ObjectMeta, tmpl *corev1.PodTemplateSpec, container string) *workload {
+	t.Helper()
+	w := &workload{kind: kind, name: meta.Name, namespace: meta.Namespace, labels: tmpl.Labels, pod: &tmpl.Spec}
+	for i := range tmpl.Spec.Containers {
+		if c := &tmpl.Spec.Containers[i]; c.Name == container {
+			w.container = c
+		}
+	}
+	if w.container == nil {
+		t.Fatalf("%s %s has no container %q", kind, meta.Name, container)
+	}
+	w.args = parseArgs(t, meta.Namespace, w.container)
+	w.containerPort = map[string]int32{}
+	for _, p := range w.container.Ports {
+		w.containerPort[p.Name] = p.ContainerPort
+	}
+	return w
 }
 
 // only converts the single object of kind in objs to T, failing when there
@@ -137,8 +163,8 @@ func ofKind[T any](t *testing.T, objs []*unstructured.Unstructured, kind string)
 
 // parseArgs turns the container's "--name=value" arguments into a map,
 // after expanding $(VAR) references the way the kubelet does, from the
-// container's env. A bare "--name" maps to "true".
-func parseArgs(t *testing.T, d *appsv1.Deployment, c *corev1.Container) map[string]string {
+// container's env (namespace is the pod's). A bare "--name" maps to "true".
+func parseArgs(t *testing.T, namespace string, c *corev1.Container) map[string]string {
 	t.Helper()
 	var replacements []string
 	for _, e := range c.Env {
@@ -146,7 +172,7 @@ func parseArgs(t *testing.T, d *appsv1.Deployment, c *corev1.Container) map[stri
 		case e.ValueFrom == nil:
 			replacements = append(replacements, "$("+e.Name+")", e.Value)
 		case e.ValueFrom.FieldRef != nil && e.ValueFrom.FieldRef.FieldPath == "metadata.namespace":
-			replacements = append(replacements, "$("+e.Name+")", d.Namespace)
+			replacements = append(replacements, "$("+e.Name+")", namespace)
 		default:
 			// Other sources cannot be resolved from the manifest; leave the
 			// reference, which the check below reports if an arg uses it.
@@ -175,16 +201,17 @@ func parseArgs(t *testing.T, d *appsv1.Deployment, c *corev1.Container) map[stri
 	return args
 }
 
-// resolvePort returns the container port a Service's targetPort names.
-func (r *release) resolvePort(target intstr.IntOrString) (int32, bool) {
+// resolvePort returns the container port a Service's targetPort or a
+// probe's port names.
+func (w *workload) resolvePort(target intstr.IntOrString) (int32, bool) {
 	if target.Type == intstr.Int {
-		for _, p := range r.containerPort {
+		for _, p := range w.containerPort {
 			if p == target.IntVal {
 				return p, true
 			}
 		}
 		return 0, false
 	}
-	p, ok := r.containerPort[target.StrVal]
+	p, ok := w.containerPort[target.StrVal]
 	return p, ok
 }

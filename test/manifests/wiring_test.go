@@ -40,7 +40,7 @@ func TestWebhookServiceSelectsControllerPods(t *testing.T) {
 		}
 	}
 
-	webhookPort := flagInt(t, r, "webhook-port", 9443)
+	webhookPort := flagInt(t, r.controller, "webhook-port", 9443)
 	if len(r.webhookSvc.Spec.Ports) != 1 {
 		t.Fatalf("Service %s: want one port, got %d", r.webhookSvc.Name, len(r.webhookSvc.Spec.Ports))
 	}
@@ -48,7 +48,7 @@ func TestWebhookServiceSelectsControllerPods(t *testing.T) {
 	if sp.Port != 443 {
 		t.Errorf("Service %s port %d: the webhook configurations leave the port out, which means 443", r.webhookSvc.Name, sp.Port)
 	}
-	if got, ok := r.resolvePort(sp.TargetPort); !ok || got != webhookPort {
+	if got, ok := r.controller.resolvePort(sp.TargetPort); !ok || got != webhookPort {
 		t.Errorf("Service %s targetPort %s resolves to container port %d (found %v), want --webhook-port %d",
 			r.webhookSvc.Name, sp.TargetPort.String(), got, ok, webhookPort)
 	}
@@ -122,7 +122,7 @@ func TestControllerFlagsNameTheRenderedObjects(t *testing.T) {
 		{"mutating-webhook-configuration", certs.DefaultMutatingWebhook, []string{r.mutating.Name}},
 		{"leader-election-namespace", ns, []string{ns}},
 	} {
-		got, ok := r.args[tc.flag]
+		got, ok := r.controller.args[tc.flag]
 		if !ok {
 			got = tc.def // the controller's default applies
 		}
@@ -135,8 +135,8 @@ func TestControllerFlagsNameTheRenderedObjects(t *testing.T) {
 			}
 		}
 	}
-	if r.args["leader-elect"] != "true" {
-		t.Errorf("--leader-elect=%q: two replicas must elect the allocator", r.args["leader-elect"])
+	if r.controller.args["leader-elect"] != "true" {
+		t.Errorf("--leader-elect=%q: two replicas must elect the allocator", r.controller.args["leader-elect"])
 	}
 	if n := r.deployment.Spec.Replicas; n == nil || *n < 2 {
 		t.Errorf("replicas %v: want at least two, so the fail-closed webhooks survive a restart", n)
@@ -144,36 +144,36 @@ func TestControllerFlagsNameTheRenderedObjects(t *testing.T) {
 
 	// The certificate directory must be writable although the root
 	// filesystem is not: an emptyDir mounted there.
-	dir, ok := r.args["webhook-cert-dir"]
+	dir, ok := r.controller.args["webhook-cert-dir"]
 	if !ok {
 		t.Fatal("no --webhook-cert-dir: the default is under /tmp, read-only in this pod")
 	}
-	if vol := mountedVolume(r, dir); vol == nil || vol.EmptyDir == nil {
-		t.Errorf("--webhook-cert-dir=%s is not an emptyDir mount of container %s", dir, r.container.Name)
+	if vol := mountedVolume(r.controller, dir); vol == nil || vol.EmptyDir == nil {
+		t.Errorf("--webhook-cert-dir=%s is not an emptyDir mount of container %s", dir, r.controller.container.Name)
 	}
 
-	probe := flagInt(t, r, "health-probe-bind-address", 8081)
-	for name, p := range map[string]*corev1.Probe{"liveness": r.container.LivenessProbe, "readiness": r.container.ReadinessProbe} {
+	probe := flagInt(t, r.controller, "health-probe-bind-address", 8081)
+	for name, p := range map[string]*corev1.Probe{"liveness": r.controller.container.LivenessProbe, "readiness": r.controller.container.ReadinessProbe} {
 		if p == nil || p.HTTPGet == nil {
 			t.Errorf("%s probe: want an HTTP probe", name)
 			continue
 		}
-		if got, ok := r.resolvePort(p.HTTPGet.Port); !ok || got != probe {
+		if got, ok := r.controller.resolvePort(p.HTTPGet.Port); !ok || got != probe {
 			t.Errorf("%s probe port %s is not --health-probe-bind-address's %d", name, p.HTTPGet.Port.String(), probe)
 		}
 	}
 }
 
-// mountedVolume returns the volume mounted at path in the controller's
+// mountedVolume returns the volume mounted at path in the workload's
 // container.
-func mountedVolume(r *release, path string) *corev1.Volume {
-	for _, m := range r.container.VolumeMounts {
+func mountedVolume(w *workload, path string) *corev1.Volume {
+	for _, m := range w.container.VolumeMounts {
 		if m.MountPath != path {
 			continue
 		}
-		for i, v := range r.deployment.Spec.Template.Spec.Volumes {
+		for i, v := range w.pod.Volumes {
 			if v.Name == m.Name {
-				return &r.deployment.Spec.Template.Spec.Volumes[i]
+				return &w.pod.Volumes[i]
 			}
 		}
 	}
@@ -181,10 +181,10 @@ func mountedVolume(r *release, path string) *corev1.Volume {
 }
 
 // flagInt reads a port flag, given either as a number or as host:port,
-// falling back to the controller's default.
-func flagInt(t *testing.T, r *release, name string, def int32) int32 {
+// falling back to the command's default.
+func flagInt(t *testing.T, w *workload, name string, def int32) int32 {
 	t.Helper()
-	v, ok := r.args[name]
+	v, ok := w.args[name]
 	if !ok {
 		return def
 	}
@@ -193,7 +193,7 @@ func flagInt(t *testing.T, r *release, name string, def int32) int32 {
 	}
 	n, err := strconv.ParseInt(v, 10, 32)
 	if err != nil {
-		t.Fatalf("--%s=%s: not a port", name, v)
+		t.Fatalf("%s %s: --%s=%s: not a port", w.kind, w.name, name, v)
 	}
 	return int32(n)
 }

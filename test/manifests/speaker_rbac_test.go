@@ -1,0 +1,128 @@
+package manifests_test
+
+import (
+	"slices"
+	"testing"
+
+	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/util/sets"
+)
+
+// generatedSpeakerRole is the ClusterRole controller-gen derives from the
+// +kubebuilder:rbac markers of the packages linked into herald-speaker.
+const generatedSpeakerRole = "config/speaker/role.yaml"
+
+// speakerRole is the name the release gives that ClusterRole.
+const speakerRole = "herald-speaker"
+
+// readVerbs only read.
+var readVerbs = sets.New("get", "list", "watch")
+
+// speakerWrites are the only writes the speaker may make: each node merges
+// its own entry into BGP status. Widening this list widens what a
+// compromised node can do to the whole cluster; say why next to the entry.
+var speakerWrites = sets.New(
+	need{"", "network.kubesphere.io", "bgppeers/status", "patch"},
+	need{"", "network.kubesphere.io", "bgpconfs/status", "patch"},
+)
+
+// TestSpeakerHoldsGeneratedRole: the speaker's ServiceAccount must be bound
+// to the ClusterRole herald-speaker, and hold every rule of the generated
+// role cluster-wide.
+func TestSpeakerHoldsGeneratedRole(t *testing.T) {
+	r := loadRelease(t)
+	ns, sa := serviceAccount(t, r, r.speaker)
+	bound := false
+	for _, b := range ofKind[rbacv1.ClusterRoleBinding](t, r.objs, "ClusterRoleBinding") {
+		bound = bound || (b.RoleRef.Kind == "ClusterRole" && b.RoleRef.Name == speakerRole &&
+			slices.ContainsFunc(b.Subjects, func(s rbacv1.Subject) bool {
+				return s.Kind == rbacv1.ServiceAccountKind && s.Name == sa && s.Namespace == ns
+			}))
+	}
+	if !bound {
+		t.Errorf("no ClusterRoleBinding binds ClusterRole %s to ServiceAccount %s/%s", speakerRole, ns, sa)
+	}
+
+	generated := repoFile(t, generatedSpeakerRole)
+	for _, u := range generated {
+		// A namespaced marker would generate a Role, which this test and
+		// config/speaker's binding do not cover yet.
+		if u.GetKind() != "ClusterRole" {
+			t.Errorf("%s holds a %s %s; bind it in config/speaker and check it here", generatedSpeakerRole, u.GetKind(), u.GetName())
+		}
+	}
+	var needs []need
+	for _, cr := range ofKind[rbacv1.ClusterRole](t, generated, "ClusterRole") {
+		needs = append(needs, needsOf("", cr.Rules)...)
+	}
+	if len(needs) == 0 {
+		t.Fatalf("%s grants nothing", generatedSpeakerRole)
+	}
+	checkAllowed(t, boundTo(t, r, ns, sa), ns, sa, needs)
+}
+
+// TestSpeakerRoleIsLeastPrivilege: a speaker runs on every node, so its
+// token is on every node. What it is granted must be what its markers ask
+// for and nothing else: no wildcards, reads except for its own BGP status,
+// no listing of Secrets, and none of the writes the controller makes.
+func TestSpeakerRoleIsLeastPrivilege(t *testing.T) {
+	r := loadRelease(t)
+	ns, sa := serviceAccount(t, r, r.speaker)
+	grants := boundTo(t, r, ns, sa)
+	if len(grants) == 0 {
+		t.Fatalf("ServiceAccount %s/%s is bound to nothing", ns, sa)
+	}
+
+	asked := sets.New[need]()
+	for _, cr := range ofKind[rbacv1.ClusterRole](t, repoFile(t, generatedSpeakerRole), "ClusterRole") {
+		asked.Insert(needsOf("", cr.Rules)...)
+	}
+	for _, g := range grants {
+		for _, rule := range g.rules {
+			if len(rule.NonResourceURLs) > 0 {
+				t.Errorf("speaker is granted non-resource URLs %v", rule.NonResourceURLs)
+			}
+			if slices.Contains(rule.APIGroups, rbacv1.APIGroupAll) || slices.Contains(rule.Resources, rbacv1.ResourceAll) ||
+				slices.Contains(rule.Verbs, rbacv1.VerbAll) {
+				t.Errorf("speaker is granted a wildcard rule %+v", rule)
+			}
+		}
+		for _, n := range needsOf(g.namespace, g.rules) {
+			cluster := n
+			cluster.namespace = ""
+			switch {
+			case !asked.Has(cluster):
+				t.Errorf("speaker may %s, which no marker of herald-speaker's packages asks for", n)
+			case !readVerbs.Has(n.verb) && !speakerWrites.Has(cluster):
+				t.Errorf("speaker may %s: it writes nothing but its own BGP status", n)
+			case n.group == "" && n.resource == "secrets" && n.verb != "get":
+				t.Errorf("speaker may %s: it gets the Secrets BgpPeers name, and must not read every Secret", n)
+			}
+		}
+	}
+
+	// Spelled out, whatever the markers say: nothing the controller alone
+	// writes (Service status, Eips, events, webhook configurations, its
+	// certificate Secret).
+	generated := repoFile(t, generatedRole)
+	var controllerWrites []need
+	for _, cr := range ofKind[rbacv1.ClusterRole](t, generated, "ClusterRole") {
+		controllerWrites = append(controllerWrites, needsOf("", cr.Rules)...)
+	}
+	for _, role := range ofKind[rbacv1.Role](t, generated, "Role") {
+		controllerWrites = append(controllerWrites, needsOf(r.controller.args["webhook-secret-namespace"], role.Rules)...)
+	}
+	controllerWrites = append(controllerWrites,
+		need{"", "", "services/status", "update"}, need{"", "", "services/status", "patch"},
+		need{"", "", "services", "update"}, need{"", "", "services", "patch"})
+	seen := sets.New[need]()
+	for _, n := range controllerWrites {
+		if seen.Has(n) {
+			continue
+		}
+		seen.Insert(n)
+		if !readVerbs.Has(n.verb) && allowed(grants, n) {
+			t.Errorf("speaker may %s, which only the controller does", n)
+		}
+	}
+}
