@@ -38,6 +38,10 @@ type Options struct {
 	Nodes int
 	// NoSpeakers leaves the speakers to the caller (Node.StartSpeaker).
 	NoSpeakers bool
+	// NoDataPath starts neither kube-proxy nor the backends: for
+	// benchmarks of the control path (Service to route), where three
+	// kube-proxies resyncing would only add noise on two cores.
+	NoDataPath bool
 	// SpeakerArgs are extra flags for every speaker Up starts.
 	SpeakerArgs []string
 	// ToR is BIRD's configuration; nil means rig's BirdToRConfig with
@@ -125,6 +129,9 @@ func Up(ctx context.Context, opts Options) (c *Cluster, err error) {
 		if err := n.register(ctx); err != nil {
 			return c, err
 		}
+		if opts.NoDataPath {
+			continue
+		}
 		if err := n.startKubeProxy(); err != nil {
 			return c, err
 		}
@@ -143,12 +150,12 @@ func Up(ctx context.Context, opts Options) (c *Cluster, err error) {
 		}
 	}
 	for _, n := range c.Nodes {
-		if err := n.waitReady(ctx, !opts.NoSpeakers); err != nil {
+		if err := n.waitReady(ctx, !opts.NoDataPath, !opts.NoSpeakers); err != nil {
 			return c, err
 		}
 	}
-	opts.Logf("cluster up: %d nodes with kube-proxy, backends%s; ToR; controller (%v)",
-		len(c.Nodes), map[bool]string{true: "", false: " and speakers"}[opts.NoSpeakers], time.Since(start).Round(time.Millisecond))
+	opts.Logf("cluster up: %d nodes (kube-proxy and backends: %v, speakers: %v), ToR, controller (%v)",
+		len(c.Nodes), !opts.NoDataPath, !opts.NoSpeakers, time.Since(start).Round(time.Millisecond))
 	return c, nil
 }
 

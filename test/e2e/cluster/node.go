@@ -128,14 +128,16 @@ func (n *Node) WaitSpeakerReady(ctx context.Context) error {
 	return n.waitHTTP(ctx, n.Speaker, "http://127.0.0.1:"+strconv.Itoa(SpeakerProbePort)+"/readyz")
 }
 
-// waitReady waits for kube-proxy's first sync, the backend, and (with
-// speaker) the speaker.
-func (n *Node) waitReady(ctx context.Context, speaker bool) error {
-	if err := n.waitHTTP(ctx, n.KubeProxy, "http://127.0.0.1:"+strconv.Itoa(KubeProxyHealthPort)+"/healthz"); err != nil {
-		return err
-	}
-	if err := n.waitHTTP(ctx, n.Backend, "http://127.0.0.1:"+strconv.Itoa(BackendPort)+"/"); err != nil {
-		return err
+// waitReady waits for kube-proxy's first sync and the backend (with
+// dataPath), and the speaker (with speaker).
+func (n *Node) waitReady(ctx context.Context, dataPath, speaker bool) error {
+	if dataPath {
+		if err := n.waitHTTP(ctx, n.KubeProxy, "http://127.0.0.1:"+strconv.Itoa(KubeProxyHealthPort)+"/healthz"); err != nil {
+			return err
+		}
+		if err := n.waitHTTP(ctx, n.Backend, "http://127.0.0.1:"+strconv.Itoa(BackendPort)+"/"); err != nil {
+			return err
+		}
 	}
 	if speaker {
 		return n.WaitSpeakerReady(ctx)
