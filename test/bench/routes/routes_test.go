@@ -58,15 +58,18 @@ type result struct {
 	bulk           int
 	bulkAllRouted  time.Duration // first create -> last ECMP route
 	bulkCreating   time.Duration // first create -> last create returned
-	speakerPeak    []int64       // bytes, per node
+	// Per node, bytes: peak RSS once the sessions are up with nothing to
+	// announce, peak RSS at the end, and the private (anonymous) part of
+	// the RSS at the end; the rest is the binary's file-backed pages.
+	speakerIdle, speakerPeak, speakerAnon []int64
 }
 
 func (r result) String() string {
 	cp := percentiles(r.create)
 	dp := percentiles(r.delete)
-	return fmt.Sprintf("create->route p50 %v p95 %v max %v; delete->gone p50 %v p95 %v max %v; %d services all routed in %v (creating took %v); speaker peak RSS %v MiB",
+	return fmt.Sprintf("create->route p50 %v p95 %v max %v; delete->gone p50 %v p95 %v max %v; %d services all routed in %v (creating took %v); speaker peak RSS %v MiB (idle %v, anonymous at the end %v)",
 		cp[0], cp[1], cp[2], dp[0], dp[1], dp[2], r.bulk, r.bulkAllRouted.Round(time.Millisecond),
-		r.bulkCreating.Round(time.Millisecond), mibs(r.speakerPeak))
+		r.bulkCreating.Round(time.Millisecond), mibs(r.speakerPeak), mibs(r.speakerIdle), mibs(r.speakerAnon))
 }
 
 func routesOnce(b *testing.B, sequential, bulk int) result {
@@ -98,8 +101,15 @@ func routesOnce(b *testing.B, sequential, bulk int) result {
 	// Sessions up: the first Service's route would otherwise time the
 	// BGP handshake.
 	waitEstablished(ctx, b, c)
-
 	var r result
+	for _, n := range c.Nodes {
+		st, err := procStatus(n.Speaker.PID())
+		if err != nil {
+			b.Fatal(err)
+		}
+		r.speakerIdle = append(r.speakerIdle, st["VmHWM"])
+	}
+
 	for i := range sequential {
 		svc := service(fmt.Sprintf("seq-%d", i))
 		start := time.Now()
@@ -165,11 +175,12 @@ func routesOnce(b *testing.B, sequential, bulk int) result {
 	}
 	r.bulkAllRouted = last.Sub(start)
 	for _, n := range c.Nodes {
-		peak, err := peakRSS(n.Speaker.PID())
+		st, err := procStatus(n.Speaker.PID())
 		if err != nil {
 			b.Fatal(err)
 		}
-		r.speakerPeak = append(r.speakerPeak, peak)
+		r.speakerPeak = append(r.speakerPeak, st["VmHWM"])
+		r.speakerAnon = append(r.speakerAnon, st["RssAnon"])
 	}
 	return r
 }
@@ -220,19 +231,27 @@ func waitEstablished(ctx context.Context, b *testing.B, c *cluster.Cluster) {
 	}
 }
 
-// peakRSS is the process's high-water resident set (VmHWM).
-func peakRSS(pid int) (int64, error) {
+// procStatus reads the kB fields of /proc/<pid>/status, in bytes.
+func procStatus(pid int) (map[string]int64, error) {
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
+	out := map[string]int64{}
 	for _, line := range strings.Split(string(data), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
-			return kb << 10, err
+		name, rest, ok := strings.Cut(line, ":")
+		value, isKB := strings.CutSuffix(strings.TrimSpace(rest), " kB")
+		if !ok || !isKB {
+			continue
+		}
+		if kb, err := strconv.ParseInt(value, 10, 64); err == nil {
+			out[name] = kb << 10
 		}
 	}
-	return 0, fmt.Errorf("pid %d: no VmHWM", pid)
+	if _, ok := out["VmHWM"]; !ok {
+		return nil, fmt.Errorf("pid %d: no VmHWM in its status", pid)
+	}
+	return out, nil
 }
 
 func mibs(bytes []int64) []string {

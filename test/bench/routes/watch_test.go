@@ -162,9 +162,9 @@ func report(b *testing.B, runs []result) {
 		{"delete-gone-p50-ms", func(r result) float64 { return ms(percentiles(r.delete)[0]) }},
 		{"delete-gone-p95-ms", func(r result) float64 { return ms(percentiles(r.delete)[1]) }},
 		{"s-1000-all-routed", func(r result) float64 { return r.bulkAllRouted.Seconds() }},
-		{"speaker-peak-MiB", func(r result) float64 {
-			return float64(slices.Max(r.speakerPeak)) / (1 << 20)
-		}},
+		{"speaker-peak-MiB", func(r result) float64 { return float64(slices.Max(r.speakerPeak)) / (1 << 20) }},
+		{"speaker-idle-MiB", func(r result) float64 { return float64(slices.Max(r.speakerIdle)) / (1 << 20) }},
+		{"speaker-anon-MiB", func(r result) float64 { return float64(slices.Max(r.speakerAnon)) / (1 << 20) }},
 	}
 	var parts []string
 	for _, m := range metrics {

@@ -1,0 +1,71 @@
+package speaker
+
+import (
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/fields"
+	toolscache "k8s.io/client-go/tools/cache"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/herald-lb/herald/api/v1alpha2"
+)
+
+// lastApplied is kubectl's copy of the whole applied object; it can be as
+// large as the object itself and nothing in the speaker reads it.
+const lastApplied = "kubectl.kubernetes.io/last-applied-configuration"
+
+// CacheOptions keep the speaker's informer caches to what it reads. A
+// speaker runs on every node, so each byte it caches per Service is paid
+// once per node: the Node informer watches only this node (Node objects
+// carry image lists of kilobytes), every object drops its managedFields
+// and kubectl's last-applied copy, and Eips drop their status (the
+// controller's usage map grows with every address handed out; the speaker
+// decides from the spec alone).
+func CacheOptions(node string) cache.Options {
+	return cache.Options{
+		DefaultTransform: stripForCache,
+		ByObject: map[client.Object]cache.ByObject{
+			&corev1.Node{}: {
+				Field:     fields.OneTermEqualSelector("metadata.name", node),
+				Transform: stripNode,
+			},
+			&v1alpha2.Eip{}: {Transform: stripEip},
+		},
+	}
+}
+
+// stripForCache drops what no reader of the speaker's cache uses.
+var stripForCache toolscache.TransformFunc = func(in any) (any, error) {
+	obj, err := meta.Accessor(in)
+	if err != nil {
+		return in, nil // a tombstone or another non-object: keep as is
+	}
+	if obj.GetManagedFields() != nil {
+		obj.SetManagedFields(nil)
+	}
+	if a := obj.GetAnnotations(); a != nil {
+		if _, ok := a[lastApplied]; ok {
+			delete(a, lastApplied)
+			obj.SetAnnotations(a)
+		}
+	}
+	return in, nil
+}
+
+// stripNode keeps the node's labels and addresses (BGP next hops,
+// asPerRack) and drops the rest of its status.
+var stripNode toolscache.TransformFunc = func(in any) (any, error) {
+	if n, ok := in.(*corev1.Node); ok {
+		n.Status = corev1.NodeStatus{Addresses: n.Status.Addresses, Conditions: n.Status.Conditions}
+	}
+	return stripForCache(in)
+}
+
+// stripEip drops the status: the speaker reads spec only.
+var stripEip toolscache.TransformFunc = func(in any) (any, error) {
+	if e, ok := in.(*v1alpha2.Eip); ok {
+		e.Status = v1alpha2.EipStatus{}
+	}
+	return stripForCache(in)
+}
