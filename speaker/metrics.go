@@ -39,10 +39,18 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	return m, nil
 }
 
-func (m *Metrics) announced(mode string, n int) {
-	if m != nil {
-		m.announcedAddrs.WithLabelValues(mode).Set(float64(n))
+// announced records a mode's routes: its load-balancer addresses.
+func (m *Metrics) announced(mode string, routes []Route) {
+	if m == nil {
+		return
 	}
+	n := 0
+	for _, r := range routes {
+		if r.Kind == RouteLoadBalancer {
+			n++
+		}
+	}
+	m.announcedAddrs.WithLabelValues(mode).Set(float64(n))
 }
 
 func (m *Metrics) reconcileError() {

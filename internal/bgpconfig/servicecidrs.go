@@ -18,16 +18,10 @@ type ServiceCIDRs struct {
 	ExternalIPs []netip.Prefix
 }
 
-// Empty reports whether no range is configured.
-func (s ServiceCIDRs) Empty() bool {
-	return len(s.ClusterIPs) == 0 && len(s.ExternalIPs) == 0
-}
-
 // ParseServiceCIDRs reads a BgpConf's Service ranges. It backs both
 // ValidateConf and the speakers, so a range the webhook admits is one the
 // speakers advertise. Entries that fail come back as errors and are left
-// out of the result; the others are kept, so that a speaker meeting an
-// object admitted before the webhook existed still advertises what it can.
+// out of the result.
 //
 // Host bits must be zero: a router would mask 10.96.0.1/12 silently, and
 // the user may have meant a /32, so the error names the canonical form
