@@ -14,5 +14,8 @@
 // range, so routers spread traffic over the nodes with ECMP, and the
 // cluster IPs and external IPs inside them of externalTrafficPolicy Local
 // Services of any type are also advertised as host routes, only from the
-// nodes with a ready endpoint.
+// nodes with a ready endpoint. Metrics: herald_speaker_announced_addresses
+// {mode} counts load-balancer addresses, herald_speaker_announced_prefixes
+// {kind} the routes the ranges bring (kind serviceClusterIPs,
+// serviceExternalIPs, clusterIP, externalIP).
 package speaker
