@@ -26,8 +26,8 @@ type BGPRouter interface {
 
 var _ BGPRouter = (*bgp.Router)(nil)
 
-// BGPMode advertises this node's BGP addresses as /32 and /128 routes to
-// the BgpPeers that select the node.
+// BGPMode advertises this node's BGP routes (Service addresses as /32 and
+// /128, and BgpConf's Service ranges) to the BgpPeers that select the node.
 type BGPMode struct {
 	// Node is this node's name.
 	Node   string
@@ -119,12 +119,13 @@ func (m *BGPMode) password(ctx context.Context) bgp.PasswordFunc {
 	}
 }
 
-// pathsFor turns addresses into host routes. The next hop is left to the
-// router (the session's local address, so the router's routes point at
-// this node on the interface facing it), except for IPv6 routes when no
-// session runs over IPv6: an IPv4 session would carry an IPv4-mapped next
-// hop few routers can forward to, so the node's own IPv6 address is given.
-func pathsFor(addrs []netip.Addr, cfg bgp.Config, nodeAddrs []netip.Addr) []bgp.Path {
+// pathsFor turns routes into paths; host routes and ranges alike. The next
+// hop is left to the router (the session's local address, so the router's
+// routes point at this node on the interface facing it), except for IPv6
+// routes when no session runs over IPv6: an IPv4 session would carry an
+// IPv4-mapped next hop few routers can forward to, so the node's own IPv6
+// address is given.
+func pathsFor(routes []Route, cfg bgp.Config, nodeAddrs []netip.Addr) []bgp.Path {
 	v6Session := false
 	for _, p := range cfg.Peers {
 		v6Session = v6Session || p.Address.Is6()
@@ -135,10 +136,10 @@ func pathsFor(addrs []netip.Addr, cfg bgp.Config, nodeAddrs []netip.Addr) []bgp.
 			v6NextHop = a
 		}
 	}
-	paths := make([]bgp.Path, 0, len(addrs))
-	for _, a := range addrs {
-		p := bgp.Path{Prefix: netip.PrefixFrom(a, a.BitLen())}
-		if a.Is6() && !v6Session {
+	paths := make([]bgp.Path, 0, len(routes))
+	for _, r := range routes {
+		p := bgp.Path{Prefix: r.Prefix}
+		if r.Prefix.Addr().Is6() && !v6Session {
 			p.NextHop = v6NextHop
 		}
 		paths = append(paths, p)

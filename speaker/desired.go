@@ -5,15 +5,24 @@ import (
 	"slices"
 
 	"github.com/herald-lb/herald/api/v1alpha2"
+	"github.com/herald-lb/herald/internal/bgpconfig"
 	"github.com/herald-lb/herald/internal/eippool"
 )
 
-// Service is what the speaker needs to know of one LoadBalancer Service.
+// Service is what the speaker needs to know of one Service: a Herald
+// LoadBalancer with addresses, or any Service whose cluster or external IPs
+// BgpConf's Service ranges may make this node advertise.
 type Service struct {
 	// Key is "namespace/name".
 	Key string
-	// Addrs are the addresses in status.loadBalancer.ingress.
+	// Addrs are the addresses in status.loadBalancer.ingress of a Herald
+	// Service; empty for the others.
 	Addrs []netip.Addr
+	// ClusterIPs are spec.clusterIPs and ExternalIPs spec.externalIPs. They
+	// matter only with LocalTraffic, inside BgpConf's serviceClusterIPs and
+	// serviceExternalIPs; the snapshot leaves them out otherwise.
+	ClusterIPs  []netip.Addr
+	ExternalIPs []netip.Addr
 	// LocalTraffic is externalTrafficPolicy Local: only nodes with a ready
 	// endpoint of the Service may attract its traffic.
 	LocalTraffic bool
@@ -21,22 +30,109 @@ type Service struct {
 	ReadyNodes []string
 }
 
+// RouteKind says why a route is advertised. Metrics count routes by it.
+type RouteKind string
+
+// The kinds of route, in the order Compute gives them precedence when two
+// reasons advertise the same prefix.
+const (
+	// RouteLoadBalancer is a Herald Service's address, /32 or /128.
+	RouteLoadBalancer RouteKind = "loadBalancer"
+	// RouteClusterIP is the cluster IP, /32 or /128, of an
+	// externalTrafficPolicy Local Service with a ready endpoint here,
+	// inside a serviceClusterIPs range.
+	RouteClusterIP RouteKind = "clusterIP"
+	// RouteExternalIP is the same for an external IP inside a
+	// serviceExternalIPs range.
+	RouteExternalIP RouteKind = "externalIP"
+	// RouteServiceClusterIPs is a range of BgpConf's serviceClusterIPs.
+	RouteServiceClusterIPs RouteKind = "serviceClusterIPs"
+	// RouteServiceExternalIPs is a range of BgpConf's serviceExternalIPs.
+	RouteServiceExternalIPs RouteKind = "serviceExternalIPs"
+)
+
+// Route is one BGP route this node advertises.
+type Route struct {
+	Prefix netip.Prefix
+	Kind   RouteKind
+}
+
 // Desired is what one node announces.
 type Desired struct {
-	// BGP are the addresses advertised as /32 or /128 routes, sorted.
-	BGP []netip.Addr
+	// BGP are the routes advertised over BGP, one per prefix, sorted by
+	// address, then length (10.96.0.0/12 before 10.96.0.10/32).
+	BGP []Route
 	// Skipped explains, by address, why an address of some Service is not
 	// announced by this node although it might be expected to.
 	Skipped map[netip.Addr]string
 }
 
-// Compute decides what node announces. An address is announced in the
-// mode of the Eip that contains it; when several Services share it, the
-// node announces it if any of them would have it announce: one with
-// Cluster traffic, or one with Local traffic that has a ready endpoint on
-// the node. Addresses in no valid Eip are skipped, with the reason.
-func Compute(node string, pools []eippool.Pool, services []Service) Desired {
+// Skip reasons.
+const (
+	skipNoLocalEndpoint = "externalTrafficPolicy Local and no ready endpoint on this node"
+	skipNoEip           = "in no valid Eip"
+)
+
+// Compute decides what node announces.
+//
+// A load-balancer address is announced in the mode of the Eip that
+// contains it; when several Services share it, the node announces it if
+// any of them would have it announce: one with Cluster traffic, or one with
+// Local traffic that has a ready endpoint on the node. Addresses in no
+// valid Eip are skipped, with the reason.
+//
+// BgpConf's Service ranges follow Calico's BGPConfiguration: every node
+// advertises each range, and an externalTrafficPolicy Local Service's
+// cluster IPs inside serviceClusterIPs, and external IPs inside
+// serviceExternalIPs, are also advertised as host routes from the nodes
+// with a ready endpoint, so routers prefer those nodes by longest match.
+// Such IPs outside the ranges are not advertised at all. A prefix that
+// several rules give is one route, of the first kind in RouteKind's order.
+func Compute(node string, pools []eippool.Pool, services []Service, ranges bgpconfig.ServiceCIDRs) Desired {
 	d := Desired{Skipped: map[netip.Addr]string{}}
+	routes := map[netip.Prefix]RouteKind{}
+	add := func(p netip.Prefix, k RouteKind) {
+		if _, ok := routes[p]; !ok {
+			routes[p] = k
+		}
+	}
+
+	for _, a := range loadBalancerAddrs(node, pools, services, d.Skipped) {
+		add(host(a), RouteLoadBalancer)
+	}
+	clusterIPs := localHostRoutes(node, services, d.Skipped, ranges.ClusterIPs, func(s Service) []netip.Addr { return s.ClusterIPs })
+	externalIPs := localHostRoutes(node, services, d.Skipped, ranges.ExternalIPs, func(s Service) []netip.Addr { return s.ExternalIPs })
+	for _, a := range clusterIPs {
+		add(host(a), RouteClusterIP)
+	}
+	for _, a := range externalIPs {
+		add(host(a), RouteExternalIP)
+	}
+	for _, p := range ranges.ClusterIPs {
+		add(p, RouteServiceClusterIPs)
+	}
+	for _, p := range ranges.ExternalIPs {
+		add(p, RouteServiceExternalIPs)
+	}
+
+	for p, k := range routes {
+		d.BGP = append(d.BGP, Route{Prefix: p, Kind: k})
+		if p.IsSingleIP() {
+			delete(d.Skipped, p.Addr()) // announced after all, for another reason
+		}
+	}
+	slices.SortFunc(d.BGP, func(x, y Route) int {
+		if c := x.Prefix.Addr().Compare(y.Prefix.Addr()); c != 0 {
+			return c
+		}
+		return x.Prefix.Bits() - y.Prefix.Bits()
+	})
+	return d
+}
+
+// loadBalancerAddrs are the Herald load-balancer addresses node announces
+// over BGP; the others land in skipped with the reason.
+func loadBalancerAddrs(node string, pools []eippool.Pool, services []Service, skipped map[netip.Addr]string) []netip.Addr {
 	wanted := map[netip.Addr]bool{}
 	protocol := map[netip.Addr]string{}
 	for _, svc := range services {
@@ -44,28 +140,73 @@ func Compute(node string, pools []eippool.Pool, services []Service) Desired {
 		for _, a := range svc.Addrs {
 			p, ok := poolOf(pools, a)
 			if !ok {
-				d.Skipped[a] = "in no valid Eip"
+				skipped[a] = skipNoEip
 				continue
 			}
 			protocol[a] = p.Protocol
 			wanted[a] = wanted[a] || here
 		}
 	}
+	var out []netip.Addr
 	for a, yes := range wanted {
 		if !yes {
-			d.Skipped[a] = "externalTrafficPolicy Local and no ready endpoint on this node"
+			skipped[a] = skipNoLocalEndpoint
 			continue
 		}
-		delete(d.Skipped, a)
+		delete(skipped, a)
 		switch protocol[a] {
 		case v1alpha2.ProtocolBGP:
-			d.BGP = append(d.BGP, a)
+			out = append(out, a)
 		default:
-			d.Skipped[a] = "protocol " + protocol[a] + " is not served by this speaker yet"
+			skipped[a] = "protocol " + protocol[a] + " is not served by this speaker yet"
 		}
 	}
-	slices.SortFunc(d.BGP, func(x, y netip.Addr) int { return x.Compare(y) })
-	return d
+	return out
+}
+
+// localHostRoutes are the IPs (picked from each Service by ips) inside
+// ranges of externalTrafficPolicy Local Services with a ready endpoint on
+// node. An IP that several Services share is announced if any of them has
+// one here.
+func localHostRoutes(node string, services []Service, skipped map[netip.Addr]string, ranges []netip.Prefix, ips func(Service) []netip.Addr) []netip.Addr {
+	if len(ranges) == 0 {
+		return nil
+	}
+	wanted := map[netip.Addr]bool{}
+	for _, svc := range services {
+		if !svc.LocalTraffic {
+			continue // the range covers it from every node
+		}
+		here := slices.Contains(svc.ReadyNodes, node)
+		for _, a := range ips(svc) {
+			if inAny(ranges, a) {
+				wanted[a] = wanted[a] || here
+			}
+		}
+	}
+	var out []netip.Addr
+	for a, yes := range wanted {
+		if !yes {
+			skipped[a] = skipNoLocalEndpoint
+			continue
+		}
+		out = append(out, a)
+	}
+	return out
+}
+
+func inAny(ranges []netip.Prefix, a netip.Addr) bool {
+	for _, p := range ranges {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// host is a as a /32 or /128.
+func host(a netip.Addr) netip.Prefix {
+	return netip.PrefixFrom(a, a.BitLen())
 }
 
 func poolOf(pools []eippool.Pool, a netip.Addr) (eippool.Pool, bool) {

@@ -9,6 +9,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/herald-lb/herald/api/v1alpha2"
+	"github.com/herald-lb/herald/internal/bgpconfig"
 	"github.com/herald-lb/herald/internal/eippool"
 )
 
@@ -36,27 +37,41 @@ func addrs(ss ...string) []netip.Addr {
 	return out
 }
 
+func prefixes(ss ...string) []netip.Prefix {
+	var out []netip.Prefix
+	for _, s := range ss {
+		out = append(out, netip.MustParsePrefix(s))
+	}
+	return out
+}
+
 func TestCompute(t *testing.T) {
+	v4v6 := bgpconfig.ServiceCIDRs{
+		ClusterIPs:  prefixes("10.96.0.0/12", "fd00:96::/108"),
+		ExternalIPs: prefixes("203.0.113.0/24"),
+	}
+	const noEndpoint = "externalTrafficPolicy Local and no ready endpoint on this node"
 	tests := []struct {
 		name     string
 		services []Service
-		wantBGP  []string
+		ranges   bgpconfig.ServiceCIDRs
+		want     []string // "prefix kind"
 		skipped  map[string]string
 	}{
 		{
 			name:     "cluster traffic is announced by every node, v4 and v6",
 			services: []Service{{Key: "a/web", Addrs: addrs("192.0.2.1", "2001:db8::1")}},
-			wantBGP:  []string{"192.0.2.1", "2001:db8::1"},
+			want:     []string{"192.0.2.1/32 loadBalancer", "2001:db8::1/128 loadBalancer"},
 		},
 		{
 			name:     "local traffic with a ready endpoint here",
 			services: []Service{{Key: "a/web", Addrs: addrs("192.0.2.1"), LocalTraffic: true, ReadyNodes: []string{"node2", "node1"}}},
-			wantBGP:  []string{"192.0.2.1"},
+			want:     []string{"192.0.2.1/32 loadBalancer"},
 		},
 		{
 			name:     "local traffic without an endpoint here",
 			services: []Service{{Key: "a/web", Addrs: addrs("192.0.2.1"), LocalTraffic: true, ReadyNodes: []string{"node2"}}},
-			skipped:  map[string]string{"192.0.2.1": "externalTrafficPolicy Local and no ready endpoint on this node"},
+			skipped:  map[string]string{"192.0.2.1": noEndpoint},
 		},
 		{
 			name: "shared address: one Service with an endpoint here is enough",
@@ -64,7 +79,7 @@ func TestCompute(t *testing.T) {
 				{Key: "a/http", Addrs: addrs("192.0.2.9"), LocalTraffic: true, ReadyNodes: []string{"node2"}},
 				{Key: "a/https", Addrs: addrs("192.0.2.9"), LocalTraffic: true, ReadyNodes: []string{"node1"}},
 			},
-			wantBGP: []string{"192.0.2.9"},
+			want: []string{"192.0.2.9/32 loadBalancer"},
 		},
 		{
 			name:     "address in no Eip",
@@ -83,13 +98,91 @@ func TestCompute(t *testing.T) {
 				{Key: "a/y", Addrs: addrs("192.0.2.3")},
 				{Key: "a/z", Addrs: addrs("192.0.2.20")},
 			},
-			wantBGP: []string{"192.0.2.3", "192.0.2.20"},
+			want: []string{"192.0.2.3/32 loadBalancer", "192.0.2.20/32 loadBalancer"},
+		},
+
+		// BgpConf's Service ranges (Calico's serviceClusterIPs and
+		// serviceExternalIPs).
+		{
+			name:     "no ranges: a Local Service's cluster and external IPs are not announced",
+			services: []Service{{Key: "a/np", ClusterIPs: addrs("10.96.0.10"), ExternalIPs: addrs("203.0.113.5"), LocalTraffic: true, ReadyNodes: []string{"node1"}}},
+		},
+		{
+			name:   "ranges are announced by every node, with no Service at all",
+			ranges: v4v6,
+			want:   []string{"10.96.0.0/12 serviceClusterIPs", "203.0.113.0/24 serviceExternalIPs", "fd00:96::/108 serviceClusterIPs"},
+		},
+		{
+			name:     "a Local Service's cluster IPs, dual-stack, with an endpoint here: host routes too",
+			ranges:   v4v6,
+			services: []Service{{Key: "a/np", ClusterIPs: addrs("10.96.0.10", "fd00:96::10"), LocalTraffic: true, ReadyNodes: []string{"node1"}}},
+			want: []string{
+				"10.96.0.0/12 serviceClusterIPs", "10.96.0.10/32 clusterIP", "203.0.113.0/24 serviceExternalIPs",
+				"fd00:96::/108 serviceClusterIPs", "fd00:96::10/128 clusterIP",
+			},
+		},
+		{
+			name:     "a Local Service's cluster IP with no endpoint here: the range only",
+			ranges:   bgpconfig.ServiceCIDRs{ClusterIPs: prefixes("10.96.0.0/12")},
+			services: []Service{{Key: "a/np", ClusterIPs: addrs("10.96.0.10"), LocalTraffic: true, ReadyNodes: []string{"node2"}}},
+			want:     []string{"10.96.0.0/12 serviceClusterIPs"},
+			skipped:  map[string]string{"10.96.0.10": noEndpoint},
+		},
+		{
+			name:     "a Cluster Service's cluster IP: the range covers it, no host route",
+			ranges:   bgpconfig.ServiceCIDRs{ClusterIPs: prefixes("10.96.0.0/12")},
+			services: []Service{{Key: "a/np", ClusterIPs: addrs("10.96.0.10"), ReadyNodes: []string{"node1"}}},
+			want:     []string{"10.96.0.0/12 serviceClusterIPs"},
+		},
+		{
+			name:   "a cluster IP outside serviceClusterIPs is not announced",
+			ranges: bgpconfig.ServiceCIDRs{ClusterIPs: prefixes("10.96.0.0/16")},
+			services: []Service{{Key: "a/np", ClusterIPs: addrs("10.97.0.10"), ExternalIPs: addrs("10.96.0.7"),
+				LocalTraffic: true, ReadyNodes: []string{"node1"}}},
+			want: []string{"10.96.0.0/16 serviceClusterIPs"},
+		},
+		{
+			name:   "external IPs: inside serviceExternalIPs announced, outside not",
+			ranges: bgpconfig.ServiceCIDRs{ExternalIPs: prefixes("203.0.113.0/24")},
+			services: []Service{{Key: "a/ext", ClusterIPs: addrs("10.96.0.10"), ExternalIPs: addrs("203.0.113.5", "198.18.0.5"),
+				LocalTraffic: true, ReadyNodes: []string{"node1"}}},
+			want: []string{"203.0.113.0/24 serviceExternalIPs", "203.0.113.5/32 externalIP"},
+		},
+		{
+			name:   "a shared external IP: one Local Service with an endpoint here is enough",
+			ranges: bgpconfig.ServiceCIDRs{ExternalIPs: prefixes("203.0.113.0/24")},
+			services: []Service{
+				{Key: "a/x", ExternalIPs: addrs("203.0.113.5"), LocalTraffic: true, ReadyNodes: []string{"node2"}},
+				{Key: "a/y", ExternalIPs: addrs("203.0.113.5"), LocalTraffic: true, ReadyNodes: []string{"node1"}},
+			},
+			want: []string{"203.0.113.0/24 serviceExternalIPs", "203.0.113.5/32 externalIP"},
+		},
+		{
+			name: "dedup: a load-balancer address that is also an external IP and a /32 range is one route",
+			ranges: bgpconfig.ServiceCIDRs{
+				ClusterIPs:  prefixes("10.96.0.0/12"),
+				ExternalIPs: prefixes("192.0.2.0/24", "192.0.2.1/32", "10.96.0.0/12"),
+			},
+			services: []Service{{Key: "a/web", Addrs: addrs("192.0.2.1"), ExternalIPs: addrs("192.0.2.1"),
+				LocalTraffic: true, ReadyNodes: []string{"node1"}}},
+			want: []string{"10.96.0.0/12 serviceClusterIPs", "192.0.2.0/24 serviceExternalIPs", "192.0.2.1/32 loadBalancer"},
+		},
+		{
+			name:   "dedup: a /32 range equal to a Local address with no endpoint here is still announced",
+			ranges: bgpconfig.ServiceCIDRs{ExternalIPs: prefixes("192.0.2.1/32")},
+			services: []Service{{Key: "a/web", Addrs: addrs("192.0.2.1"), ExternalIPs: addrs("192.0.2.1"),
+				LocalTraffic: true, ReadyNodes: []string{"node2"}}},
+			want: []string{"192.0.2.1/32 serviceExternalIPs"},
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := Compute("node1", pools(t), tt.services)
-			if diff := cmp.Diff(addrs(tt.wantBGP...), got.BGP, cmpopts.EquateEmpty(), cmpopts.EquateComparable(netip.Addr{})); diff != "" {
+			got := Compute("node1", pools(t), tt.services, tt.ranges)
+			var gotRoutes []string
+			for _, r := range got.BGP {
+				gotRoutes = append(gotRoutes, r.Prefix.String()+" "+string(r.Kind))
+			}
+			if diff := cmp.Diff(tt.want, gotRoutes, cmpopts.EquateEmpty()); diff != "" {
 				t.Errorf("BGP (-want +got):\n%s", diff)
 			}
 			wantSkipped := map[netip.Addr]string{}

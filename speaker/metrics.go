@@ -7,8 +7,9 @@ import (
 // Metrics are the speaker's Prometheus series. A nil *Metrics records
 // nothing, so tests need not register any.
 type Metrics struct {
-	announcedAddrs  *prometheus.GaugeVec
-	reconcileErrors prometheus.Counter
+	announcedAddrs    *prometheus.GaugeVec
+	announcedPrefixes *prometheus.GaugeVec
+	reconcileErrors   prometheus.Counter
 	// PeerSessions is the BGP session state per peer: 1 for the current
 	// state's series, 0 for the others. The BGP mode sets it.
 	PeerSessions *prometheus.GaugeVec
@@ -22,6 +23,13 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Name: "herald_speaker_announced_addresses",
 			Help: "Addresses this node announces, by mode.",
 		}, []string{"mode"}),
+		announcedPrefixes: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "herald_speaker_announced_prefixes",
+			Help: "BGP routes this node announces because of BgpConf's Service ranges, by kind: " +
+				"serviceClusterIPs and serviceExternalIPs count the ranges themselves; clusterIP and externalIP " +
+				"count the /32 and /128 routes of externalTrafficPolicy Local Services with a ready endpoint on this node. " +
+				"Load-balancer addresses are herald_speaker_announced_addresses.",
+		}, []string{"kind"}),
 		reconcileErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "herald_speaker_reconcile_errors_total",
 			Help: "Reconciles that failed to gather the cluster state or to apply it.",
@@ -31,7 +39,7 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Help: "BGP session state per peer: 1 on the series of the current state.",
 		}, []string{"peer", "state"}),
 	}
-	for _, c := range []prometheus.Collector{m.announcedAddrs, m.reconcileErrors, m.PeerSessions} {
+	for _, c := range []prometheus.Collector{m.announcedAddrs, m.announcedPrefixes, m.reconcileErrors, m.PeerSessions} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
@@ -39,9 +47,23 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	return m, nil
 }
 
-func (m *Metrics) announced(mode string, n int) {
-	if m != nil {
-		m.announcedAddrs.WithLabelValues(mode).Set(float64(n))
+// rangeKinds are the kinds herald_speaker_announced_prefixes has series
+// for; each is set every time, so a kind that goes away reads 0.
+var rangeKinds = []RouteKind{RouteServiceClusterIPs, RouteServiceExternalIPs, RouteClusterIP, RouteExternalIP}
+
+// announced records a mode's routes: load-balancer addresses in one gauge,
+// the routes BgpConf's Service ranges bring in the other, by kind.
+func (m *Metrics) announced(mode string, routes []Route) {
+	if m == nil {
+		return
+	}
+	counts := map[RouteKind]int{}
+	for _, r := range routes {
+		counts[r.Kind]++
+	}
+	m.announcedAddrs.WithLabelValues(mode).Set(float64(counts[RouteLoadBalancer]))
+	for _, k := range rangeKinds {
+		m.announcedPrefixes.WithLabelValues(string(k)).Set(float64(counts[k]))
 	}
 }
 

@@ -77,7 +77,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ reconcile.Request) (reconc
 		r.Metrics.reconcileError()
 		return reconcile.Result{}, fmt.Errorf("node %q: %w", r.Node, err)
 	}
-	d := Compute(r.Node, snap.Pools, snap.Services)
+	d := Compute(r.Node, snap.Pools, snap.Services, snap.ServiceCIDRs)
 	for a, why := range d.Skipped {
 		logger.V(1).Info("not announced", "ip", a.String(), "reason", why)
 	}
@@ -87,13 +87,13 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ reconcile.Request) (reconc
 			errs = append(errs, fmt.Errorf("%s mode: %w", name, err))
 		}
 	}
-	r.Metrics.announced(v1alpha2.ProtocolBGP, len(d.BGP))
+	r.Metrics.announced(v1alpha2.ProtocolBGP, d.BGP)
 	if err := errors.Join(errs...); err != nil {
 		r.Metrics.reconcileError()
 		return reconcile.Result{}, fmt.Errorf("node %q: %w", r.Node, err)
 	}
 	if !r.applied.Swap(true) {
-		logger.Info("first snapshot applied", "bgpAddresses", len(d.BGP))
+		logger.Info("first snapshot applied", "bgpRoutes", len(d.BGP))
 	}
 	return reconcile.Result{}, nil
 }

@@ -9,9 +9,11 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/herald-lb/herald/api/v1alpha2"
+	"github.com/herald-lb/herald/internal/bgpconfig"
 	"github.com/herald-lb/herald/internal/eippool"
 	"github.com/herald-lb/herald/internal/optin"
 )
@@ -22,10 +24,14 @@ type Snapshot struct {
 	Node *corev1.Node
 	// Pools are the valid Eips.
 	Pools []eippool.Pool
-	// Services are Herald's LoadBalancer Services that have addresses.
+	// Services are Herald's LoadBalancer Services that have addresses,
+	// and, when BgpConf lists Service ranges, the externalTrafficPolicy
+	// Local Services of any type whose IPs those ranges may cover.
 	Services []Service
 	// BgpConf is the BgpConf named default; nil when there is none.
 	BgpConf *v1alpha2.BgpConf
+	// ServiceCIDRs are BgpConf's valid Service ranges; empty without one.
+	ServiceCIDRs bgpconfig.ServiceCIDRs
 	// BgpPeers are all BgpPeers; modes pick the ones that select the node.
 	BgpPeers []v1alpha2.BgpPeer
 }
@@ -54,22 +60,27 @@ func gather(ctx context.Context, r client.Reader, node, class string) (Snapshot,
 		}
 	}
 
+	// The BgpConf comes first: its Service ranges decide which Services
+	// matter.
+	var conf v1alpha2.BgpConf
+	switch err := r.Get(ctx, client.ObjectKey{Name: v1alpha2.BgpConfName}, &conf); {
+	case err == nil:
+		snap.BgpConf = &conf
+		// An invalid entry fails the whole BgpConf in the BGP mode, which
+		// reports it; the valid ones are enough here.
+		snap.ServiceCIDRs, _ = bgpconfig.ParseServiceCIDRs(field.NewPath("spec"), &conf.Spec)
+	case !apierrors.IsNotFound(err):
+		return snap, fmt.Errorf("bgpconf %q: %w", v1alpha2.BgpConfName, err)
+	}
+
 	var services corev1.ServiceList
 	if err := r.List(ctx, &services, client.UnsafeDisableDeepCopy); err != nil {
 		return snap, fmt.Errorf("list services: %w", err)
 	}
 	for i := range services.Items {
 		svc := &services.Items[i]
-		if !optin.IsHerald(svc, class) || svc.DeletionTimestamp != nil {
-			continue
-		}
-		s := Service{Key: svc.Namespace + "/" + svc.Name, LocalTraffic: svc.Spec.ExternalTrafficPolicy == corev1.ServiceExternalTrafficPolicyLocal}
-		for _, in := range svc.Status.LoadBalancer.Ingress {
-			if a, err := netip.ParseAddr(in.IP); err == nil {
-				s.Addrs = append(s.Addrs, a)
-			}
-		}
-		if len(s.Addrs) == 0 {
+		s, ok := toService(svc, class, snap.ServiceCIDRs)
+		if !ok {
 			continue
 		}
 		if s.LocalTraffic {
@@ -82,19 +93,53 @@ func gather(ctx context.Context, r client.Reader, node, class string) (Snapshot,
 		snap.Services = append(snap.Services, s)
 	}
 
-	var conf v1alpha2.BgpConf
-	switch err := r.Get(ctx, client.ObjectKey{Name: v1alpha2.BgpConfName}, &conf); {
-	case err == nil:
-		snap.BgpConf = &conf
-	case !apierrors.IsNotFound(err):
-		return snap, fmt.Errorf("bgpconf %q: %w", v1alpha2.BgpConfName, err)
-	}
 	var peers v1alpha2.BgpPeerList
 	if err := r.List(ctx, &peers); err != nil {
 		return snap, fmt.Errorf("list bgppeers: %w", err)
 	}
 	snap.BgpPeers = peers.Items
 	return snap, nil
+}
+
+// toService keeps what Compute needs of svc, and says whether it needs
+// anything: the load-balancer addresses of a Herald Service, and the
+// cluster and external IPs of an externalTrafficPolicy Local Service of any
+// type (cluster IPs are not Herald's to allocate, so no opt-in is asked)
+// when BgpConf lists ranges of that kind. Other Services cost nothing more
+// than the cache already holds.
+func toService(svc *corev1.Service, class string, ranges bgpconfig.ServiceCIDRs) (Service, bool) {
+	if svc.DeletionTimestamp != nil {
+		return Service{}, false
+	}
+	s := Service{Key: svc.Namespace + "/" + svc.Name, LocalTraffic: svc.Spec.ExternalTrafficPolicy == corev1.ServiceExternalTrafficPolicyLocal}
+	if optin.IsHerald(svc, class) {
+		for _, in := range svc.Status.LoadBalancer.Ingress {
+			s.Addrs = appendAddr(s.Addrs, in.IP)
+		}
+	}
+	if s.LocalTraffic && len(ranges.ClusterIPs) > 0 {
+		ips := svc.Spec.ClusterIPs
+		if len(ips) == 0 {
+			ips = []string{svc.Spec.ClusterIP}
+		}
+		for _, ip := range ips {
+			s.ClusterIPs = appendAddr(s.ClusterIPs, ip) // "None" (headless) is no address
+		}
+	}
+	if s.LocalTraffic && len(ranges.ExternalIPs) > 0 {
+		for _, ip := range svc.Spec.ExternalIPs {
+			s.ExternalIPs = appendAddr(s.ExternalIPs, ip)
+		}
+	}
+	return s, len(s.Addrs)+len(s.ClusterIPs)+len(s.ExternalIPs) > 0
+}
+
+// appendAddr appends ip when it parses as an address.
+func appendAddr(out []netip.Addr, ip string) []netip.Addr {
+	if a, err := netip.ParseAddr(ip); err == nil {
+		return append(out, a)
+	}
+	return out
 }
 
 // readyNodes lists the nodes that hold a ready endpoint of the Service.

@@ -180,16 +180,21 @@ func TestPathsNextHop(t *testing.T) {
 	v4peer := bgp.Config{Peers: []bgp.Peer{{Address: netip.MustParseAddr("10.99.0.1")}}}
 	v6peer := bgp.Config{Peers: []bgp.Peer{{Address: netip.MustParseAddr("fd99::1")}}}
 	nodeAddrs := []netip.Addr{netip.MustParseAddr("10.99.0.11"), netip.MustParseAddr("fd99::11")}
-	addrs := []netip.Addr{netip.MustParseAddr("10.99.200.1"), netip.MustParseAddr("fd99:200::1")}
+	routes := []Route{
+		{Prefix: netip.MustParsePrefix("10.99.200.1/32")}, {Prefix: netip.MustParsePrefix("10.96.0.0/12")},
+		{Prefix: netip.MustParsePrefix("fd99:200::1/128")}, {Prefix: netip.MustParsePrefix("fd00:96::/108")},
+	}
 	for _, tt := range []struct {
 		name string
 		cfg  bgp.Config
 		want string
 	}{
-		{"v4 sessions only: v6 routes carry the node's v6 address", v4peer, "[{10.99.200.1/32 invalid IP} {fd99:200::1/128 fd99::11}]"},
-		{"a v6 session: the router picks per session", v6peer, "[{10.99.200.1/32 invalid IP} {fd99:200::1/128 invalid IP}]"},
+		{"v4 sessions only: v6 routes carry the node's v6 address", v4peer,
+			"[{10.99.200.1/32 invalid IP} {10.96.0.0/12 invalid IP} {fd99:200::1/128 fd99::11} {fd00:96::/108 fd99::11}]"},
+		{"a v6 session: the router picks per session", v6peer,
+			"[{10.99.200.1/32 invalid IP} {10.96.0.0/12 invalid IP} {fd99:200::1/128 invalid IP} {fd00:96::/108 invalid IP}]"},
 	} {
-		if got := fmt.Sprint(pathsFor(addrs, tt.cfg, nodeAddrs)); got != tt.want {
+		if got := fmt.Sprint(pathsFor(routes, tt.cfg, nodeAddrs)); got != tt.want {
 			t.Errorf("%s: %s, want %s", tt.name, got, tt.want)
 		}
 	}

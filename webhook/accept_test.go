@@ -80,6 +80,16 @@ kind: BgpConf
 metadata: {name: default}
 spec: {as: 4200000000, listenPort: 17900, asPerRack: {rack-a: 4200000001}}`,
 	}, {
+		name: "a BgpConf advertising Service ranges, dual-stack",
+		manifest: `
+apiVersion: network.kubesphere.io/v1alpha2
+kind: BgpConf
+metadata: {name: default}
+spec:
+  as: 64512
+  serviceClusterIPs: [{cidr: 10.96.0.0/12}, {cidr: "fd00:96::/108"}]
+  serviceExternalIPs: [{cidr: 192.0.2.0/24}]`,
+	}, {
 		name: "a plaintext password: admitted, with a warning",
 		manifest: `
 apiVersion: network.kubesphere.io/v1alpha2

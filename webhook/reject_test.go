@@ -102,6 +102,17 @@ spec: {as: 64512, listenAddresses: [eth0]}`, "spec.listenAddresses[0]", `Invalid
 spec: {as: 64512, asPerRack: {rack-a: 0}}`, "spec.asPerRack[rack-a]", "Invalid value: 0: must be an AS number"},
 		{"graceful restart beyond 12 bits", byBgpConf, conf + `metadata: {name: default}
 spec: {as: 64512, gracefulRestart: {enabled: true, restartTime: 5000}}`, "spec.gracefulRestart.restartTime", "at most 4095 seconds"},
+		{"service CIDR with host bits set", byBgpConf, conf + `metadata: {name: default}
+spec: {as: 64512, serviceClusterIPs: [{cidr: 10.96.0.1/12}]}`, "spec.serviceClusterIPs[0].cidr",
+			`Invalid value: "10.96.0.1/12": has host bits set; did you mean "10.96.0.0/12"?`},
+		{"service CIDR not a prefix", byBgpConf, conf + `metadata: {name: default}
+spec: {as: 64512, serviceExternalIPs: [{cidr: "2001:db8::/64"}, {cidr: 192.0.2.7}]}`, "spec.serviceExternalIPs[1].cidr",
+			`Invalid value: "192.0.2.7": not a CIDR`},
+		{"service CIDR listed twice", byBgpConf, conf + `metadata: {name: default}
+spec: {as: 64512, serviceExternalIPs: [{cidr: "fd00:1::/64"}, {cidr: "fd00:1:0::/64"}]}`, "spec.serviceExternalIPs[1].cidr",
+			`Duplicate value: "fd00:1:0::/64": the same prefix as spec.serviceExternalIPs[0].cidr`},
+		{"service CIDR block without cidr", bySchema, conf + `metadata: {name: default}
+spec: {as: 64512, serviceClusterIPs: [{}]}`, "spec.serviceClusterIPs[0].cidr", "Required value"},
 
 		// BgpPeer.
 		{"peer without conf", byBgpPeer, peer + `metadata: {name: no-conf}

@@ -54,6 +54,45 @@ type BgpConfSpec struct {
 	// Policy names a routing policy (OpenELB compatibility).
 	// +optional
 	Policy string `json:"policy,omitempty"`
+
+	// The two fields below are additions to OpenELB's BgpConf, with the
+	// names and meaning of Calico's BGPConfiguration, so that a cluster can
+	// advertise its Service ranges to the ToR with ECMP without any
+	// LoadBalancer Service, and Calico users find what they know.
+
+	// ServiceClusterIPs are CIDRs (usually the cluster's Service cluster-IP
+	// range, kube-apiserver's --service-cluster-ip-range) that every node
+	// running BGP advertises, so routers spread traffic to cluster IPs over
+	// the nodes with ECMP. The cluster IP of a Service with
+	// externalTrafficPolicy Local that lies in one of them is also
+	// advertised as a /32 or /128, only from the nodes with a ready
+	// endpoint of the Service, as Calico does.
+	// +kubebuilder:validation:MaxItems=32
+	// +listType=atomic
+	// +optional
+	ServiceClusterIPs []ServiceIPBlock `json:"serviceClusterIPs,omitempty"`
+	// ServiceExternalIPs are CIDRs that every node running BGP advertises,
+	// meant to cover the spec.externalIPs of Services. An external IP of a
+	// Service with externalTrafficPolicy Local that lies in one of them is
+	// also advertised as a /32 or /128, only from the nodes with a ready
+	// endpoint of the Service, as Calico does; external IPs outside them are
+	// not advertised at all.
+	// +kubebuilder:validation:MaxItems=32
+	// +listType=atomic
+	// +optional
+	ServiceExternalIPs []ServiceIPBlock `json:"serviceExternalIPs,omitempty"`
+}
+
+// ServiceIPBlock is one CIDR of BgpConf's serviceClusterIPs or
+// serviceExternalIPs; an object rather than a string, as in Calico, so
+// that per-block settings can be added later without breaking manifests.
+type ServiceIPBlock struct {
+	// CIDR is an IPv4 or IPv6 prefix in canonical form, host bits zero:
+	// 10.96.0.0/12, fd00:96::/108.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=64
+	// +required
+	CIDR string `json:"cidr"`
 }
 
 // GracefulRestart are the RFC 4724 (and long-lived, RFC 9494) settings.

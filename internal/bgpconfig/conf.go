@@ -64,6 +64,9 @@ func ValidateConf(c *v1alpha2.BgpConf) (warnings []string, errs field.ErrorList)
 		}
 	}
 	errs = append(errs, validateGracefulRestart(spec.Child("gracefulRestart"), s.GracefulRestart)...)
+	_, cidrErrs := ParseServiceCIDRs(spec, s)
+	errs = append(errs, cidrErrs...)
+	warnings = append(warnings, defaultRouteWarnings(spec, s)...)
 	return warnings, errs
 }
 

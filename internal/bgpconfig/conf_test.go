@@ -109,6 +109,41 @@ func TestValidateConf(t *testing.T) {
 		yaml: `{metadata: {name: default}, spec: {as: 64512, gracefulRestart: {enabled: true, restartTime: 4096}}}`,
 		want: verdict{errs: []string{"spec.gracefulRestart.restartTime: Invalid value"}, phrase: "at most 4095 seconds"},
 	}, {
+		name: "Service CIDRs, v4 and v6; the same range in both lists is fine",
+		yaml: `{metadata: {name: default}, spec: {as: 64512,
+		        serviceClusterIPs: [{cidr: 10.96.0.0/12}, {cidr: "fd00:96::/108"}],
+		        serviceExternalIPs: [{cidr: 192.0.2.0/24}, {cidr: 198.51.100.7/32}, {cidr: 10.96.0.0/12}, {cidr: "2001:db8::/64"}]}}`,
+	}, {
+		name: "cluster-IP CIDR with host bits set",
+		yaml: `{metadata: {name: default}, spec: {as: 64512, serviceClusterIPs: [{cidr: 10.96.0.1/12}]}}`,
+		want: verdict{errs: []string{"spec.serviceClusterIPs[0].cidr: Invalid value"},
+			phrase: `spec.serviceClusterIPs[0].cidr: Invalid value: "10.96.0.1/12": has host bits set; did you mean "10.96.0.0/12"?`},
+	}, {
+		name: "IPv6 external-IP CIDR with host bits set",
+		yaml: `{metadata: {name: default}, spec: {as: 64512, serviceExternalIPs: [{cidr: "2001:db8::/64"}, {cidr: "2001:db8::1/64"}]}}`,
+		want: verdict{errs: []string{"spec.serviceExternalIPs[1].cidr: Invalid value"}, phrase: `did you mean "2001:db8::/64"?`},
+	}, {
+		name: "not a CIDR: an address, a word, a zone",
+		yaml: `{metadata: {name: default}, spec: {as: 64512, serviceClusterIPs: [{cidr: 10.96.0.0}, {cidr: services}, {cidr: "fe80::/64%eth0"}]}}`,
+		want: verdict{errs: []string{
+			"spec.serviceClusterIPs[0].cidr: Invalid value", "spec.serviceClusterIPs[1].cidr: Invalid value",
+			"spec.serviceClusterIPs[2].cidr: Invalid value",
+		}, phrase: "not a CIDR; write an IPv4 or IPv6 prefix such as 10.96.0.0/12"},
+	}, {
+		name: "IPv4-mapped IPv6 CIDR",
+		yaml: `{metadata: {name: default}, spec: {as: 64512, serviceExternalIPs: [{cidr: "::ffff:192.0.2.0/120"}]}}`,
+		want: verdict{errs: []string{"spec.serviceExternalIPs[0].cidr: Invalid value"}, phrase: "write the IPv4 prefix instead (192.0.2.0/24)"},
+	}, {
+		name: "the same range twice in one list, also in another spelling",
+		yaml: `{metadata: {name: default}, spec: {as: 64512,
+		        serviceClusterIPs: [{cidr: 10.96.0.0/12}, {cidr: "fd00::/108"}, {cidr: 10.96.0.0/12}, {cidr: "fd00:0::/108"}]}}`,
+		want: verdict{errs: []string{"spec.serviceClusterIPs[2].cidr: Duplicate value", "spec.serviceClusterIPs[3].cidr: Duplicate value"},
+			phrase: `the same prefix as spec.serviceClusterIPs[1].cidr ("fd00::/108")`},
+	}, {
+		name: "a default route is admitted with a warning",
+		yaml: `{metadata: {name: default}, spec: {as: 64512, serviceExternalIPs: [{cidr: 0.0.0.0/0}]}}`,
+		want: verdict{warning: "spec.serviceExternalIPs[0].cidr: 0.0.0.0/0 is a default route"},
+	}, {
 		name: "every problem at once",
 		yaml: `{metadata: {name: bgp}, spec: {routerId: x, listenPort: 65536}}`,
 		want: verdict{errs: []string{

@@ -22,7 +22,8 @@ const BGPPort = 179
 // Family is an address family a session carries.
 type Family string
 
-// The families Herald announces: one route per Service IP, /32 or /128.
+// The families Herald announces: Service IPs as /32 or /128 routes, and
+// Service ranges (BgpConf's serviceClusterIPs, serviceExternalIPs).
 const (
 	IPv4Unicast Family = "ipv4-unicast"
 	IPv6Unicast Family = "ipv6-unicast"
@@ -162,9 +163,11 @@ type AfiSafi struct {
 	AddPathsSendMax uint8
 }
 
-// Path is one route the node announces: a Service IP as a host route.
+// Path is one route the node announces: a Service IP as a host route, or
+// a Service range.
 type Path struct {
-	// Prefix is the Service IP as a /32 or /128.
+	// Prefix is the route, in canonical form (host bits zero): a Service
+	// IP as a /32 or /128, or a range such as 10.96.0.0/12.
 	Prefix netip.Prefix
 	// NextHop is the address the router should forward to. The zero Addr
 	// lets GoBGP use the local address of each session, which is the node's

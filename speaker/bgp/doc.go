@@ -1,7 +1,8 @@
 // Package bgp is the BGP mode of the speaker: it peers with the routers
 // named by BgpPeers and announces each Service IP this node serves as a
-// host route (/32 or /128) whose next hop is the node, so that the routers
-// spread traffic over the nodes with ECMP.
+// host route (/32 or /128), and any Service range BgpConf lists, with the
+// node as next hop, so that the routers spread traffic over the nodes with
+// ECMP.
 //
 // It has two halves. Translate is pure: it turns the BgpConf named
 // "default", the BgpPeers and facts about the node into a Config, checking

@@ -73,6 +73,8 @@ func TestAPIPath(t *testing.T) {
 	origin := mustAny(&api.OriginAttribute{})
 	nlri4 := mustAny(&api.IPAddressPrefix{Prefix: "10.96.0.1", PrefixLen: 32})
 	nlri6 := mustAny(&api.IPAddressPrefix{Prefix: "fd00:96::1", PrefixLen: 128})
+	range4 := mustAny(&api.IPAddressPrefix{Prefix: "10.96.0.0", PrefixLen: 12})
+	range6 := mustAny(&api.IPAddressPrefix{Prefix: "fd00:96::", PrefixLen: 108})
 	tests := []struct {
 		name string
 		path Path
@@ -95,6 +97,15 @@ func TestAPIPath(t *testing.T) {
 		path: Path{Prefix: netip.MustParsePrefix("fd00:96::1/128")},
 		want: &api.Path{Family: v6, Nlri: nlri6, Pattrs: []*anypb.Any{origin,
 			mustAny(&api.MpReachNLRIAttribute{Family: v6, NextHops: []string{"::"}, Nlris: []*anypb.Any{nlri6}})}},
+	}, {
+		name: "IPv4 range",
+		path: Path{Prefix: netip.MustParsePrefix("10.96.0.0/12")},
+		want: &api.Path{Family: v4, Nlri: range4, Pattrs: []*anypb.Any{origin, mustAny(&api.NextHopAttribute{NextHop: "0.0.0.0"})}},
+	}, {
+		name: "IPv6 range, given next hop",
+		path: Path{Prefix: netip.MustParsePrefix("fd00:96::/108"), NextHop: netip.MustParseAddr("fd00::11")},
+		want: &api.Path{Family: v6, Nlri: range6, Pattrs: []*anypb.Any{origin,
+			mustAny(&api.MpReachNLRIAttribute{Family: v6, NextHops: []string{"fd00::11"}, Nlris: []*anypb.Any{range6}})}},
 	}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -120,7 +131,9 @@ func TestPathTable(t *testing.T) {
 		{name: "host routes", paths: []Path{{Prefix: p("10.96.0.1/32")}, {Prefix: p("fd00::1/128"), NextHop: a("fd00::11")}}},
 		{name: "same path twice", paths: []Path{{Prefix: p("10.96.0.1/32")}, {Prefix: p("10.96.0.1/32")}}},
 		{name: "one prefix, two next hops", paths: []Path{{Prefix: p("10.96.0.1/32")}, {Prefix: p("10.96.0.1/32"), NextHop: a("10.0.0.1")}}, wantErr: true},
-		{name: "not a host route", paths: []Path{{Prefix: p("10.96.0.0/24")}}, wantErr: true},
+		{name: "ranges, v4 and v6", paths: []Path{{Prefix: p("10.96.0.0/12")}, {Prefix: p("fd00:96::/108"), NextHop: a("fd00::11")}, {Prefix: p("0.0.0.0/0")}}},
+		{name: "host bits set", paths: []Path{{Prefix: p("10.96.0.1/12")}}, wantErr: true},
+		{name: "IPv6 host bits set", paths: []Path{{Prefix: p("fd00:96::1/108")}}, wantErr: true},
 		{name: "IPv4-mapped", paths: []Path{{Prefix: p("::ffff:10.96.0.1/128")}}, wantErr: true},
 		{name: "zero prefix", paths: []Path{{}}, wantErr: true},
 	}

@@ -94,12 +94,18 @@ func (r *Router) Apply(ctx context.Context, cfg Config, paths []Path) error {
 	return errors.Join(errs...)
 }
 
-// pathTable checks the paths and indexes them by prefix.
+// pathTable checks the paths and indexes them by prefix. Prefixes must be
+// canonical (host bits zero): two spellings of one route would otherwise
+// be two entries, and GoBGP would mask them into one route behind the
+// table's back.
 func pathTable(paths []Path) (map[netip.Prefix]netip.Addr, error) {
 	want := make(map[netip.Prefix]netip.Addr, len(paths))
 	for _, p := range paths {
-		if !p.Prefix.IsValid() || !p.Prefix.IsSingleIP() || p.Prefix.Addr().Is4In6() || p.Prefix.Addr().Zone() != "" {
-			return nil, fmt.Errorf("path %s: not a /32 or /128 host route", p.Prefix)
+		if !p.Prefix.IsValid() || p.Prefix.Addr().Is4In6() || p.Prefix.Addr().Zone() != "" {
+			return nil, fmt.Errorf("path %s: not an IPv4 or IPv6 prefix", p.Prefix)
+		}
+		if m := p.Prefix.Masked(); m != p.Prefix {
+			return nil, fmt.Errorf("path %s: host bits set (the route is %s)", p.Prefix, m)
 		}
 		if nh, dup := want[p.Prefix]; dup && nh != p.NextHop {
 			return nil, fmt.Errorf("path %s: listed twice, with next hops %v and %v", p.Prefix, nh, p.NextHop)
@@ -229,7 +235,7 @@ func (r *Router) applyPaths(ctx context.Context, want map[netip.Prefix]netip.Add
 			continue
 		}
 		delete(r.paths, prefix)
-		r.log.V(1).Info("withdrew path", "ip", prefix.Addr())
+		r.log.V(1).Info("withdrew path", "prefix", prefix)
 	}
 	for prefix, nh := range want {
 		if old, ok := r.paths[prefix]; ok && old == nh {
@@ -244,7 +250,7 @@ func (r *Router) applyPaths(ctx context.Context, want map[netip.Prefix]netip.Add
 			continue
 		}
 		r.paths[prefix] = nh
-		r.log.V(1).Info("announced path", "ip", prefix.Addr())
+		r.log.V(1).Info("announced path", "prefix", prefix)
 	}
 	return errs
 }

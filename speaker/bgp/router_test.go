@@ -180,6 +180,29 @@ func TestRouterAnnouncesWithSessionNextHop(t *testing.T) {
 	waitRoutes(t, ibgp, map[string]route{})
 }
 
+// TestRouterAnnouncesRanges checks that a Service range (BgpConf's
+// serviceClusterIPs) reaches the router like a host route, with the
+// session's local address as next hop, next to a /32 inside it, and goes
+// away on its own when withdrawn.
+func TestRouterAnnouncesRanges(t *testing.T) {
+	tor := startToR(t, "127.0.0.11", torAS, torNeighbor{addr: netip.MustParseAddr("127.0.0.1"), as: routerAS})
+	r := newTestRouter(t, tor)
+	peer := tor.peer("tor", torAS)
+	peer.Families = []AfiSafi{{Family: IPv4Unicast}, {Family: IPv6Unicast}}
+	peers := []Peer{peer}
+	r.apply(t, global(routerAS), peers, host("10.96.0.0/12"), host("10.96.0.10/32"),
+		Path{Prefix: netip.MustParsePrefix("fd00:96::/108"), NextHop: netip.MustParseAddr("fd00::11")})
+	r.waitEstablished(t, establishIn, "tor")
+	waitRoutes(t, tor, map[string]route{
+		"10.96.0.0/12":  {NextHop: "127.0.0.1", ASPath: "65001"},
+		"10.96.0.10/32": {NextHop: "127.0.0.1", ASPath: "65001"},
+		"fd00:96::/108": {NextHop: "fd00::11", ASPath: "65001"},
+	})
+
+	r.apply(t, global(routerAS), peers, host("10.96.0.10/32"))
+	waitRoutes(t, tor, map[string]route{"10.96.0.10/32": {NextHop: "127.0.0.1", ASPath: "65001"}})
+}
+
 func TestRouterIPv6Session(t *testing.T) {
 	tor := startToR(t, "::1", torAS, torNeighbor{addr: netip.MustParseAddr("::1"), as: routerAS})
 	r := newTestRouter(t, tor)

@@ -14,7 +14,6 @@ import (
 	"github.com/go-logr/logr/funcr"
 	api "github.com/osrg/gobgp/v3/api"
 	"github.com/osrg/gobgp/v3/pkg/server"
-	"google.golang.org/protobuf/types/known/anypb"
 )
 
 // testToR is a plain GoBGP server in the test process standing in for a
@@ -120,17 +119,10 @@ func (tor *testToR) peer(name string, peerAS uint32) Peer {
 // announce originates a route at the ToR.
 func (tor *testToR) announce(t *testing.T, prefix, nextHop string) {
 	t.Helper()
-	p, err := apiPath(Path{Prefix: netip.MustParsePrefix(prefix).Masked(), NextHop: netip.MustParseAddr(nextHop)})
+	p, err := apiPath(Path{Prefix: netip.MustParsePrefix(prefix), NextHop: netip.MustParseAddr(nextHop)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	// apiPath encodes host routes; the ToR may announce any prefix.
-	pfx := netip.MustParsePrefix(prefix)
-	nlri, err := anypb.New(&api.IPAddressPrefix{Prefix: pfx.Addr().String(), PrefixLen: uint32(pfx.Bits())})
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.Nlri = nlri
 	if _, err := tor.srv.AddPath(context.Background(), &api.AddPathRequest{TableType: api.TableType_GLOBAL, Path: p}); err != nil {
 		t.Fatalf("ToR %s: announce %s: %v", tor.addr, prefix, err)
 	}
