@@ -18,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/herald-lb/herald/api/v1alpha2"
+	"github.com/herald-lb/herald/internal/testenv"
 	"github.com/herald-lb/herald/test/e2e/cluster"
 	"github.com/herald-lb/herald/test/e2e/rig"
 )
@@ -53,6 +54,7 @@ func TestBGP(t *testing.T) {
 		{"WrongASReportedOthersUnaffected", testWrongAS},
 		{"GracefulRestartNoRouteChange", testGracefulRestart},
 		{"Metrics", testMetrics},
+		{"ServiceCIDRs", testServiceCIDRs},
 	}
 	for _, s := range steps {
 		if !t.Run(s.name, func(t *testing.T) { s.run(ctx, t, c) }) {
@@ -177,20 +179,7 @@ func nodeAddrs(a netip.Addr, nodes ...*cluster.Node) []netip.Addr {
 // exactly the given nodes (none: no route).
 func waitRoute(ctx context.Context, t *testing.T, c *cluster.Cluster, a netip.Addr, nodes ...*cluster.Node) {
 	t.Helper()
-	want := nodeAddrs(a, nodes...)
-	err := rig.Eventually(ctx, routeWait, 20*time.Millisecond, func(ctx context.Context) error {
-		got, err := c.BirdRoutes(ctx, hostRoute(a))
-		if err != nil {
-			return err
-		}
-		if !slices.Equal(got, want) {
-			return fmt.Errorf("router's next hops for %s: %v, want %v", a, got, want)
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	waitPrefix(ctx, t, c, hostRoute(a), nodes...)
 }
 
 // curlNames curls http://a/ from the client n times and returns which
@@ -546,4 +535,106 @@ func logFrom(path string, offset int64) string {
 		return ""
 	}
 	return string(data[offset:])
+}
+
+// testServiceCIDRs: BgpConf serviceClusterIPs and serviceExternalIPs →
+// every node advertises the ranges (ECMP at the router) and the client
+// reaches a ClusterIP Service's cluster IP and external IP through them,
+// with no LoadBalancer Service; a Local Service's cluster IP is also a
+// /32 from the nodes with its endpoints only; removing the fields
+// withdraws everything.
+func testServiceCIDRs(ctx context.Context, t *testing.T, c *cluster.Cluster) {
+	clusterIPs := netip.MustParsePrefix(testenvServiceCIDR)
+	externalIPs := netip.MustParsePrefix("10.99.210.0/24")
+	externalIP := netip.MustParseAddr("10.99.210.5")
+	// The client routes both ranges to the router, as a real client's
+	// default route would.
+	for _, p := range []netip.Prefix{clusterIPs, externalIPs} {
+		if out, err := c.Exec(c.Rig.Client.NS, "ip", "route", "replace", p.String(), "via", c.Router.Uplink.IPv4.Addr().String()); err != nil {
+			t.Fatalf("client route to %s: %v\n%s", p, err, out)
+		}
+	}
+	setCIDRs := func(cluster, external []v1alpha2.ServiceIPBlock) {
+		t.Helper()
+		var conf v1alpha2.BgpConf
+		if err := c.Client.Get(ctx, client.ObjectKey{Name: v1alpha2.BgpConfName}, &conf); err != nil {
+			t.Fatal(err)
+		}
+		conf.Spec.ServiceClusterIPs, conf.Spec.ServiceExternalIPs = cluster, external
+		if err := c.Client.Update(ctx, &conf); err != nil {
+			t.Fatal(err)
+		}
+	}
+	setCIDRs([]v1alpha2.ServiceIPBlock{{CIDR: clusterIPs.String()}}, []v1alpha2.ServiceIPBlock{{CIDR: externalIPs.String()}})
+	for _, p := range []netip.Prefix{clusterIPs, externalIPs} {
+		waitPrefix(ctx, t, c, p, c.Nodes...)
+	}
+
+	svc := &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Namespace: testNS, Name: "cluster-ip"},
+		Spec: corev1.ServiceSpec{
+			Ports:       []corev1.ServicePort{{Name: "http", Port: 80, TargetPort: intstr.FromInt32(cluster.BackendPort), Protocol: corev1.ProtocolTCP}},
+			ExternalIPs: []string{externalIP.String()},
+		},
+	}
+	if err := c.Client.Create(ctx, svc); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.PublishEndpoints(ctx, svc, c.Nodes...); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Client.Get(ctx, client.ObjectKeyFromObject(svc), svc); err != nil {
+		t.Fatal(err)
+	}
+	clusterIP := netip.MustParseAddr(svc.Spec.ClusterIP)
+	waitCurl(ctx, t, c, clusterIP)
+	t.Logf("30 curls to cluster IP %s answered by %v", clusterIP, curlNames(ctx, t, c, clusterIP, 30))
+	waitCurl(ctx, t, c, externalIP)
+
+	// Local: the LoadBalancer Service's cluster IP as a /32 from node3 only.
+	local := cluster.LoadBalancer(testNS, "local-cidr", bgpEip4)
+	local.Spec.ExternalTrafficPolicy = corev1.ServiceExternalTrafficPolicyLocal
+	lbIP := createService(ctx, t, c, local)
+	if err := c.PublishEndpoints(ctx, local, c.Nodes[2]); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Client.Get(ctx, client.ObjectKeyFromObject(local), local); err != nil {
+		t.Fatal(err)
+	}
+	waitRoute(ctx, t, c, netip.MustParseAddr(local.Spec.ClusterIP), c.Nodes[2])
+	waitRoute(ctx, t, c, lbIP, c.Nodes[2])
+
+	setCIDRs(nil, nil)
+	for _, p := range []netip.Prefix{clusterIPs, externalIPs} {
+		waitPrefix(ctx, t, c, p)
+	}
+	waitRoute(ctx, t, c, netip.MustParseAddr(local.Spec.ClusterIP))
+	waitRoute(ctx, t, c, lbIP, c.Nodes[2]) // the LoadBalancer address stays
+	deleteService(ctx, t, c, local)
+	if err := c.Client.Delete(ctx, svc); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// testenvServiceCIDR is the API server's IPv4 cluster-IP range.
+const testenvServiceCIDR = testenv.ServiceCIDRv4
+
+// waitPrefix waits until the router's kernel routes prefix via exactly
+// the given nodes (none: no route).
+func waitPrefix(ctx context.Context, t *testing.T, c *cluster.Cluster, prefix netip.Prefix, nodes ...*cluster.Node) {
+	t.Helper()
+	want := nodeAddrs(prefix.Addr(), nodes...)
+	err := rig.Eventually(ctx, routeWait, 20*time.Millisecond, func(ctx context.Context) error {
+		got, err := c.BirdRoutes(ctx, prefix)
+		if err != nil {
+			return err
+		}
+		if !slices.Equal(got, want) {
+			return fmt.Errorf("router's next hops for %s: %v, want %v", prefix, got, want)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 }

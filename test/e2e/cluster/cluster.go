@@ -25,6 +25,11 @@ const (
 	KubeProxyHealthPort = 10256
 )
 
+// PodCIDR is the cluster's pod range as kube-proxy is told it; no pod
+// has an address in it (backends use their node's), it only tells
+// kube-proxy which sources are outside the cluster.
+const PodCIDR = "10.244.0.0/16"
+
 // readyTimeout bounds each wait of Up for a process to be ready.
 const readyTimeout = 90 * time.Second
 

@@ -67,6 +67,10 @@ func (n *Node) startKubeProxy() error {
 		"--kubeconfig=" + n.c.Kubeconfig,
 		"--hostname-override=" + n.Name,
 		"--proxy-mode=iptables",
+		// A pod range, as every real cluster has: traffic from outside it
+		// (the client) to cluster IPs is masqueraded, so a backend on
+		// another node answers through the node that received the packet.
+		"--cluster-cidr=" + PodCIDR,
 		"--conntrack-max-per-core=0",
 		"--conntrack-tcp-timeout-established=0",
 		"--conntrack-tcp-timeout-close-wait=0",
