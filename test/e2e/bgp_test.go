@@ -51,6 +51,7 @@ func TestBGP(t *testing.T) {
 		{"ECMPAndCurl", testECMPAndCurl},
 		{"ExternalTrafficPolicyLocal", testETPLocal},
 		{"KilledSpeakerLeaves", testKilledSpeaker},
+		{"APIServerUnreachableKeepsRoutes", testAPIServerUnreachable},
 		{"WrongASReportedOthersUnaffected", testWrongAS},
 		{"GracefulRestartNoRouteChange", testGracefulRestart},
 		{"Metrics", testMetrics},
@@ -112,6 +113,16 @@ func createService(ctx context.Context, t *testing.T, c *cluster.Cluster, svc *c
 	if err := c.Client.Create(ctx, svc); err != nil {
 		t.Fatalf("create service %s: %v", svc.Name, err)
 	}
+	t.Cleanup(func() {
+		// Best effort for a failed step; the steps delete their Services.
+		_ = c.Client.Delete(context.Background(), svc)
+	})
+	return waitServiceIP(ctx, t, c, svc)
+}
+
+// waitServiceIP waits for svc's first LoadBalancer address.
+func waitServiceIP(ctx context.Context, t *testing.T, c *cluster.Cluster, svc *corev1.Service) netip.Addr {
+	t.Helper()
 	var ip netip.Addr
 	err := rig.Eventually(ctx, 20*time.Second, 50*time.Millisecond, func(ctx context.Context) error {
 		var cur corev1.Service
@@ -128,10 +139,6 @@ func createService(ctx context.Context, t *testing.T, c *cluster.Cluster, svc *c
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		// Best effort for a failed step; the steps delete their Services.
-		_ = c.Client.Delete(context.Background(), svc)
-	})
 	return ip
 }
 
@@ -313,6 +320,84 @@ func testKilledSpeaker(ctx context.Context, t *testing.T, c *cluster.Cluster) {
 	}
 	waitRoute(ctx, t, c, ip, c.Nodes...)
 	t.Logf("TIMING speaker restart -> next hop back: %v", time.Since(restarted).Round(time.Millisecond))
+
+	// SIGTERM without graceful restart: the speaker withdraws (CEASE)
+	// before it exits.
+	if err := victim.WaitSpeakerReady(ctx); err != nil {
+		t.Fatal(err)
+	}
+	terminated := time.Now()
+	if err := victim.Speaker.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	waitRoute(ctx, t, c, ip, c.Nodes[:2]...)
+	t.Logf("TIMING speaker SIGTERM -> its next hop gone: %v", time.Since(terminated).Round(time.Millisecond))
+	if err := victim.Speaker.Wait(ctx); err != nil {
+		t.Errorf("speaker after SIGTERM: %v (want a clean exit)", err)
+	}
+	if err := victim.StartSpeaker(); err != nil {
+		t.Fatal(err)
+	}
+	waitRoute(ctx, t, c, ip, c.Nodes...)
+	deleteService(ctx, t, c, svc)
+}
+
+// testAPIServerUnreachable: every node loses the API server (its
+// forwarder dies, connections reset) → the speakers keep announcing what
+// they had, with no route change at the router; when the API server is
+// back they catch up with a Service created meanwhile.
+func testAPIServerUnreachable(ctx context.Context, t *testing.T, c *cluster.Cluster) {
+	svc := cluster.LoadBalancer(testNS, "steady", bgpEip4)
+	ip := createService(ctx, t, c, svc)
+	waitRoute(ctx, t, c, ip, c.Nodes...)
+	events, err := c.WatchRoutes(ctx, c.Router.NS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	apiServer := c.Env.APIServerURL().Host
+	var nss []string
+	offsets := map[string]int64{}
+	for _, n := range c.Nodes {
+		nss = append(nss, n.NS)
+		offsets[n.Name] = logOffset(n.Speaker.Log)
+	}
+	if err := c.CutForward(apiServer, nss...); err != nil {
+		t.Fatal(err)
+	}
+	// Each speaker has noticed: its watches failed and reconnects are
+	// refused.
+	err = rig.Eventually(ctx, 60*time.Second, 200*time.Millisecond, func(context.Context) error {
+		for _, n := range c.Nodes {
+			if !strings.Contains(logFrom(n.Speaker.Log, offsets[n.Name]), "connection refused") {
+				return fmt.Errorf("%s's speaker has not logged a refused connection to the API server yet", n.Name)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Created while no node reaches the API server (the controller runs on
+	// node1 too): it gets its address and its route once they are back.
+	later := cluster.LoadBalancer(testNS, "later", bgpEip4)
+	if err := c.Client.Create(ctx, later); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range c.Nodes {
+		if !n.Speaker.Running() {
+			t.Fatalf("%s's speaker exited without the API server: %v\n%s", n.Name, n.Speaker.Err(), n.Speaker.Tail(20))
+		}
+	}
+	assertNoRouteEvents(t, events, hostRoute(ip))
+	waitRoute(ctx, t, c, ip, c.Nodes...)
+
+	if err := c.ForwardHost(ctx, apiServer, nss...); err != nil {
+		t.Fatal(err)
+	}
+	laterIP := waitServiceIP(ctx, t, c, later)
+	waitRoute(ctx, t, c, laterIP, c.Nodes...)
+	assertNoRouteEvents(t, events, hostRoute(ip))
+	deleteService(ctx, t, c, later)
 	deleteService(ctx, t, c, svc)
 }
 

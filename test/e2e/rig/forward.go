@@ -39,7 +39,8 @@ func (r *Rig) ForwardHost(ctx context.Context, hostAddr string, nss ...string) e
 		return err
 	}
 	for _, ns := range nss {
-		name := fmt.Sprintf("nsforward-%s-%d", strings.TrimPrefix(ns, r.Prefix), ap.Port())
+		name := forwardName(r, ns, ap)
+		logged := fileSize(filepath.Join(r.StateDir, name+".log"))
 		p, err := r.Start(ns, name, []string{bin, "-listen", "tcp:" + ap.String(), "-connect", "unix:" + sock})
 		if err != nil {
 			return fmt.Errorf("forward %s into %s: %w", hostAddr, ns, err)
@@ -48,7 +49,9 @@ func (r *Rig) ForwardHost(ctx context.Context, hostAddr string, nss ...string) e
 			if !p.Running() {
 				return fmt.Errorf("nsforward exited: %v", p.Err())
 			}
-			if !strings.Contains(p.Tail(5), "nsforward: listening on") {
+			// Only this start's lines: a restarted forwarder's log
+			// still holds its predecessor's.
+			if !strings.Contains(readFrom(p.Log, logged), "nsforward: listening on") {
 				return fmt.Errorf("not listening yet")
 			}
 			return nil
@@ -58,6 +61,53 @@ func (r *Rig) ForwardHost(ctx context.Context, hostAddr string, nss ...string) e
 		}
 	}
 	return nil
+}
+
+// CutForward kills the forwarders ForwardHost started for hostAddr in
+// nss, as if the API server became unreachable from those nodes: open
+// connections are reset, new ones refused. ForwardHost restores them.
+func (r *Rig) CutForward(hostAddr string, nss ...string) error {
+	ap, err := netip.ParseAddrPort(hostAddr)
+	if err != nil {
+		return fmt.Errorf("cut forward %s: %w", hostAddr, err)
+	}
+	for _, ns := range nss {
+		name := forwardName(r, ns, ap)
+		var found bool
+		for _, p := range r.Procs() {
+			if p.Name == name && p.Running() {
+				found = true
+				if err := p.Kill(); err != nil {
+					return fmt.Errorf("cut forward %s in %s: %w", hostAddr, ns, err)
+				}
+			}
+		}
+		if !found {
+			return fmt.Errorf("cut forward %s in %s: no forwarder running", hostAddr, ns)
+		}
+	}
+	return nil
+}
+
+func forwardName(r *Rig, ns string, ap netip.AddrPort) string {
+	return fmt.Sprintf("nsforward-%s-%d", strings.TrimPrefix(ns, r.Prefix), ap.Port())
+}
+
+func fileSize(path string) int64 {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return 0
+	}
+	return fi.Size()
+}
+
+// readFrom returns the file's content after offset.
+func readFrom(path string, offset int64) string {
+	data, err := os.ReadFile(path)
+	if err != nil || int64(len(data)) < offset {
+		return ""
+	}
+	return string(data[offset:])
 }
 
 // hostRelay starts (once per address) the host side: a unix socket in the

@@ -47,7 +47,8 @@ func WithEnv(kv ...string) StartOption {
 
 // Start runs argv inside namespace ns (`ip netns exec`, which execs, so the
 // PID recorded is the program's own) with stdout and stderr appended to
-// <state dir>/<name>.log. The process is stopped by Down, and killed by the
+// <state dir>/<name>.log; a name may be reused once its process exited
+// (the log continues after a header line). The process is stopped by Down, and killed by the
 // kernel should the test process die first (parent-death signal).
 func (r *Rig) Start(ns, name string, argv []string, opts ...StartOption) (*Proc, error) {
 	if len(argv) == 0 {
@@ -62,8 +63,8 @@ func (r *Rig) Start(ns, name string, argv []string, opts ...StartOption) (*Proc,
 		return nil, fmt.Errorf("start %s: namespace %q is not this rig's", name, ns)
 	}
 	for _, p := range r.procs {
-		if p.Name == name {
-			return nil, fmt.Errorf("start %s: a process of that name was already started", name)
+		if p.Name == name && p.Running() {
+			return nil, fmt.Errorf("start %s: a process of that name is running (pid %d)", name, p.PID())
 		}
 	}
 	logPath := filepath.Join(r.StateDir, name+".log")
