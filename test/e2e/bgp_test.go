@@ -117,14 +117,14 @@ func createService(ctx context.Context, t *testing.T, c *cluster.Cluster, svc *c
 		// Best effort for a failed step; the steps delete their Services.
 		_ = c.Client.Delete(context.Background(), svc)
 	})
-	return waitServiceIP(ctx, t, c, svc)
+	return waitServiceIP(ctx, t, c, svc, 20*time.Second)
 }
 
-// waitServiceIP waits for svc's first LoadBalancer address.
-func waitServiceIP(ctx context.Context, t *testing.T, c *cluster.Cluster, svc *corev1.Service) netip.Addr {
+// waitServiceIP waits, at most within, for svc's first LoadBalancer address.
+func waitServiceIP(ctx context.Context, t *testing.T, c *cluster.Cluster, svc *corev1.Service, within time.Duration) netip.Addr {
 	t.Helper()
 	var ip netip.Addr
-	err := rig.Eventually(ctx, 20*time.Second, 50*time.Millisecond, func(ctx context.Context) error {
+	err := rig.Eventually(ctx, within, 50*time.Millisecond, func(ctx context.Context) error {
 		var cur corev1.Service
 		if err := c.Client.Get(ctx, client.ObjectKeyFromObject(svc), &cur); err != nil {
 			return err
@@ -361,6 +361,7 @@ func testAPIServerUnreachable(ctx context.Context, t *testing.T, c *cluster.Clus
 		nss = append(nss, n.NS)
 		offsets[n.Name] = logOffset(n.Speaker.Log)
 	}
+	cut := time.Now()
 	if err := c.CutForward(apiServer, nss...); err != nil {
 		t.Fatal(err)
 	}
@@ -377,6 +378,7 @@ func testAPIServerUnreachable(ctx context.Context, t *testing.T, c *cluster.Clus
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Logf("TIMING API server cut -> every speaker logged a refused connection: %v", time.Since(cut).Round(time.Millisecond))
 	// Created while no node reaches the API server (the controller runs on
 	// node1 too): it gets its address and its route once they are back.
 	later := cluster.LoadBalancer(testNS, "later", bgpEip4)
@@ -391,11 +393,14 @@ func testAPIServerUnreachable(ctx context.Context, t *testing.T, c *cluster.Clus
 	assertNoRouteEvents(t, events, hostRoute(ip))
 	waitRoute(ctx, t, c, ip, c.Nodes...)
 
+	restored := time.Now()
 	if err := c.ForwardHost(ctx, apiServer, nss...); err != nil {
 		t.Fatal(err)
 	}
-	laterIP := waitServiceIP(ctx, t, c, later)
-	waitRoute(ctx, t, c, laterIP, c.Nodes...)
+	// client-go's reflectors back off up to 30 s between failed lists.
+	laterIP := waitServiceIP(ctx, t, c, later, time.Minute)
+	waitRouteWithin(ctx, t, c, hostRoute(laterIP), time.Minute, c.Nodes...)
+	t.Logf("TIMING API server back -> the Service created meanwhile is routed: %v", time.Since(restored).Round(time.Millisecond))
 	assertNoRouteEvents(t, events, hostRoute(ip))
 	deleteService(ctx, t, c, later)
 	deleteService(ctx, t, c, svc)
@@ -708,8 +713,14 @@ const testenvServiceCIDR = testenv.ServiceCIDRv4
 // the given nodes (none: no route).
 func waitPrefix(ctx context.Context, t *testing.T, c *cluster.Cluster, prefix netip.Prefix, nodes ...*cluster.Node) {
 	t.Helper()
+	waitRouteWithin(ctx, t, c, prefix, routeWait, nodes...)
+}
+
+// waitRouteWithin is waitPrefix with its own bound.
+func waitRouteWithin(ctx context.Context, t *testing.T, c *cluster.Cluster, prefix netip.Prefix, within time.Duration, nodes ...*cluster.Node) {
+	t.Helper()
 	want := nodeAddrs(prefix.Addr(), nodes...)
-	err := rig.Eventually(ctx, routeWait, 20*time.Millisecond, func(ctx context.Context) error {
+	err := rig.Eventually(ctx, within, 20*time.Millisecond, func(ctx context.Context) error {
 		got, err := c.BirdRoutes(ctx, prefix)
 		if err != nil {
 			return err
