@@ -10,12 +10,14 @@ import (
 	"sync"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/event"
@@ -56,6 +58,9 @@ type EipReconciler struct {
 	mu sync.Mutex
 	// lastWrite is when each Eip's status was last computed.
 	lastWrite map[string]time.Time
+	// kubeProxyReason is the last verdict on kube-proxy's configuration
+	// that was logged.
+	kubeProxyReason string
 }
 
 // +kubebuilder:rbac:groups=network.kubesphere.io,resources=eips,verbs=get;list;watch;update;patch
@@ -94,7 +99,16 @@ func (r *EipReconciler) Reconcile(ctx context.Context, req reconcile.Request) (r
 	if err != nil {
 		return reconcile.Result{}, fmt.Errorf("eip %q: %w", eip.Name, err)
 	}
-	return r.writeStatus(ctx, &eip, statusFor(&eip, rep))
+	st := statusFor(&eip, rep)
+	warn, err := r.kubeProxyStatus(ctx, &eip, &st)
+	if err != nil {
+		return reconcile.Result{}, fmt.Errorf("eip %q: %w", eip.Name, err)
+	}
+	res, err := r.writeStatus(ctx, &eip, st)
+	if err == nil && warn != nil {
+		r.Recorder.Eventf(&eip, nil, corev1.EventTypeWarning, warn.Reason, "CheckKubeProxy", "%s", warn.Message)
+	}
+	return res, err
 }
 
 // throttle returns how long to wait before this Eip's status may be
@@ -212,12 +226,16 @@ func saturatingInt(n uint64) int {
 }
 
 // SetupWithManager registers the reconciler and returns the channel the
-// ServiceReconciler uses to ask for a status refresh.
+// ServiceReconciler uses to ask for a status refresh. It also watches
+// kube-proxy's ConfigMap (CacheOptions keep that informer to the one
+// object), so that fixing strictARP clears the layer2 Eips' condition
+// promptly.
 func (r *EipReconciler) SetupWithManager(mgr ctrl.Manager) (chan event.TypedGenericEvent[*v1alpha2.Eip], error) {
 	changed := make(chan event.TypedGenericEvent[*v1alpha2.Eip], 1024)
 	err := ctrl.NewControllerManagedBy(mgr).
 		Named("eip").
 		For(&v1alpha2.Eip{}).
+		Watches(&corev1.ConfigMap{}, handler.EnqueueRequestsFromMapFunc(r.layer2Eips), builder.WithPredicates(isKubeProxyConfig)).
 		WatchesRawSource(source.Channel(changed, &handler.TypedEnqueueRequestForObject[*v1alpha2.Eip]{})).
 		Complete(r)
 	return changed, err

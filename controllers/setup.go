@@ -4,7 +4,11 @@ import (
 	"fmt"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/fields"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
 // Options configures the controllers.
@@ -48,4 +52,19 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 		return fmt.Errorf("set up service controller: %w", err)
 	}
 	return nil
+}
+
+// CacheOptions keep herald-controller's informer caches to what it reads:
+// of all the cluster's ConfigMaps, only kube-proxy's configuration. Pass
+// them to the manager that runs Setup's reconcilers; without them the
+// manager would watch every ConfigMap, and need to be allowed to.
+func CacheOptions() cache.Options {
+	return cache.Options{
+		ByObject: map[client.Object]cache.ByObject{
+			&corev1.ConfigMap{}: {
+				Namespaces: map[string]cache.Config{KubeProxyNamespace: {}},
+				Field:      fields.OneTermEqualSelector("metadata.name", KubeProxyConfigMap),
+			},
+		},
+	}
 }

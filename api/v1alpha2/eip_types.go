@@ -43,6 +43,13 @@ const (
 	// ConditionReady is true when the Eip's address parses, it is accepted
 	// and can hand out addresses.
 	ConditionReady = "Ready"
+	// ConditionKubeProxyCompatible is set on layer2 Eips only. It is false
+	// when kube-proxy runs in IPVS mode without strictARP: every node then
+	// answers ARP for the pool's addresses, not only the one Herald
+	// chose. It is unknown when kube-proxy's configuration cannot be read
+	// (no kube-system/kube-proxy ConfigMap, as on clusters not installed
+	// by kubeadm, or one that does not parse).
+	ConditionKubeProxyCompatible = "KubeProxyCompatible"
 )
 
 // EipSpec describes a pool of addresses and how they are announced.
@@ -103,7 +110,9 @@ type EipStatus struct {
 	Ready bool `json:"ready,omitempty"`
 	// V4 is true for an IPv4 pool.
 	V4 bool `json:"v4,omitempty"`
-	// Conditions explain Ready and deletion in words.
+	// Conditions explain Ready and deletion in words and, on layer2
+	// Eips, whether kube-proxy lets one node alone answer ARP for the
+	// pool's addresses (KubeProxyCompatible).
 	// +listType=map
 	// +listMapKey=type
 	// +optional

@@ -6,6 +6,9 @@ import (
 	"testing"
 
 	rbacv1 "k8s.io/api/rbac/v1"
+
+	"github.com/herald-lb/herald/controllers"
+	"github.com/herald-lb/herald/webhook/certs"
 )
 
 // generatedRole is what controller-gen derives from the +kubebuilder:rbac
@@ -28,9 +31,10 @@ type need struct {
 
 // TestServiceAccountHoldsGeneratedRole: every rule of the generated
 // ClusterRole must be granted to the controller's ServiceAccount
-// cluster-wide, every rule of the generated Role in the namespace where the
-// controller keeps its certificate Secret, and leader election's Leases
-// and events in the controller's own namespace.
+// cluster-wide, every rule of the generated Roles in the namespace where
+// the controller keeps its certificate Secret or, for kube-proxy's
+// ConfigMap, in kube-system, and leader election's Leases and events in
+// the controller's own namespace.
 func TestServiceAccountHoldsGeneratedRole(t *testing.T) {
 	r := loadRelease(t)
 	ns, sa := serviceAccount(t, r, r.controller)
@@ -41,14 +45,23 @@ func TestServiceAccountHoldsGeneratedRole(t *testing.T) {
 	for _, cr := range ofKind[rbacv1.ClusterRole](t, generated, "ClusterRole") {
 		needs = append(needs, needsOf("", cr.Rules)...)
 	}
-	// The generated Role is for the certificate Secret: it must hold where
-	// the controller is told the Secret lives.
+	// Each generated Role holds in its own namespace, but the one for the
+	// certificate Secret (its marker names the default namespace) must
+	// hold where the controller is told the Secret lives.
 	secretNS := r.controller.args["webhook-secret-namespace"]
 	for _, role := range ofKind[rbacv1.Role](t, generated, "Role") {
-		needs = append(needs, needsOf(secretNS, role.Rules)...)
+		ns := role.Namespace
+		if ns == certs.DefaultNamespace {
+			ns = secretNS
+		}
+		needs = append(needs, needsOf(ns, role.Rules)...)
 	}
 	if len(needs) == 0 {
 		t.Fatalf("%s grants nothing", generatedRole)
+	}
+	// The controller reads kube-proxy's ConfigMap through an informer.
+	for _, v := range []string{"get", "list", "watch"} {
+		needs = append(needs, need{controllers.KubeProxyNamespace, "", "configmaps", v})
 	}
 	for _, v := range []string{"get", "list", "watch", "create", "update", "patch", "delete"} {
 		needs = append(needs, need{ns, "coordination.k8s.io", "leases", v})
