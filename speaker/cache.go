@@ -2,6 +2,7 @@ package speaker
 
 import (
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/fields"
 	toolscache "k8s.io/client-go/tools/cache"
@@ -30,7 +31,9 @@ func CacheOptions(node string) cache.Options {
 				Field:     fields.OneTermEqualSelector("metadata.name", node),
 				Transform: stripNode,
 			},
-			&v1alpha2.Eip{}: {Transform: stripEip},
+			&v1alpha2.Eip{}:              {Transform: stripEip},
+			&corev1.Service{}:            {Transform: stripService},
+			&discoveryv1.EndpointSlice{}: {Transform: stripEndpointSlice},
 		},
 	}
 }
@@ -58,6 +61,33 @@ var stripForCache toolscache.TransformFunc = func(in any) (any, error) {
 var stripNode toolscache.TransformFunc = func(in any) (any, error) {
 	if n, ok := in.(*corev1.Node); ok {
 		n.Status = corev1.NodeStatus{Addresses: n.Status.Addresses, Conditions: n.Status.Conditions}
+	}
+	return stripForCache(in)
+}
+
+// stripService keeps what the snapshot reads of a Service: its type and
+// class, annotations, traffic policy, cluster and external IPs and
+// load-balancer status; ports, selector and the rest are dropped.
+var stripService toolscache.TransformFunc = func(in any) (any, error) {
+	if svc, ok := in.(*corev1.Service); ok {
+		svc.OwnerReferences = nil
+		svc.Spec.Ports = nil
+		svc.Spec.Selector = nil
+		svc.Spec.SessionAffinityConfig = nil
+		svc.Status.Conditions = nil
+	}
+	return stripForCache(in)
+}
+
+// stripEndpointSlice keeps which nodes hold ready endpoints: addresses,
+// ports and hints are dropped.
+var stripEndpointSlice toolscache.TransformFunc = func(in any) (any, error) {
+	if es, ok := in.(*discoveryv1.EndpointSlice); ok {
+		es.Ports = nil
+		for i := range es.Endpoints {
+			ep := &es.Endpoints[i]
+			ep.Addresses, ep.Hints, ep.TargetRef, ep.DeprecatedTopology, ep.Hostname, ep.Zone = nil, nil, nil, nil, nil, nil
+		}
 	}
 	return stripForCache(in)
 }

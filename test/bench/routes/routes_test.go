@@ -62,14 +62,16 @@ type result struct {
 	// announce, peak RSS at the end, and the private (anonymous) part of
 	// the RSS at the end; the rest is the binary's file-backed pages.
 	speakerIdle, speakerPeak, speakerAnon []int64
+	// speakerCPU is each speaker's CPU time over the whole run.
+	speakerCPU []time.Duration
 }
 
 func (r result) String() string {
 	cp := percentiles(r.create)
 	dp := percentiles(r.delete)
-	return fmt.Sprintf("create->route p50 %v p95 %v max %v; delete->gone p50 %v p95 %v max %v; %d services all routed in %v (creating took %v); speaker peak RSS %v MiB (idle %v, anonymous at the end %v)",
+	return fmt.Sprintf("create->route p50 %v p95 %v max %v; delete->gone p50 %v p95 %v max %v; %d services all routed in %v (creating took %v); speaker peak RSS %v MiB (idle %v, anonymous at the end %v), CPU %v",
 		cp[0], cp[1], cp[2], dp[0], dp[1], dp[2], r.bulk, r.bulkAllRouted.Round(time.Millisecond),
-		r.bulkCreating.Round(time.Millisecond), mibs(r.speakerPeak), mibs(r.speakerIdle), mibs(r.speakerAnon))
+		r.bulkCreating.Round(time.Millisecond), mibs(r.speakerPeak), mibs(r.speakerIdle), mibs(r.speakerAnon), r.speakerCPU)
 }
 
 func routesOnce(b *testing.B, sequential, bulk int) result {
@@ -181,6 +183,11 @@ func routesOnce(b *testing.B, sequential, bulk int) result {
 		}
 		r.speakerPeak = append(r.speakerPeak, st["VmHWM"])
 		r.speakerAnon = append(r.speakerAnon, st["RssAnon"])
+		cpu, err := cpuTime(n.Speaker.PID())
+		if err != nil {
+			b.Fatal(err)
+		}
+		r.speakerCPU = append(r.speakerCPU, cpu)
 	}
 	return r
 }
@@ -252,6 +259,30 @@ func procStatus(pid int) (map[string]int64, error) {
 		return nil, fmt.Errorf("pid %d: no VmHWM in its status", pid)
 	}
 	return out, nil
+}
+
+// cpuTime is the process's user+system CPU time (/proc/<pid>/stat).
+func cpuTime(pid int) (time.Duration, error) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	// The command name may hold spaces; the fields after it do not.
+	_, rest, ok := strings.Cut(string(data), ") ")
+	fields := strings.Fields(rest)
+	if !ok || len(fields) < 13 {
+		return 0, fmt.Errorf("pid %d: unexpected stat %q", pid, data)
+	}
+	var ticks int64
+	for _, f := range fields[11:13] { // utime, stime (fields 14 and 15)
+		v, err := strconv.ParseInt(f, 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("pid %d: stat: %w", pid, err)
+		}
+		ticks += v
+	}
+	const clockTicks = 100 // USER_HZ on Linux
+	return time.Duration(ticks) * time.Second / clockTicks, nil
 }
 
 func mibs(bytes []int64) []string {

@@ -164,6 +164,7 @@ func report(b *testing.B, runs []result) {
 		{"s-1000-all-routed", func(r result) float64 { return r.bulkAllRouted.Seconds() }},
 		{"speaker-peak-MiB", func(r result) float64 { return float64(slices.Max(r.speakerPeak)) / (1 << 20) }},
 		{"speaker-idle-MiB", func(r result) float64 { return float64(slices.Max(r.speakerIdle)) / (1 << 20) }},
+		{"speaker-cpu-s", func(r result) float64 { return slices.Max(r.speakerCPU).Seconds() }},
 		{"speaker-anon-MiB", func(r result) float64 { return float64(slices.Max(r.speakerAnon)) / (1 << 20) }},
 	}
 	var parts []string
