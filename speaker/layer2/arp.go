@@ -82,9 +82,12 @@ func (r *Responder) garpRequest(a netip.Addr) ([]byte, error) {
 }
 
 // garpReply builds the reply form of gratuitous ARP for a: a is-at our MAC,
-// broadcast.
+// broadcast, with our MAC as the target hardware address too (RFC 2002
+// §4.6). Linux takes a reply for gratuitous, and lets it override an entry
+// younger than locktime, only when the target hardware address equals the
+// sender's (arp_is_garp).
 func (r *Responder) garpReply(a netip.Addr) ([]byte, error) {
-	return r.arpFrame(arp.OperationReply, ethernet.Broadcast, ethernet.Broadcast, a, a)
+	return r.arpFrame(arp.OperationReply, ethernet.Broadcast, r.link.mac, a, a)
 }
 
 // arpFrame builds an Ethernet frame from our MAC carrying an ARP packet

@@ -49,9 +49,10 @@
 // layer never fights over an address.
 //
 // Announcements. On gaining an address (SetOwned) and on Announce, the
-// Responder sends at once gratuitous ARP in both forms, a request and a
-// reply with sender = target = the address, broadcast (stacks differ in
-// which form they accept), or for IPv6 an unsolicited NA with the override
+// Responder sends at once gratuitous ARP in both forms, broadcast, sender
+// = target = the address: a request (RFC 5227's announcement) and a reply
+// (RFC 2002 §4.6, target hardware address = ours), since stacks differ in
+// which form they accept; or for IPv6 an unsolicited NA with the override
 // flag to ff02::1. It repeats them AnnounceRepeats times (default 2), every
 // AnnounceInterval (default 1 s), then refreshes them every RefreshInterval
 // (default 30 s, each shortened at random by up to a tenth so that addresses

@@ -445,7 +445,7 @@ func wantGARP(a netip.Addr) []sentFrame {
 		{EthDst: rtBcast.String(), EthSrc: rtOurMAC.String(), Op: 1,
 			SHA: rtOurMAC.String(), SPA: a.String(), THA: rtZeroMAC.String(), TPA: a.String()},
 		{EthDst: rtBcast.String(), EthSrc: rtOurMAC.String(), Op: 2,
-			SHA: rtOurMAC.String(), SPA: a.String(), THA: rtBcast.String(), TPA: a.String()},
+			SHA: rtOurMAC.String(), SPA: a.String(), THA: rtOurMAC.String(), TPA: a.String()},
 	}
 }
 
