@@ -1,6 +1,7 @@
 package layer2
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -83,10 +84,18 @@ func (r *Responder) announceDue() {
 		}
 	}
 	r.rescheduleLocked(now)
+	// One line per pass, not per address: with the link down every
+	// announcement fails, and there may be many addresses.
+	var first error
+	failed := 0
 	for _, a := range due {
 		if err := r.announceLocked(a); err != nil {
-			r.log.Error(err, "announcement failed", "ip", a)
+			failed++
+			first = cmp.Or(first, err)
 		}
+	}
+	if failed > 0 {
+		r.log.Error(first, "announcements failed", "failed", failed, "due", len(due))
 	}
 }
 

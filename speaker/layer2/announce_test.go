@@ -89,7 +89,7 @@ func TestResponderAnnounces(t *testing.T) {
 // TestResponderAnnounceDefaults checks the documented defaults and the
 // opt-outs.
 func TestResponderAnnounceDefaults(t *testing.T) {
-	got := withDefaults(ResponderOptions{})
+	got := responderDefaults(ResponderOptions{})
 	if got.AnnounceRepeats != 2 || got.AnnounceInterval != time.Second || got.RefreshInterval != 30*time.Second {
 		t.Errorf("defaults: repeats %d, interval %v, refresh %v; want 2, 1s, 30s",
 			got.AnnounceRepeats, got.AnnounceInterval, got.RefreshInterval)

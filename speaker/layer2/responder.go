@@ -98,7 +98,7 @@ import (
 const (
 	DefaultAnnounceRepeats  = 2
 	DefaultAnnounceInterval = time.Second
-	DefaultRefreshInterval  = 30 * time.Second
+	DefaultAnnounceRefresh  = 30 * time.Second
 )
 
 var (
@@ -122,12 +122,13 @@ type ResponderOptions struct {
 	// DefaultAnnounceInterval.
 	AnnounceInterval time.Duration
 	// RefreshInterval is how often an owned address is announced again once
-	// the repeats are done: 0 means DefaultRefreshInterval, a negative value
+	// the repeats are done: 0 means DefaultAnnounceRefresh, a negative value
 	// never.
 	RefreshInterval time.Duration
 	// OnConflict is called when another MAC announces an address the
-	// Responder owns. It runs on the receiving goroutine, outside any lock,
-	// so it may call SetOwned, but it must not block: hand the event over.
+	// Responder owns; the Responder itself only reports it. It runs on the
+	// receiving goroutine, outside any lock: it may call SetOwned, must not
+	// call Close (which waits for that goroutine) and must not block.
 	OnConflict func(addr netip.Addr, mac net.HardwareAddr)
 
 	// Test hooks.
@@ -140,7 +141,7 @@ type ResponderOptions struct {
 // Responder answers ARP and NDP for the addresses it owns on one interface
 // and announces them. Its methods are safe for concurrent use.
 type Responder struct {
-	link     linkInfo
+	link     respLink
 	arp      frameConn
 	ndp      frameConn   // nil when the host has no IPv6
 	groups   groupJoiner // nil with ndp
@@ -166,8 +167,8 @@ type Responder struct {
 	closeErr  error
 }
 
-// linkInfo is what the Responder needs to know about its interface.
-type linkInfo struct {
+// respLink is what the Responder needs to know about its interface.
+type respLink struct {
 	name  string
 	index int
 	mac   net.HardwareAddr
@@ -183,18 +184,18 @@ func NewResponder(ifi *net.Interface, opts ResponderOptions) (*Responder, error)
 	if len(ifi.HardwareAddr) != 6 {
 		return nil, fmt.Errorf("interface %q: not an Ethernet interface (hardware address %q)", ifi.Name, ifi.HardwareAddr)
 	}
-	arpc, ndpc, groups, err := openSockets(ifi)
+	arpc, ndpc, groups, err := openResponderSockets(ifi)
 	if err != nil {
 		return nil, fmt.Errorf("interface %q: %w", ifi.Name, err)
 	}
-	link := linkInfo{name: ifi.Name, index: ifi.Index, mac: slices.Clone(ifi.HardwareAddr)}
+	link := respLink{name: ifi.Name, index: ifi.Index, mac: slices.Clone(ifi.HardwareAddr)}
 	return newResponder(link, arpc, ndpc, groups, opts), nil
 }
 
 // newResponder starts a Responder on already open connections; ndpc and
 // groups may be nil (no IPv6).
-func newResponder(link linkInfo, arpc, ndpc frameConn, groups groupJoiner, opts ResponderOptions) *Responder {
-	opts = withDefaults(opts)
+func newResponder(link respLink, arpc, ndpc frameConn, groups groupJoiner, opts ResponderOptions) *Responder {
+	opts = responderDefaults(opts)
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &Responder{
 		link:    link,
@@ -220,7 +221,7 @@ func newResponder(link linkInfo, arpc, ndpc frameConn, groups groupJoiner, opts 
 	return r
 }
 
-func withDefaults(o ResponderOptions) ResponderOptions {
+func responderDefaults(o ResponderOptions) ResponderOptions {
 	if o.Logger.GetSink() == nil {
 		o.Logger = logr.Discard()
 	}
@@ -234,7 +235,7 @@ func withDefaults(o ResponderOptions) ResponderOptions {
 		o.AnnounceInterval = DefaultAnnounceInterval
 	}
 	if o.RefreshInterval == 0 {
-		o.RefreshInterval = DefaultRefreshInterval
+		o.RefreshInterval = DefaultAnnounceRefresh
 	}
 	if o.clock == nil {
 		o.clock = clock.RealClock{}
@@ -376,47 +377,4 @@ func (r *Responder) Close() error {
 		}
 	})
 	return r.closeErr
-}
-
-// joinLocked counts a newly owned IPv6 address in its solicited-node group
-// and joins the group unless it is joined already (another owned address
-// shares it). A failed join is retried by the next address of the group to
-// be gained, or by Announce.
-func (r *Responder) joinLocked(a netip.Addr) error {
-	g := solicitedNode(a)
-	r.members[g]++
-	if r.joined[g] {
-		return nil
-	}
-	if err := r.groups.JoinGroup(g); err != nil {
-		return fmt.Errorf("interface %q: join group %s for %s: %w", r.link.name, g, a, err)
-	}
-	r.joined[g] = true
-	return nil
-}
-
-// leaveLocked uncounts a released IPv6 address and leaves its group when no
-// other owned address is in it.
-func (r *Responder) leaveLocked(a netip.Addr) error {
-	g := solicitedNode(a)
-	r.members[g]--
-	if r.members[g] > 0 {
-		return nil
-	}
-	delete(r.members, g)
-	if !r.joined[g] {
-		return nil
-	}
-	delete(r.joined, g)
-	if err := r.groups.LeaveGroup(g); err != nil {
-		return fmt.Errorf("interface %q: leave group %s for %s: %w", r.link.name, g, a, err)
-	}
-	return nil
-}
-
-// solicitedNode returns the solicited-node multicast address of a, ff02::1:ffXX:XXXX
-// with the low 24 bits of a (RFC 4291 §2.7.1).
-func solicitedNode(a netip.Addr) netip.Addr {
-	b := a.As16()
-	return netip.AddrFrom16([16]byte{0: 0xff, 1: 0x02, 11: 0x01, 12: 0xff, 13: b[13], 14: b[14], 15: b[15]})
 }

@@ -45,6 +45,11 @@ var rtAddrCmp = cmp.Comparer(func(a, b netip.Addr) bool { return a == b })
 // errSendTest is the error a fakeFrameConn's writes can be made to fail with.
 var errSendTest = errors.New("test send failure")
 
+var (
+	_ frameConn   = (*fakeFrameConn)(nil)
+	_ groupJoiner = (*fakeGroupJoiner)(nil)
+)
+
 // fakeFrameConn is a frameConn fed by the test through in, recording what
 // is written.
 type fakeFrameConn struct {
@@ -227,7 +232,7 @@ func newRespHarness(t *testing.T, opts ResponderOptions) *respHarness {
 	if opts.OnConflict == nil {
 		opts.OnConflict = func(a netip.Addr, mac net.HardwareAddr) { h.conflicts <- rtConflict{a, mac.String()} }
 	}
-	link := linkInfo{name: "eth-test", index: rtIfIndex, mac: rtOurMAC}
+	link := respLink{name: "eth-test", index: rtIfIndex, mac: rtOurMAC}
 	h.r = newResponder(link, h.arp, h.ndp, h.groups, opts)
 	t.Cleanup(func() { _ = h.r.Close() })
 	return h
@@ -414,7 +419,7 @@ func decodeSent(t *testing.T, b []byte) sentFrame {
 				f.Flags += name
 			}
 		}
-		f.Flags = sortString(f.Flags)
+		f.Flags = rtSortChars(f.Flags)
 		f.Target = netip.AddrFrom16([16]byte(body[8:24])).String()
 		for o := body[24:]; len(o) >= 8 && o[1] > 0; o = o[int(o[1])*8:] {
 			if o[0] == 2 {
@@ -427,7 +432,7 @@ func decodeSent(t *testing.T, b []byte) sentFrame {
 	return f
 }
 
-func sortString(s string) string {
+func rtSortChars(s string) string {
 	b := []byte(s)
 	slices.Sort(b)
 	return string(b)

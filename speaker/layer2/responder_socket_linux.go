@@ -23,12 +23,12 @@ var (
 	_ groupJoiner = (*mcastGroups)(nil)
 )
 
-// openSockets opens the Responder's sockets on ifi, in the network
+// openResponderSockets opens the Responder's sockets on ifi, in the network
 // namespace of the calling thread: once open they stay bound to that
 // namespace's interface whatever the thread does next. ndpc and groups are
 // nil when the kernel has no IPv6 at all (ipv6.disable=1): the Responder
 // then answers ARP only.
-func openSockets(ifi *net.Interface) (arpc, ndpc frameConn, groups groupJoiner, err error) {
+func openResponderSockets(ifi *net.Interface) (arpc, ndpc frameConn, groups groupJoiner, err error) {
 	a, err := listenPacket(ifi, ethernet.EtherTypeARP, arpFilter(ifi.Index))
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("open ARP socket: %w", err)

@@ -10,7 +10,7 @@ import (
 // TestSocketFilters assembles the kernel filters (jumps in range) and runs
 // the NDP content filter in x/net/bpf's VM over crafted frames. The link
 // checks use kernel extensions the VM lacks; the netns test covers them.
-func TestSocketFilters(t *testing.T) {
+func TestResponderSocketFilters(t *testing.T) {
 	for name, f := range map[string][]bpf.Instruction{"arp": arpFilter(3), "ndp": ndpFilter(3)} {
 		if _, err := bpf.Assemble(f); err != nil {
 			t.Errorf("%s filter does not assemble: %v", name, err)

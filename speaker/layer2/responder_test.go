@@ -356,7 +356,7 @@ func TestResponderSetOwnedErrors(t *testing.T) {
 // TestResponderNoIPv6 checks a Responder opened on a host without IPv6.
 func TestResponderNoIPv6(t *testing.T) {
 	arpc := newFakeFrameConn()
-	r := newResponder(linkInfo{name: "eth-test", index: rtIfIndex, mac: rtOurMAC}, arpc, nil, nil, ResponderOptions{})
+	r := newResponder(respLink{name: "eth-test", index: rtIfIndex, mac: rtOurMAC}, arpc, nil, nil, ResponderOptions{})
 	t.Cleanup(func() { _ = r.Close() })
 	err := r.SetOwned([]netip.Addr{rtVIP4, rtVIP6})
 	if err == nil || !strings.Contains(err.Error(), "IPv6 is disabled") {
