@@ -15,24 +15,24 @@
 // reported it) and lets the group's frames through the NIC's filter.
 //
 // Frame filtering. A frame is considered only if it arrived on this very
-// interface (not on a VLAN device on top of it, which the kernel also shows
-// to a socket bound to the parent), was not sent by us, and is addressed to
-// our MAC or to broadcast (ARP) or to an IPv6 multicast MAC (NDP). Frames
-// addressed to another unicast MAC are ignored on purpose. A packet socket
-// sees them (PACKET_OTHERHOST) when a bridge or switch floods unknown
-// unicast, typically right after the previous owner's port went down. Such
-// a frame is a unicast probe from a client whose cache still holds another
-// host's MAC, and it was meant for that host. Answering it would race the
-// addressee (alive and no longer the owner, or still the owner in a split
-// brain) and flip the client between MACs depending on which reply lands
-// last, all decided by the accident of a switch's MAC table. Ignoring it
-// costs nothing when we do own the address: we announced the address on
-// gaining it, which moves every existing cache entry, and a client whose
-// unicast probes go unanswered marks the entry failed and resolves again
-// with a broadcast request or multicast solicitation, which we answer. The
-// socket filters drop PACKET_OTHERHOST and PACKET_OUTGOING frames in the
-// kernel, so they do not even wake us; the checks are repeated on each
-// frame read, on its destination MAC.
+// interface (not on a VLAN or macvlan device on top of it, which the kernel
+// also shows to a socket bound to the parent), was not sent by us, and is
+// addressed to our MAC or to broadcast (ARP) or to an IPv6 multicast MAC
+// (NDP). Frames addressed to another unicast MAC are ignored on purpose. A
+// packet socket sees them (PACKET_OTHERHOST) when a bridge or switch floods
+// unknown unicast, typically right after the previous owner's port went
+// down. Such a frame is a unicast probe from a client whose cache still
+// holds another host's MAC, and it was meant for that host. Answering it
+// would race the addressee (alive and no longer the owner, or still the
+// owner in a split brain) and flip the client between MACs depending on
+// which reply lands last, all decided by the accident of a switch's MAC
+// table. Ignoring it costs nothing when we do own the address: we announced
+// the address on gaining it, which moves every existing cache entry, and a
+// client whose unicast probes go unanswered marks the entry failed and
+// resolves again with a broadcast request or multicast solicitation, which
+// we answer. The socket filters drop PACKET_OTHERHOST and PACKET_OUTGOING
+// frames in the kernel, so they do not even wake us; the checks are repeated
+// on each frame read, on its destination MAC.
 //
 // Answers. An ARP reply goes unicast to the requester's MAC; an ARP probe
 // (sender 0.0.0.0, RFC 5227) is answered the same way, as Linux does, which
@@ -45,8 +45,8 @@
 // since packet sockets bypass the IPv6 stack. A gratuitous ARP, an ARP
 // reply or an NA for an owned address from another MAC (or a request or
 // solicitation using an owned address as its source) is not answered: it
-// is reported to OnConflict and the ownership layer decides. The packet
-// layer never fights over an address.
+// is reported to OnConflict and the ownership layer decides. Apart from
+// answering probes, the packet layer never contends for an address.
 //
 // Announcements. On gaining an address (SetOwned) and on Announce, the
 // Responder sends at once gratuitous ARP in both forms, broadcast, sender

@@ -65,11 +65,11 @@ const (
 )
 
 // linkFilter is the head of both socket filters: it drops, in the kernel,
-// frames received on another interface (a VLAN device on top of ours),
-// frames addressed to another host's MAC (PACKET_OTHERHOST: see the frame
-// filtering notes at the top of responder.go) and our own outgoing frames,
-// then goes on with the instruction that follows it. The Responder checks
-// the same things again on each frame it reads.
+// frames received on another interface (a VLAN or macvlan device on top of
+// ours), frames addressed to another host's MAC (PACKET_OTHERHOST: see the
+// frame filtering notes at the top of responder.go) and our own outgoing
+// frames, then goes on with the instruction that follows it. The Responder
+// checks the same things again on each frame it reads.
 func linkFilter(ifIndex int) []bpf.Instruction {
 	return []bpf.Instruction{
 		bpf.LoadExtension{Num: bpf.ExtInterfaceIndex},
