@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
@@ -40,6 +41,41 @@ type BGPMode struct {
 	mu sync.Mutex
 	// last is the configuration last applied, for status and Shutdown.
 	last bgp.Config
+
+	secrets secretCache
+}
+
+// secretTTL is how long a peer password read from its Secret is reused.
+// The speaker does not watch Secrets (that would mean caching every Secret
+// in the cluster on every node); the reconciler's periodic resync picks a
+// rotated password up within secretTTL plus the resync period.
+const secretTTL = 30 * time.Second
+
+// secretCache keeps the passwords read from Secrets for secretTTL, so that
+// a burst of reconciles does not become a burst of Secret reads.
+type secretCache struct {
+	mu      sync.Mutex
+	entries map[v1alpha2.SecretKeyRef]secretEntry
+}
+
+type secretEntry struct {
+	value string
+	err   error
+	read  time.Time
+}
+
+func (c *secretCache) get(ref v1alpha2.SecretKeyRef, now time.Time, read func() (string, error)) (string, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.entries[ref]; ok && now.Sub(e.read) < secretTTL {
+		return e.value, e.err
+	}
+	v, err := read()
+	if c.entries == nil {
+		c.entries = map[v1alpha2.SecretKeyRef]secretEntry{}
+	}
+	c.entries[ref] = secretEntry{value: v, err: err, read: now}
+	return v, err
 }
 
 // Apply translates the BGP resources for this node and makes the router
@@ -103,19 +139,21 @@ func (m *BGPMode) LastConfig() bgp.Config {
 
 func (m *BGPMode) password(ctx context.Context) bgp.PasswordFunc {
 	return func(ref v1alpha2.SecretKeyRef) (string, error) {
-		key := ref.Key
-		if key == "" {
-			key = "password"
-		}
-		var s corev1.Secret
-		if err := m.Secrets.Get(ctx, client.ObjectKey{Namespace: ref.Namespace, Name: ref.Name}, &s); err != nil {
-			return "", fmt.Errorf("secret %s/%s: %w", ref.Namespace, ref.Name, err)
-		}
-		v, ok := s.Data[key]
-		if !ok {
-			return "", fmt.Errorf("secret %s/%s has no key %q", ref.Namespace, ref.Name, key)
-		}
-		return string(v), nil
+		return m.secrets.get(ref, time.Now(), func() (string, error) {
+			key := ref.Key
+			if key == "" {
+				key = "password"
+			}
+			var s corev1.Secret
+			if err := m.Secrets.Get(ctx, client.ObjectKey{Namespace: ref.Namespace, Name: ref.Name}, &s); err != nil {
+				return "", fmt.Errorf("secret %s/%s: %w", ref.Namespace, ref.Name, err)
+			}
+			v, ok := s.Data[key]
+			if !ok {
+				return "", fmt.Errorf("secret %s/%s has no key %q", ref.Namespace, ref.Name, key)
+			}
+			return string(v), nil
+		})
 	}
 }
 

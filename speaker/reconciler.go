@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"slices"
 	"sync/atomic"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
@@ -45,6 +46,10 @@ type Reconciler struct {
 	Modes map[string]Mode
 	// Metrics, when set, records what is announced.
 	Metrics *Metrics
+	// Resync reruns the reconcile this long after the last one even when
+	// nothing it watches changed: the one input it does not watch, the
+	// Secrets holding peer passwords, is re-read then. 0 disables it.
+	Resync time.Duration
 
 	// applied is set once a reconcile has applied a snapshot: the node
 	// announces what the cluster says, so the speaker is ready.
@@ -95,7 +100,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ reconcile.Request) (reconc
 	if !r.applied.Swap(true) {
 		logger.Info("first snapshot applied", "bgpRoutes", len(d.BGP))
 	}
-	return reconcile.Result{}, nil
+	return reconcile.Result{RequeueAfter: r.Resync}, nil
 }
 
 // SetupWithManager watches everything the snapshot reads. Status-only

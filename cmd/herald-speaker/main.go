@@ -38,6 +38,7 @@ type flags struct {
 	metricsAddr, probeAddr   string
 	statusPeriod, stopBudget time.Duration
 	pprof                    bool
+	resync                   time.Duration
 }
 
 func parseFlags() flags {
@@ -48,6 +49,7 @@ func parseFlags() flags {
 	flag.StringVar(&f.probeAddr, "health-probe-bind-address", ":7473", "address of /healthz and /readyz")
 	flag.DurationVar(&f.statusPeriod, "status-period", speaker.DefaultStatusPeriod, "how often BGP session status is refreshed when nothing changes")
 	flag.DurationVar(&f.stopBudget, "shutdown-timeout", 10*time.Second, "time allowed to withdraw or hand over on SIGTERM")
+	flag.DurationVar(&f.resync, "resync-period", time.Minute, "recompute and re-apply everything this often even without changes (re-reads BgpPeer password Secrets)")
 	flag.BoolVar(&f.pprof, "enable-pprof", false, "serve Go's profiles under /debug/pprof/ on the metrics endpoint (for debugging memory or CPU use)")
 	opts := zap.Options{}
 	opts.BindFlags(flag.CommandLine)
@@ -129,7 +131,7 @@ func run(f flags) error {
 	mode := &speaker.BGPMode{Node: f.node, Router: router, Secrets: mgr.GetAPIReader(), Log: log.WithName("bgp")}
 	status.Mode = mode
 	rec := &speaker.Reconciler{
-		Reader: mgr.GetClient(), Node: f.node, Class: f.class, Metrics: m,
+		Reader: mgr.GetClient(), Node: f.node, Class: f.class, Metrics: m, Resync: f.resync,
 		Modes: map[string]speaker.Mode{v1alpha2.ProtocolBGP: mode},
 	}
 	if err := rec.SetupWithManager(mgr); err != nil {
