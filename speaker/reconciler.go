@@ -38,6 +38,9 @@ type Mode interface {
 // coalesces bursts, and each run sees one consistent snapshot.
 type Reconciler struct {
 	Reader client.Reader
+	// Services, when set, lists the Services in place of Reader (see
+	// ServiceLister).
+	Services ServiceLister
 	// Node is this node's name.
 	Node string
 	// Class is the spec.loadBalancerClass Herald answers to.
@@ -77,7 +80,7 @@ var all = reconcile.Request{NamespacedName: types.NamespacedName{Name: "all"}}
 // applies them through every mode.
 func (r *Reconciler) Reconcile(ctx context.Context, _ reconcile.Request) (reconcile.Result, error) {
 	logger := log.FromContext(ctx).WithValues("node", r.Node)
-	snap, err := gather(ctx, r.Reader, r.Node, r.Class)
+	snap, err := gather(ctx, r.Reader, r.Services, r.Node, r.Class)
 	if err != nil {
 		r.Metrics.reconcileError()
 		return reconcile.Result{}, fmt.Errorf("node %q: %w", r.Node, err)

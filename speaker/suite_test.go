@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	toolscache "k8s.io/client-go/tools/cache"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/config"
@@ -79,12 +81,18 @@ func startSpeaker(t *testing.T, node string, router *fakeRouter) *Reconciler {
 		// Each test starts its own speaker in this one process; the names
 		// of controllers are checked process-wide.
 		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
+		// As herald-speaker runs: trimmed caches, Services from the store.
+		Cache: CacheOptions(node),
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
+	inf, err := mgr.GetCache().GetInformer(context.Background(), &corev1.Service{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	mode := &BGPMode{Node: node, Router: router, Secrets: mgr.GetAPIReader(), Log: ctrl.Log.WithName(node)}
-	rec := &Reconciler{Reader: mgr.GetClient(), Node: node, Class: "herald.io/lb", Modes: map[string]Mode{"bgp": mode}}
+	rec := &Reconciler{Reader: mgr.GetClient(), Services: InformerServices(inf.(toolscache.SharedIndexInformer)), Node: node, Class: "herald.io/lb", Modes: map[string]Mode{"bgp": mode}}
 	if err := rec.SetupWithManager(mgr); err != nil {
 		t.Fatal(err)
 	}
