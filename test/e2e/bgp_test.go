@@ -356,21 +356,56 @@ func testAPIServerUnreachable(ctx context.Context, t *testing.T, c *cluster.Clus
 	}
 	apiServer := c.Env.APIServerURL().Host
 	var nss []string
-	offsets := map[string]int64{}
+	failedBefore := map[string]float64{}
 	for _, n := range c.Nodes {
 		nss = append(nss, n.NS)
-		offsets[n.Name] = logOffset(n.Speaker.Log)
+		m, err := n.Metrics(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		failedBefore[n.Name] = cluster.MetricSum(m, "rest_client_requests_total", `code="<error>"`)
 	}
 	cut := time.Now()
 	if err := c.CutForward(apiServer, nss...); err != nil {
 		t.Fatal(err)
 	}
-	// Each speaker has noticed: its watches failed and reconnects are
-	// refused.
-	err = rig.Eventually(ctx, 60*time.Second, 200*time.Millisecond, func(context.Context) error {
+	// Each speaker has noticed: its requests to the API server fail
+	// (client-go counts them under code "<error>")...
+	failed := func(ctx context.Context, n *cluster.Node) (float64, error) {
+		m, err := n.Metrics(ctx)
+		return cluster.MetricSum(m, "rest_client_requests_total", `code="<error>"`), err
+	}
+	seen := map[string]float64{}
+	err = rig.Eventually(ctx, 60*time.Second, 200*time.Millisecond, func(ctx context.Context) error {
 		for _, n := range c.Nodes {
-			if !strings.Contains(logFrom(n.Speaker.Log, offsets[n.Name]), "connection refused") {
-				return fmt.Errorf("%s's speaker has not logged a refused connection to the API server yet", n.Name)
+			v, err := failed(ctx, n)
+			if err != nil {
+				return err
+			}
+			if v <= failedBefore[n.Name] {
+				return fmt.Errorf("%s's speaker has not failed a request to the API server yet", n.Name)
+			}
+			seen[n.Name] = v
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	noticed := time.Now()
+	t.Logf("TIMING API server cut -> every speaker saw a request fail: %v", noticed.Sub(cut).Round(time.Millisecond))
+	// ...and is still retrying two seconds later, announcing all along.
+	err = rig.Eventually(ctx, 60*time.Second, 200*time.Millisecond, func(ctx context.Context) error {
+		if time.Since(noticed) < 2*time.Second {
+			return fmt.Errorf("cut off for %v only", time.Since(noticed))
+		}
+		for _, n := range c.Nodes {
+			v, err := failed(ctx, n)
+			if err != nil {
+				return err
+			}
+			if v <= seen[n.Name] {
+				return fmt.Errorf("%s's speaker has not retried since", n.Name)
 			}
 		}
 		return nil
@@ -378,7 +413,6 @@ func testAPIServerUnreachable(ctx context.Context, t *testing.T, c *cluster.Clus
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("TIMING API server cut -> every speaker logged a refused connection: %v", time.Since(cut).Round(time.Millisecond))
 	// Created while no node reaches the API server (the controller runs on
 	// node1 too): it gets its address and its route once they are back.
 	later := cluster.LoadBalancer(testNS, "later", bgpEip4)

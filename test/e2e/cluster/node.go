@@ -189,3 +189,31 @@ func MetricValue(exposition, series string) (float64, bool) {
 	}
 	return 0, false
 }
+
+// MetricSum adds up the samples of metric name whose label set contains
+// every one of labels (e.g. `code="<error>"`) in a text exposition.
+func MetricSum(exposition, name string, labels ...string) float64 {
+	var sum float64
+	for _, line := range strings.Split(exposition, "\n") {
+		sp := strings.LastIndexByte(line, ' ')
+		if strings.HasPrefix(line, "#") || sp < 0 {
+			continue
+		}
+		series, value := line[:sp], line[sp+1:]
+		metric, labelSet := series, ""
+		if b := strings.IndexByte(series, '{'); b >= 0 {
+			metric, labelSet = series[:b], series[b:]
+		}
+		if metric != name {
+			continue
+		}
+		matches := true
+		for _, l := range labels {
+			matches = matches && strings.Contains(labelSet, l)
+		}
+		if v, err := strconv.ParseFloat(value, 64); err == nil && matches {
+			sum += v
+		}
+	}
+	return sum
+}
