@@ -3,6 +3,7 @@ package speaker
 import (
 	"net/netip"
 	"slices"
+	"strings"
 
 	"github.com/herald-lb/herald/api/v1alpha2"
 	"github.com/herald-lb/herald/internal/bgpconfig"
@@ -57,8 +58,26 @@ type Route struct {
 	Kind   RouteKind
 }
 
+// Layer2Claim is one Service's wish that its address be answered on
+// Layer2. Compute does not decide which node answers: the Layer2 mode does,
+// from the speakers' leases, the same way on every node.
+type Layer2Claim struct {
+	// Service is "namespace/name"; several Services may share IP.
+	Service string
+	IP      netip.Addr
+	// Eip names the layer2 pool IP comes from.
+	Eip string
+	// Nodes, when not nil, are the only nodes that may answer for IP on
+	// this Service's behalf (externalTrafficPolicy Local: those with a
+	// ready endpoint); nil means any node.
+	Nodes []string
+}
+
 // Desired is what one node announces.
 type Desired struct {
+	// Layer2 are the claims on addresses of layer2 pools, sorted by
+	// address, then Service.
+	Layer2 []Layer2Claim
 	// BGP are the routes advertised over BGP, one per prefix, sorted by
 	// address, then length (10.96.0.0/12 before 10.96.0.10/32).
 	BGP []Route
@@ -100,6 +119,7 @@ func Compute(node string, pools []eippool.Pool, services []Service, ranges bgpco
 	for _, a := range loadBalancerAddrs(node, pools, services, d.Skipped) {
 		add(host(a), RouteLoadBalancer)
 	}
+	d.Layer2 = layer2Claims(pools, services)
 	clusterIPs := localHostRoutes(node, services, d.Skipped, ranges.ClusterIPs, func(s Service) []netip.Addr { return s.ClusterIPs })
 	externalIPs := localHostRoutes(node, services, d.Skipped, ranges.ExternalIPs, func(s Service) []netip.Addr { return s.ExternalIPs })
 	for _, a := range clusterIPs {
@@ -149,6 +169,9 @@ func loadBalancerAddrs(node string, pools []eippool.Pool, services []Service, sk
 	}
 	var out []netip.Addr
 	for a, yes := range wanted {
+		if protocol[a] == v1alpha2.ProtocolLayer2 {
+			continue // claimed by layer2Claims; ownership is the Layer2 mode's call
+		}
 		if !yes {
 			skipped[a] = skipNoLocalEndpoint
 			continue
@@ -161,6 +184,32 @@ func loadBalancerAddrs(node string, pools []eippool.Pool, services []Service, sk
 			skipped[a] = "protocol " + protocol[a] + " is not served by this speaker yet"
 		}
 	}
+	return out
+}
+
+// layer2Claims are the claims of every Service on addresses of layer2
+// pools, whatever node this is.
+func layer2Claims(pools []eippool.Pool, services []Service) []Layer2Claim {
+	var out []Layer2Claim
+	for _, svc := range services {
+		for _, a := range svc.Addrs {
+			p, ok := poolOf(pools, a)
+			if !ok || p.Protocol != v1alpha2.ProtocolLayer2 {
+				continue
+			}
+			c := Layer2Claim{Service: svc.Key, IP: a, Eip: p.Name}
+			if svc.LocalTraffic {
+				c.Nodes = append([]string{}, svc.ReadyNodes...) // empty, not nil: no node
+			}
+			out = append(out, c)
+		}
+	}
+	slices.SortFunc(out, func(x, y Layer2Claim) int {
+		if c := x.IP.Compare(y.IP); c != 0 {
+			return c
+		}
+		return strings.Compare(x.Service, y.Service)
+	})
 	return out
 }
 

@@ -87,9 +87,8 @@ func TestCompute(t *testing.T) {
 			skipped:  map[string]string{"203.0.113.1": "in no valid Eip"},
 		},
 		{
-			name:     "layer2 address is not BGP's",
+			name:     "layer2 address is not BGP's, nor skipped: the Layer2 mode decides",
 			services: []Service{{Key: "a/web", Addrs: addrs("198.51.100.7")}},
-			skipped:  map[string]string{"198.51.100.7": "protocol layer2 is not served by this speaker yet"},
 		},
 		{
 			name: "sorted and unique",
@@ -193,5 +192,31 @@ func TestCompute(t *testing.T) {
 				t.Errorf("Skipped (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// TestComputeLayer2Claims: every Service's address in a layer2 pool is a
+// claim, on every node alike; Local Services restrict the claim to the
+// nodes with ready endpoints (none: an empty, non-nil list).
+func TestComputeLayer2Claims(t *testing.T) {
+	services := []Service{
+		{Key: "b/local", Addrs: addrs("198.51.100.7"), LocalTraffic: true, ReadyNodes: []string{"node2"}},
+		{Key: "a/web", Addrs: addrs("198.51.100.7")},
+		{Key: "a/idle", Addrs: addrs("198.51.100.9"), LocalTraffic: true},
+		{Key: "a/bgp", Addrs: addrs("192.0.2.1")},
+	}
+	want := []Layer2Claim{
+		{Service: "a/web", IP: netip.MustParseAddr("198.51.100.7"), Eip: "l2"},
+		{Service: "b/local", IP: netip.MustParseAddr("198.51.100.7"), Eip: "l2", Nodes: []string{"node2"}},
+		{Service: "a/idle", IP: netip.MustParseAddr("198.51.100.9"), Eip: "l2", Nodes: []string{}},
+	}
+	for _, node := range []string{"node1", "node2"} {
+		got := Compute(node, pools(t), services, bgpconfig.ServiceCIDRs{})
+		if diff := cmp.Diff(want, got.Layer2, cmpopts.EquateComparable(netip.Addr{})); diff != "" {
+			t.Errorf("%s: Layer2 (-want +got):\n%s", node, diff)
+		}
+		if len(got.Skipped) != 0 {
+			t.Errorf("%s: skipped %v; layer2 addresses are not skipped", node, got.Skipped)
+		}
 	}
 }
