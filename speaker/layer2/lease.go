@@ -1,0 +1,220 @@
+package layer2
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/go-logr/logr"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/validation"
+	coordinationv1client "k8s.io/client-go/kubernetes/typed/coordination/v1"
+	"k8s.io/client-go/tools/leaderelection"
+	"k8s.io/klog/v2"
+)
+
+// Lease timings by default: a node SIGKILLed is noticed by the others 1.0
+// to 1.5 s after its last renewal, for about 2 Lease writes per second per
+// node (one per DefaultRetryPeriod). leaderelection requires LeaseDuration
+// > RenewDeadline > 1.2 × RetryPeriod.
+const (
+	DefaultLeaseDuration = 1500 * time.Millisecond
+	DefaultRenewDeadline = time.Second
+	DefaultRetryPeriod   = 500 * time.Millisecond
+)
+
+const (
+	// LeaseNamePrefix followed by the node name is the name of a
+	// speaker's Lease.
+	LeaseNamePrefix = "herald-speaker-"
+	// LeaseLabel (value "true") marks the speakers' Leases, which the
+	// membership watch selects by it.
+	LeaseLabel = "layer2.herald.io/speaker"
+	// UnavailableAnnotation on a speaker's Lease lists the Eips the node
+	// cannot answer for (interface missing or without carrier), sorted and
+	// comma-separated; absent when there are none.
+	UnavailableAnnotation = "layer2.herald.io/unavailable"
+)
+
+// ErrLeaseConfig is wrapped by NewNodeLease's errors about its config.
+var ErrLeaseConfig = errors.New("invalid layer2 lease config")
+
+// LeaseConfig configures a speaker's own Lease.
+type LeaseConfig struct {
+	// Node is this node's name: the holder identity, and the Lease's name
+	// after LeaseNamePrefix.
+	Node string
+	// Namespace holds the speakers' Leases (the speaker's own namespace).
+	Namespace string
+	// NodeUID, when set, makes the Node the Lease's owner, so that the
+	// garbage collector deletes the Lease with the Node.
+	NodeUID types.UID
+	// LeaseDuration, RenewDeadline and RetryPeriod are leaderelection's;
+	// zero means DefaultLeaseDuration, DefaultRenewDeadline and
+	// DefaultRetryPeriod. The membership view judges liveness with
+	// LeaseDuration itself: spec.leaseDurationSeconds is whole seconds.
+	LeaseDuration, RenewDeadline, RetryPeriod time.Duration
+	// KeepOnStop leaves the Lease held when Start returns, as a SIGKILLed
+	// speaker does, instead of releasing it (tests).
+	KeepOnStop bool
+	// Log receives renewal failures and leaderelection's own messages.
+	Log logr.Logger
+}
+
+func (c LeaseConfig) withDefaults() LeaseConfig {
+	if c.LeaseDuration == 0 {
+		c.LeaseDuration = DefaultLeaseDuration
+	}
+	if c.RenewDeadline == 0 {
+		c.RenewDeadline = DefaultRenewDeadline
+	}
+	if c.RetryPeriod == 0 {
+		c.RetryPeriod = DefaultRetryPeriod
+	}
+	return c
+}
+
+func (c LeaseConfig) validate() error {
+	var errs []error
+	if c.Node == "" {
+		errs = append(errs, errors.New("node name is empty"))
+	} else if msgs := validation.IsDNS1123Subdomain(LeaseNamePrefix + c.Node); len(msgs) > 0 {
+		errs = append(errs, fmt.Errorf("lease name %q: %s", LeaseNamePrefix+c.Node, strings.Join(msgs, "; ")))
+	}
+	if c.Namespace == "" {
+		errs = append(errs, errors.New("namespace is empty"))
+	}
+	if c.LeaseDuration <= c.RenewDeadline || float64(c.RenewDeadline) <= leaderelection.JitterFactor*float64(c.RetryPeriod) || c.RetryPeriod <= 0 {
+		errs = append(errs, fmt.Errorf("timings: need lease duration (%s) > renew deadline (%s) > %.1f × retry period (%s) > 0",
+			c.LeaseDuration, c.RenewDeadline, leaderelection.JitterFactor, c.RetryPeriod))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("%w: %w", ErrLeaseConfig, err)
+	}
+	return nil
+}
+
+// NodeLease keeps this speaker's Lease renewed, so that the other speakers
+// count the node live, and carries its list of unavailable Eips.
+type NodeLease struct {
+	cfg     LeaseConfig
+	lock    *leaseLock
+	elector *leaderelection.LeaderElector
+	poke    chan struct{}
+}
+
+// NewNodeLease prepares the Lease; Start runs it. leases should time out
+// its requests (rest.Config.Timeout of about RenewDeadline/2), since a
+// request hanging on a dead connection delays the next renewal.
+func NewNodeLease(leases coordinationv1client.LeasesGetter, cfg LeaseConfig) (*NodeLease, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	lock := newLeaseLock(leases.Leases(cfg.Namespace), cfg)
+	elector, err := leaderelection.NewLeaderElector(leaderelection.LeaderElectionConfig{
+		Lock:            lock,
+		Name:            lock.name,
+		LeaseDuration:   cfg.LeaseDuration,
+		RenewDeadline:   cfg.RenewDeadline,
+		RetryPeriod:     cfg.RetryPeriod,
+		ReleaseOnCancel: !cfg.KeepOnStop,
+		Callbacks: leaderelection.LeaderCallbacks{
+			// The only candidate leads whenever its renewals succeed;
+			// what others make of that is the membership view's job.
+			OnStartedLeading: func(context.Context) {},
+			OnStoppedLeading: func() {},
+		},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrLeaseConfig, err)
+	}
+	return &NodeLease{cfg: cfg, lock: lock, elector: elector, poke: make(chan struct{}, 1)}, nil
+}
+
+// Start creates or takes the Lease and renews it until ctx ends, then
+// releases it (unless KeepOnStop) and returns nil. A renewal that misses
+// the renew deadline makes leaderelection stop leading; Start then takes
+// the Lease again, without releasing it in between. Start runs once; it
+// is a controller-runtime Runnable.
+func (l *NodeLease) Start(ctx context.Context) error {
+	l.lock.setStop(ctx.Done())
+	ctx = klog.NewContext(ctx, l.cfg.Log.WithName("leaderelection"))
+	writing := make(chan struct{})
+	go func() {
+		defer close(writing)
+		l.writeAnnotations(ctx)
+	}()
+	defer func() { <-writing }()
+	for {
+		l.elector.Run(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		l.cfg.Log.Info("lease renewal missed its deadline; taking the lease again", "lease", l.lock.Describe())
+	}
+}
+
+// NeedLeaderElection is false: every speaker runs its own Lease.
+func (l *NodeLease) NeedLeaderElection() bool { return false }
+
+// Name is the Lease's name.
+func (l *NodeLease) Name() string { return l.lock.name }
+
+// SetUnavailableEips records the Eips this node cannot answer for now. When
+// the list differs from what the Lease carries, it is written at once
+// (one write), in the background; every renewal carries it too, so a
+// write that fails is repaired by the next renewal. It never blocks.
+func (l *NodeLease) SetUnavailableEips(eips []string) {
+	if l.lock.setUnavailable(formatUnavailable(eips)) {
+		select {
+		case l.poke <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// writeAnnotations writes a changed unavailable list outside the renewal
+// cycle, until ctx ends.
+func (l *NodeLease) writeAnnotations(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-l.poke:
+		}
+		wctx, cancel := context.WithTimeout(ctx, l.cfg.RenewDeadline)
+		if err := l.lock.writeUnavailable(wctx); err != nil {
+			l.cfg.Log.Info("could not write unavailable eips now; the next renewal carries them", "lease", l.lock.Describe(), "error", err.Error())
+		}
+		cancel()
+	}
+}
+
+// formatUnavailable is the annotation value for a list of Eips: sorted,
+// without duplicates or empty names.
+func formatUnavailable(eips []string) string {
+	s := slices.DeleteFunc(slices.Clone(eips), func(e string) bool { return e == "" })
+	slices.Sort(s)
+	return strings.Join(slices.Compact(s), ",")
+}
+
+// parseUnavailable reads the annotation back; nil when empty.
+func parseUnavailable(v string) []string {
+	if v == "" {
+		return nil
+	}
+	s := strings.Split(v, ",")
+	for i := range s {
+		s[i] = strings.TrimSpace(s[i])
+	}
+	s = slices.DeleteFunc(s, func(e string) bool { return e == "" })
+	if len(s) == 0 {
+		return nil
+	}
+	slices.Sort(s)
+	return slices.Compact(s)
+}
