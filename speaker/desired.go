@@ -29,6 +29,9 @@ type Service struct {
 	LocalTraffic bool
 	// ReadyNodes are the nodes with a ready endpoint of the Service.
 	ReadyNodes []string
+	// Layer2Node is the Service's layer2.openelb.kubesphere.io/v1alpha1
+	// annotation: the node that last said it answers for its address.
+	Layer2Node string
 }
 
 // RouteKind says why a route is advertised. Metrics count routes by it.
@@ -71,6 +74,8 @@ type Layer2Claim struct {
 	// this Service's behalf (externalTrafficPolicy Local: those with a
 	// ready endpoint); nil means any node.
 	Nodes []string
+	// Annotated is the node the Service's annotation names now.
+	Annotated string
 }
 
 // Desired is what one node announces.
@@ -197,7 +202,7 @@ func layer2Claims(pools []eippool.Pool, services []Service) []Layer2Claim {
 			if !ok || p.Protocol != v1alpha2.ProtocolLayer2 {
 				continue
 			}
-			c := Layer2Claim{Service: svc.Key, IP: a, Eip: p.Name}
+			c := Layer2Claim{Service: svc.Key, IP: a, Eip: p.Name, Annotated: svc.Layer2Node}
 			if svc.LocalTraffic {
 				c.Nodes = append([]string{}, svc.ReadyNodes...) // empty, not nil: no node
 			}

@@ -2,6 +2,8 @@ package speaker
 
 import (
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/herald-lb/herald/api/v1alpha2"
 )
 
 // Metrics are the speaker's Prometheus series. A nil *Metrics records
@@ -64,6 +66,13 @@ func (m *Metrics) announced(mode string, routes []Route) {
 	m.announcedAddrs.WithLabelValues(mode).Set(float64(counts[RouteLoadBalancer]))
 	for _, k := range rangeKinds {
 		m.announcedPrefixes.WithLabelValues(string(k)).Set(float64(counts[k]))
+	}
+}
+
+// layer2Owned sets the number of layer2 addresses this node answers for.
+func (m *Metrics) layer2Owned(n int) {
+	if m != nil {
+		m.announcedAddrs.WithLabelValues(v1alpha2.ProtocolLayer2).Set(float64(n))
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"reflect"
 	"slices"
 	"sync/atomic"
 	"time"
@@ -15,10 +16,13 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	"github.com/herald-lb/herald/api/v1alpha2"
 )
@@ -49,6 +53,9 @@ type Reconciler struct {
 	Modes map[string]Mode
 	// Metrics, when set, records what is announced.
 	Metrics *Metrics
+	// Triggers wake the reconciler for changes outside the API objects it
+	// watches: the Layer2 membership view, interface carrier, conflicts.
+	Triggers []<-chan struct{}
 	// Resync reruns the reconcile this long after the last one even when
 	// nothing it watches changed: the one input it does not watch, the
 	// Secrets holding peer passwords, is re-read then. 0 disables it.
@@ -114,7 +121,15 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		return []reconcile.Request{all}
 	})
 	thisNode := predicate.NewPredicateFuncs(func(o client.Object) bool { return o.GetName() == r.Node })
+	triggered := make(chan event.GenericEvent)
+	if err := mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
+		forwardTriggers(ctx, r.Triggers, triggered)
+		return nil
+	})); err != nil {
+		return fmt.Errorf("add trigger forwarder: %w", err)
+	}
 	return ctrl.NewControllerManagedBy(mgr).
+		WatchesRawSource(source.Channel(triggered, toAll)).
 		Named("speaker").
 		Watches(&corev1.Service{}, toAll).
 		Watches(&discoveryv1.EndpointSlice{}, toAll).
@@ -123,6 +138,31 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(&v1alpha2.BgpConf{}, toAll, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Watches(&v1alpha2.BgpPeer{}, toAll, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Complete(r)
+}
+
+// forwardTriggers turns a poke on any trigger into an event for the
+// controller, until ctx ends.
+func forwardTriggers(ctx context.Context, triggers []<-chan struct{}, out chan<- event.GenericEvent) {
+	cases := []reflect.SelectCase{{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(ctx.Done())}}
+	for _, t := range triggers {
+		cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(t)})
+	}
+	poke := event.GenericEvent{Object: &corev1.Node{}} // any object: it maps to "all"
+	for {
+		chosen, _, ok := reflect.Select(cases)
+		if chosen == 0 {
+			return
+		}
+		if !ok {
+			cases[chosen].Chan = reflect.ValueOf((<-chan struct{})(nil)) // closed: never again
+			continue
+		}
+		select {
+		case out <- poke:
+		case <-ctx.Done():
+			return
+		}
+	}
 }
 
 // Shutdown stops every mode; errors are joined so each mode gets its turn.

@@ -147,6 +147,7 @@ func toService(svc *corev1.Service, class string, ranges bgpconfig.ServiceCIDRs)
 		for _, in := range svc.Status.LoadBalancer.Ingress {
 			s.Addrs = appendAddr(s.Addrs, in.IP)
 		}
+		s.Layer2Node = svc.Annotations[v1alpha2.AnnotationLayer2Node]
 	}
 	if s.LocalTraffic && len(ranges.ClusterIPs) > 0 {
 		ips := svc.Spec.ClusterIPs

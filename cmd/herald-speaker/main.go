@@ -19,6 +19,7 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	toolscache "k8s.io/client-go/tools/cache"
+	"k8s.io/klog/v2"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
@@ -40,6 +41,7 @@ type flags struct {
 	statusPeriod, stopBudget time.Duration
 	pprof                    bool
 	resync                   time.Duration
+	layer2                   layer2Flags
 }
 
 func parseFlags() flags {
@@ -52,10 +54,14 @@ func parseFlags() flags {
 	flag.DurationVar(&f.stopBudget, "shutdown-timeout", 10*time.Second, "time allowed to withdraw or hand over on SIGTERM")
 	flag.DurationVar(&f.resync, "resync-period", time.Minute, "recompute and re-apply everything this often even without changes (re-reads BgpPeer password Secrets)")
 	flag.BoolVar(&f.pprof, "enable-pprof", false, "serve Go's profiles under /debug/pprof/ on the metrics endpoint (for debugging memory or CPU use)")
+	f.layer2.bind()
 	opts := zap.Options{}
 	opts.BindFlags(flag.CommandLine)
 	flag.Parse()
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts)))
+	// client-go's own messages (reflectors, leader election) through the
+	// same structured logger.
+	klog.SetLogger(ctrl.Log.WithName("client-go"))
 	return f
 }
 
@@ -140,10 +146,15 @@ func run(f flags) error {
 	if !ok {
 		return fmt.Errorf("service informer is a %T, not a SharedIndexInformer", svcInformer)
 	}
+	l2, err := setupLayer2(mgr, cfg, f.node, f.layer2, log, m)
+	if err != nil {
+		return fmt.Errorf("set up layer2 mode: %w", err)
+	}
 	rec := &speaker.Reconciler{
 		Services: speaker.InformerServices(sii),
 		Reader:   mgr.GetClient(), Node: f.node, Class: f.class, Metrics: m, Resync: f.resync,
-		Modes: map[string]speaker.Mode{v1alpha2.ProtocolBGP: mode},
+		Modes:    map[string]speaker.Mode{v1alpha2.ProtocolBGP: mode, v1alpha2.ProtocolLayer2: l2.mode},
+		Triggers: l2.triggers,
 	}
 	if err := rec.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("set up speaker: %w", err)

@@ -1,0 +1,134 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"time"
+
+	"github.com/go-logr/logr"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/herald-lb/herald/speaker"
+	"github.com/herald-lb/herald/speaker/layer2"
+)
+
+// defaultLeaseNamespace holds the speakers' Leases when neither
+// --lease-namespace nor $POD_NAMESPACE says otherwise: the namespace of
+// the release manifest.
+const defaultLeaseNamespace = "herald-system"
+
+// layer2Flags configure the Layer2 mode.
+type layer2Flags struct {
+	leaseNamespace                            string
+	leaseDuration, renewDeadline, retryPeriod time.Duration
+	handOver                                  time.Duration
+}
+
+func (l *layer2Flags) bind() {
+	ns := os.Getenv("POD_NAMESPACE")
+	if ns == "" {
+		ns = defaultLeaseNamespace
+	}
+	flagDuration := flag.DurationVar
+	flag.StringVar(&l.leaseNamespace, "lease-namespace", ns, "namespace of the speakers' Leases (Layer2 mode); defaults to $POD_NAMESPACE")
+	flagDuration(&l.leaseDuration, "layer2-lease-duration", layer2.DefaultLeaseDuration, "a speaker silent this long is dead to the others, who take over its Layer2 addresses")
+	flagDuration(&l.renewDeadline, "layer2-renew-deadline", layer2.DefaultRenewDeadline, "a speaker that cannot renew its Lease this long freezes its view of the others")
+	flagDuration(&l.retryPeriod, "layer2-retry-period", layer2.DefaultRetryPeriod, "how often a speaker renews its Lease: one API write per period per node")
+	flagDuration(&l.handOver, "layer2-handover-timeout", speaker.DefaultHandOverTimeout, "on SIGTERM, how long to keep answering until the next owners announce the addresses")
+}
+
+// layer2Setup is what the Layer2 mode adds to the manager.
+type layer2Setup struct {
+	mode     *speaker.Layer2Mode
+	triggers []<-chan struct{}
+}
+
+// setupLayer2 builds the Layer2 mode: this node's Lease, the membership
+// view of the others', the carrier watch and the responders, all run by
+// mgr.
+func setupLayer2(mgr ctrl.Manager, cfg *rest.Config, node string, f layer2Flags, log logr.Logger, m *speaker.Metrics) (layer2Setup, error) {
+	// The Lease's requests time out well within the renew deadline (a
+	// request stuck on a dead connection would delay the next renewal);
+	// the membership's watch must not time out.
+	leaseCfg := rest.CopyConfig(cfg)
+	leaseCfg.Timeout = f.renewDeadline / 2
+	leaseClient, err := kubernetes.NewForConfig(leaseCfg)
+	if err != nil {
+		return layer2Setup{}, fmt.Errorf("lease client: %w", err)
+	}
+	watchClient, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return layer2Setup{}, fmt.Errorf("lease watch client: %w", err)
+	}
+	lc := layer2.LeaseConfig{
+		Node: node, Namespace: f.leaseNamespace,
+		LeaseDuration: f.leaseDuration, RenewDeadline: f.renewDeadline, RetryPeriod: f.retryPeriod,
+		Log: log.WithName("lease"),
+	}
+	// Owned by the Node when it can be read, so that the garbage collector
+	// removes the Lease of a deleted node.
+	var n corev1.Node
+	if err := mgr.GetAPIReader().Get(context.Background(), client.ObjectKey{Name: node}, &n); err == nil {
+		lc.NodeUID = n.UID
+	} else {
+		log.Info("cannot read this node's Node object; its Lease gets no owner", "error", err.Error())
+	}
+	lease, err := layer2.NewNodeLease(leaseClient.CoordinationV1(), lc)
+	if err != nil {
+		return layer2Setup{}, err
+	}
+	members := layer2.NewMembership(watchClient.CoordinationV1(), lease)
+	carrier := layer2.NewCarrierWatch(layer2.NetlinkLinks{}, log.WithName("carrier"))
+	for _, r := range []interface {
+		Start(context.Context) error
+	}{lease, members, carrier} {
+		if err := mgr.Add(runnable{r}); err != nil {
+			return layer2Setup{}, fmt.Errorf("add layer2 runnable: %w", err)
+		}
+	}
+	conflicts := make(chan struct{}, 1)
+	mode := &speaker.Layer2Mode{
+		Node: node, Members: members, Lease: lease, Carrier: carrier,
+		Routes: layer2.NetlinkRoutes{},
+		Responders: func(iface string, onConflict func(netip.Addr, net.HardwareAddr)) (speaker.L2Responder, error) {
+			ifi, err := net.InterfaceByName(iface)
+			if err != nil {
+				return nil, err
+			}
+			return layer2.NewResponder(ifi, layer2.ResponderOptions{
+				Logger:     log.WithName("responder").WithValues("interface", iface),
+				OnConflict: onConflict,
+			})
+		},
+		Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("herald-speaker"),
+		Trigger: func() {
+			select {
+			case conflicts <- struct{}{}:
+			default:
+			}
+		},
+		HandOverTimeout: f.handOver,
+		Log:             log.WithName("layer2"),
+		Metrics:         m,
+	}
+	return layer2Setup{mode: mode, triggers: []<-chan struct{}{members.Changed(), carrier.Changed(), conflicts}}, nil
+}
+
+// runnable runs a Start(ctx) in the manager on every replica (the speaker
+// elects no leader).
+type runnable struct {
+	r interface{ Start(context.Context) error }
+}
+
+func (r runnable) Start(ctx context.Context) error { return r.r.Start(ctx) }
+
+// NeedLeaderElection is false: every speaker runs it.
+func (runnable) NeedLeaderElection() bool { return false }
