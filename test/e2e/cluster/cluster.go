@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/herald-lb/herald/internal/testenv"
@@ -24,6 +26,10 @@ const (
 	// KubeProxyHealthPort is kube-proxy's /healthz (200 once it synced).
 	KubeProxyHealthPort = 10256
 )
+
+// SpeakerNamespace is where the speakers keep their Leases, as in the
+// release manifest.
+const SpeakerNamespace = "herald-system"
 
 // PodCIDR is the cluster's pod range as kube-proxy is told it; no pod
 // has an address in it (backends use their node's), it only tells
@@ -119,6 +125,11 @@ func Up(ctx context.Context, opts Options) (c *Cluster, err error) {
 		return c, err
 	}
 	opts.Logf("control plane at %s, forwarded into %d nodes (%v)", apiServer, len(nss), time.Since(start).Round(time.Millisecond))
+
+	// The speakers' namespace: their Leases (Layer2 mode) live there.
+	if err := c.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: SpeakerNamespace}}); err != nil {
+		return c, fmt.Errorf("create namespace %s: %w", SpeakerNamespace, err)
+	}
 
 	tor := r.BirdToRConfig(rig.NodeAS)
 	if opts.ToR != nil {
