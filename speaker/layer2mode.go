@@ -173,7 +173,7 @@ func (m *Layer2Mode) Apply(ctx context.Context, snap Snapshot, d Desired) error 
 	gained := diffOwned(m.owned, owned)
 	m.owned = owned
 	m.mu.Unlock()
-	m.Metrics.layer2Owned(len(owned))
+	m.Metrics.layer2(len(owned), len(members.Live), members.Frozen)
 
 	for _, a := range gained {
 		m.Log.Info("answering ARP/NDP", "ip", a.String(), "interface", owned[a])

@@ -15,6 +15,9 @@ type Metrics struct {
 	// PeerSessions is the BGP session state per peer: 1 for the current
 	// state's series, 0 for the others. The BGP mode sets it.
 	PeerSessions *prometheus.GaugeVec
+	// layer2LiveNodes and layer2Frozen are the Layer2 membership view as
+	// this node sees it.
+	layer2LiveNodes, layer2Frozen prometheus.Gauge
 }
 
 // NewMetrics creates the series and registers them with reg (the
@@ -40,8 +43,17 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Name: "herald_speaker_bgp_session_state",
 			Help: "BGP session state per peer: 1 on the series of the current state.",
 		}, []string{"peer", "state"}),
+		layer2LiveNodes: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "herald_speaker_layer2_live_nodes",
+			Help: "Speakers this node counts live in the Layer2 membership view (their Leases renewed).",
+		}),
+		layer2Frozen: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "herald_speaker_layer2_view_frozen",
+			Help: "1 while this node cannot confirm its own Lease through the API server: its Layer2 view is frozen " +
+				"(nobody expires; it yields an address when it hears another node announce it).",
+		}),
 	}
-	for _, c := range []prometheus.Collector{m.announcedAddrs, m.announcedPrefixes, m.reconcileErrors, m.PeerSessions} {
+	for _, c := range []prometheus.Collector{m.announcedAddrs, m.announcedPrefixes, m.reconcileErrors, m.PeerSessions, m.layer2LiveNodes, m.layer2Frozen} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
@@ -69,11 +81,18 @@ func (m *Metrics) announced(mode string, routes []Route) {
 	}
 }
 
-// layer2Owned sets the number of layer2 addresses this node answers for.
-func (m *Metrics) layer2Owned(n int) {
-	if m != nil {
-		m.announcedAddrs.WithLabelValues(v1alpha2.ProtocolLayer2).Set(float64(n))
+// layer2 records the addresses this node answers for and its view.
+func (m *Metrics) layer2(owned, live int, frozen bool) {
+	if m == nil {
+		return
 	}
+	m.announcedAddrs.WithLabelValues(v1alpha2.ProtocolLayer2).Set(float64(owned))
+	m.layer2LiveNodes.Set(float64(live))
+	f := 0.0
+	if frozen {
+		f = 1
+	}
+	m.layer2Frozen.Set(f)
 }
 
 func (m *Metrics) reconcileError() {

@@ -30,6 +30,8 @@ type layer2Flags struct {
 	leaseNamespace                            string
 	leaseDuration, renewDeadline, retryPeriod time.Duration
 	handOver                                  time.Duration
+	announceRepeats                           int
+	announceInterval, announceRefresh         time.Duration
 }
 
 func (l *layer2Flags) bind() {
@@ -42,6 +44,9 @@ func (l *layer2Flags) bind() {
 	flagDuration(&l.leaseDuration, "layer2-lease-duration", layer2.DefaultLeaseDuration, "a speaker silent this long is dead to the others, who take over its Layer2 addresses")
 	flagDuration(&l.renewDeadline, "layer2-renew-deadline", layer2.DefaultRenewDeadline, "a speaker that cannot renew its Lease this long freezes its view of the others")
 	flagDuration(&l.retryPeriod, "layer2-retry-period", layer2.DefaultRetryPeriod, "how often a speaker renews its Lease: one API write per period per node")
+	flag.IntVar(&l.announceRepeats, "layer2-announce-repeats", layer2.DefaultAnnounceRepeats, "gratuitous ARP / unsolicited NA repeated this many times after the first, on gaining an address; negative: none")
+	flagDuration(&l.announceInterval, "layer2-announce-interval", layer2.DefaultAnnounceInterval, "time between those repeats")
+	flagDuration(&l.announceRefresh, "layer2-announce-refresh", layer2.DefaultAnnounceRefresh, "re-announce owned addresses this often (switches age out MAC entries); negative: never")
 	flagDuration(&l.handOver, "layer2-handover-timeout", speaker.DefaultHandOverTimeout, "on SIGTERM, how long to keep answering until the next owners announce the addresses")
 }
 
@@ -104,8 +109,11 @@ func setupLayer2(mgr ctrl.Manager, cfg *rest.Config, node string, f layer2Flags,
 				return nil, err
 			}
 			return layer2.NewResponder(ifi, layer2.ResponderOptions{
-				Logger:     log.WithName("responder").WithValues("interface", iface),
-				OnConflict: onConflict,
+				Logger:           log.WithName("responder").WithValues("interface", iface),
+				OnConflict:       onConflict,
+				AnnounceRepeats:  f.announceRepeats,
+				AnnounceInterval: f.announceInterval,
+				RefreshInterval:  f.announceRefresh,
 			})
 		},
 		Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("herald-speaker"),

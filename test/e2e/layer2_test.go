@@ -14,10 +14,12 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/herald-lb/herald/api/v1alpha2"
+	"github.com/herald-lb/herald/speaker"
 	"github.com/herald-lb/herald/test/e2e/cluster"
 	"github.com/herald-lb/herald/test/e2e/rig"
 )
@@ -194,6 +196,22 @@ func testL2OwnerAnswers(ctx context.Context, t *testing.T, c *cluster.Cluster) {
 	svc, ip := l2Service(ctx, t, c, "l2-web", l2Eip4, nil)
 	owner := waitOwner(ctx, t, c, svc)
 	waitClientFollows(ctx, t, c, ip, owner)
+	// The owner said so in an event on the Service.
+	err := rig.Eventually(ctx, 10*time.Second, 100*time.Millisecond, func(ctx context.Context) error {
+		var list eventsv1.EventList
+		if err := c.Client.List(ctx, &list, client.InNamespace(svc.Namespace)); err != nil {
+			return err
+		}
+		for _, e := range list.Items {
+			if e.Regarding.Name == svc.Name && e.Reason == speaker.ReasonLayer2Owner && strings.Contains(e.Note, owner.Name) {
+				return nil
+			}
+		}
+		return fmt.Errorf("no %s event naming %s on service %s among %d events", speaker.ReasonLayer2Owner, owner.Name, svc.Name, len(list.Items))
+	})
+	if err != nil {
+		t.Error(err)
+	}
 	t.Logf("%s owned by %s; 10 curls answered by %v", ip, owner.Name, curlNames(ctx, t, c, ip, 10))
 	deleteService(ctx, t, c, svc)
 }
