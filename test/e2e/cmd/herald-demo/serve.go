@@ -16,6 +16,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/herald-lb/herald/api/v1alpha2"
 	"github.com/herald-lb/herald/internal/testenv"
 	"github.com/herald-lb/herald/test/e2e/cluster"
 	"github.com/herald-lb/herald/test/e2e/rig"
@@ -34,10 +35,16 @@ type state struct {
 	ClientNS   string `json:"clientNS"`
 	Service    string `json:"service"`
 	IP         string `json:"ip"`
+	L2Service  string `json:"l2Service"`
+	L2IP       string `json:"l2IP"`
 }
 
-// demoService is hack/demo/service.yaml's Service.
-var demoService = client.ObjectKey{Namespace: "default", Name: "web"}
+// demoService is hack/demo/service.yaml's Service (BGP), demoL2Service
+// hack/demo/layer2.yaml's.
+var (
+	demoService   = client.ObjectKey{Namespace: "default", Name: "web"}
+	demoL2Service = client.ObjectKey{Namespace: "default", Name: "web-l2"}
+)
 
 // serve runs the testbed until SIGTERM or SIGINT. It writes the state file
 // once the Service answers through the router, and removes it on exit.
@@ -108,22 +115,8 @@ func (d demo) apply(ctx context.Context, c *cluster.Cluster) (state, error) {
 		}
 	}
 
-	var ip netip.Addr
-	var svc corev1.Service
-	err = rig.Eventually(ctx, time.Minute, 100*time.Millisecond, func(ctx context.Context) error {
-		if err := c.Client.Get(ctx, demoService, &svc); err != nil {
-			return err
-		}
-		if len(svc.Status.LoadBalancer.Ingress) == 0 {
-			return fmt.Errorf("service %s has no address yet", demoService)
-		}
-		ip, err = netip.ParseAddr(svc.Status.LoadBalancer.Ingress[0].IP)
-		return err
-	})
+	ip, err := publish(ctx, c, demoService)
 	if err != nil {
-		return state{}, err
-	}
-	if err := c.PublishEndpoints(ctx, &svc, c.Nodes...); err != nil {
 		return state{}, err
 	}
 	err = rig.Eventually(ctx, time.Minute, 100*time.Millisecond, func(ctx context.Context) error {
@@ -140,9 +133,50 @@ func (d demo) apply(ctx context.Context, c *cluster.Cluster) (state, error) {
 	if err != nil {
 		return state{}, err
 	}
+	l2IP, err := publish(ctx, c, demoL2Service)
+	if err != nil {
+		return state{}, err
+	}
+	err = rig.Eventually(ctx, time.Minute, 100*time.Millisecond, func(ctx context.Context) error {
+		var svc corev1.Service
+		if err := c.Client.Get(ctx, demoL2Service, &svc); err != nil {
+			return err
+		}
+		if svc.Annotations[v1alpha2.AnnotationLayer2Node] == "" {
+			return fmt.Errorf("service %s has no layer2 owner yet", demoL2Service)
+		}
+		_, err = c.Curl(ctx, "http://"+l2IP.String()+"/")
+		return err
+	})
+	if err != nil {
+		return state{}, err
+	}
 	return state{
 		Kubeconfig: kubeconfig, Kubectl: kubectl, Prefix: c.Prefix,
 		RouterNS: c.Router.NS, ClientNS: c.Rig.Client.NS,
 		Service: demoService.String(), IP: ip.String(),
+		L2Service: demoL2Service.String(), L2IP: l2IP.String(),
 	}, nil
+}
+
+// publish waits for the Service's address and writes its EndpointSlices:
+// one backend on every node.
+func publish(ctx context.Context, c *cluster.Cluster, key client.ObjectKey) (netip.Addr, error) {
+	var ip netip.Addr
+	var svc corev1.Service
+	err := rig.Eventually(ctx, time.Minute, 100*time.Millisecond, func(ctx context.Context) error {
+		if err := c.Client.Get(ctx, key, &svc); err != nil {
+			return err
+		}
+		if len(svc.Status.LoadBalancer.Ingress) == 0 {
+			return fmt.Errorf("service %s has no address yet", key)
+		}
+		var err error
+		ip, err = netip.ParseAddr(svc.Status.LoadBalancer.Ingress[0].IP)
+		return err
+	})
+	if err != nil {
+		return ip, err
+	}
+	return ip, c.PublishEndpoints(ctx, &svc, c.Nodes...)
 }

@@ -111,6 +111,19 @@ func (d demo) show() error {
 			fmt.Printf("(curl failed: %v)\n", err)
 		}
 	}
+	if st.L2IP != "" {
+		fmt.Println()
+		section("the Layer2 Service's owner", st.Kubectl, "--kubeconfig", st.Kubeconfig, "get", "svc", "web-l2",
+			"-o", `custom-columns=NAME:.metadata.name,EXTERNAL-IP:.status.loadBalancer.ingress[0].ip,OWNER:.metadata.annotations.layer2\.openelb\.kubesphere\.io/v1alpha1`)
+		l2URL := "http://" + st.L2IP + "/"
+		out, err := exec.CommandContext(ctx, "ip", "netns", "exec", st.ClientNS, "curl", "-sS", "--max-time", "2", l2URL).CombinedOutput()
+		fmt.Printf("$ ip netns exec %s curl -s %s\n%s", st.ClientNS, l2URL, out)
+		if err != nil {
+			fmt.Printf("(curl failed: %v)\n", err)
+		}
+		fmt.Println()
+		section("the client's neighbour entry (the owner's MAC)", "ip", "-n", st.ClientNS, "neigh", "show", st.L2IP)
+	}
 	fmt.Printf(`
 The testbed keeps running. Use it with:
   export KUBECONFIG=%s
