@@ -44,7 +44,10 @@ func TestLayer2(t *testing.T) {
 	defer cancel()
 	for _, e := range []*v1alpha2.Eip{
 		{ObjectMeta: metav1.ObjectMeta{Name: l2Eip4}, Spec: v1alpha2.EipSpec{Address: "10.99.0.200-10.99.0.220", Protocol: v1alpha2.ProtocolLayer2, Interface: rig.LANLink}},
-		{ObjectMeta: metav1.ObjectMeta{Name: l2Eip6}, Spec: v1alpha2.EipSpec{Address: "fd99::200-fd99::220", Protocol: v1alpha2.ProtocolLayer2, Interface: rig.LANLink}},
+		// The IPv6 pool names its interface by what it reaches (the
+		// router), resolved through each node's routing table.
+		{ObjectMeta: metav1.ObjectMeta{Name: l2Eip6}, Spec: v1alpha2.EipSpec{Address: "fd99::200-fd99::220", Protocol: v1alpha2.ProtocolLayer2,
+			Interface: v1alpha2.InterfaceCanReachPrefix + c.Router.LAN.IPv6.Addr().String()}},
 	} {
 		if err := c.Client.Create(ctx, e); err != nil {
 			t.Fatal(err)
@@ -314,8 +317,9 @@ func testL2Failover(ctx context.Context, t *testing.T, c *cluster.Cluster, how s
 	deleteService(ctx, t, c, svc)
 }
 
-// testL2IPv6: an IPv6 Service of a layer2 Eip → the client resolves it
-// through NDP to the owner's MAC and curl answers.
+// testL2IPv6: an IPv6 Service of a layer2 Eip whose interface is
+// can_reach:<router> → the client resolves it through NDP to the owner's
+// MAC and curl answers.
 func testL2IPv6(ctx context.Context, t *testing.T, c *cluster.Cluster) {
 	svc, ip := l2Service(ctx, t, c, "l2-v6", l2Eip6, func(s *corev1.Service) {
 		s.Spec.IPFamilies = []corev1.IPFamily{corev1.IPv6Protocol}
