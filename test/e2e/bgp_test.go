@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
-	"os"
 	"slices"
 	"strings"
 	"syscall"
@@ -44,10 +43,7 @@ func TestBGP(t *testing.T) {
 
 	// Subtests run in order and build on each other's state; each leaves
 	// the testbed as it found it (services deleted, speakers running).
-	steps := []struct {
-		name string
-		run  func(context.Context, *testing.T, *cluster.Cluster)
-	}{
+	runSteps(ctx, t, c, []step{
 		{"ECMPAndCurl", testECMPAndCurl},
 		{"ExternalTrafficPolicyLocal", testETPLocal},
 		{"KilledSpeakerLeaves", testKilledSpeaker},
@@ -56,10 +52,22 @@ func TestBGP(t *testing.T) {
 		{"GracefulRestartNoRouteChange", testGracefulRestart},
 		{"Metrics", testMetrics},
 		{"ServiceCIDRs", testServiceCIDRs},
-	}
+	})
+}
+
+// step is one subtest of a scenario list.
+type step struct {
+	name string
+	run  func(context.Context, *testing.T, *cluster.Cluster)
+}
+
+// runSteps runs the steps in order as subtests, stopping at the first
+// that fails: later steps assume the earlier ones' state.
+func runSteps(ctx context.Context, t *testing.T, c *cluster.Cluster, steps []step) {
+	t.Helper()
 	for _, s := range steps {
 		if !t.Run(s.name, func(t *testing.T) { s.run(ctx, t, c) }) {
-			return // later steps assume the earlier ones' state
+			return
 		}
 	}
 }
@@ -585,7 +593,7 @@ func testGracefulRestart(ctx context.Context, t *testing.T, c *cluster.Cluster) 
 		t.Fatal(err)
 	}
 	victim := c.Nodes[1]
-	torLog := logOffset(c.ToR.Proc.Log)
+	torLog := c.ToR.Proc.LogSize()
 	stopped := time.Now()
 	if err := victim.Speaker.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
@@ -598,7 +606,7 @@ func testGracefulRestart(ctx context.Context, t *testing.T, c *cluster.Cluster) 
 	}
 	// Done when BIRD says so: the restarted speaker sent End-of-RIB.
 	err = rig.Eventually(ctx, 40*time.Second, 100*time.Millisecond, func(context.Context) error {
-		if !strings.Contains(logFrom(c.ToR.Proc.Log, torLog), "graceful restart done") {
+		if !strings.Contains(c.ToR.Proc.LogSince(torLog), "graceful restart done") {
 			return fmt.Errorf("BIRD has not finished the graceful restart")
 		}
 		return nil
@@ -641,24 +649,6 @@ func testMetrics(ctx context.Context, t *testing.T, c *cluster.Cluster) {
 		}
 	}
 	deleteService(ctx, t, c, svc)
-}
-
-// logOffset is the current size of the log at path: what logFrom skips.
-func logOffset(path string) int64 {
-	fi, err := os.Stat(path)
-	if err != nil {
-		return 0
-	}
-	return fi.Size()
-}
-
-// logFrom returns what was written to the log at path after offset.
-func logFrom(path string, offset int64) string {
-	data, err := os.ReadFile(path)
-	if err != nil || int64(len(data)) < offset {
-		return ""
-	}
-	return string(data[offset:])
 }
 
 // testServiceCIDRs: BgpConf serviceClusterIPs and serviceExternalIPs →
@@ -753,18 +743,5 @@ func waitPrefix(ctx context.Context, t *testing.T, c *cluster.Cluster, prefix ne
 // waitRouteWithin is waitPrefix with its own bound.
 func waitRouteWithin(ctx context.Context, t *testing.T, c *cluster.Cluster, prefix netip.Prefix, within time.Duration, nodes ...*cluster.Node) {
 	t.Helper()
-	want := nodeAddrs(prefix.Addr(), nodes...)
-	err := rig.Eventually(ctx, within, 20*time.Millisecond, func(ctx context.Context) error {
-		got, err := c.BirdRoutes(ctx, prefix)
-		if err != nil {
-			return err
-		}
-		if !slices.Equal(got, want) {
-			return fmt.Errorf("router's next hops for %s: %v, want %v", prefix, got, want)
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	waitNexthops(ctx, t, c.Rig, prefix, nodeAddrs(prefix.Addr(), nodes...), within)
 }

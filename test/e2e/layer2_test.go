@@ -53,10 +53,7 @@ func TestLayer2(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	steps := []struct {
-		name string
-		run  func(context.Context, *testing.T, *cluster.Cluster)
-	}{
+	runSteps(ctx, t, c, []step{
 		{"OwnerAnswers", testL2OwnerAnswers},
 		{"LocalOwnedByEndpointNode", testL2Local},
 		{"SharedAddressOneResponder", testL2Shared},
@@ -84,12 +81,7 @@ func TestLayer2(t *testing.T) {
 			})
 		}},
 		{"IPv6NDP", testL2IPv6},
-	}
-	for _, s := range steps {
-		if !t.Run(s.name, func(t *testing.T) { s.run(ctx, t, c) }) {
-			return
-		}
-	}
+	})
 }
 
 // l2Service creates a Layer2 Service, publishes endpoints on nodes (all

@@ -174,6 +174,12 @@ func (p *Proc) wait(timeout time.Duration) error {
 	}
 }
 
+// LogSize is the current size of the process's log: what LogSince skips.
+func (p *Proc) LogSize() int64 { return fileSize(p.Log) }
+
+// LogSince returns what the process logged after offset (a LogSize).
+func (p *Proc) LogSince(offset int64) string { return readFrom(p.Log, offset) }
+
 // Tail returns the last n lines of the process's log.
 func (p *Proc) Tail(n int) string { return tailFile(p.Log, n) }
 
