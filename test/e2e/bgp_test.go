@@ -506,7 +506,12 @@ func testWrongAS(ctx context.Context, t *testing.T, c *cluster.Cluster) {
 	if err := c.PublishEndpoints(ctx, svc6, c.Nodes...); err != nil {
 		t.Fatal(err)
 	}
-	waitRoute(ctx, t, c, ip6, c.Nodes...)
+	// After a run of refused sessions BIRD waits up to its maximum error
+	// wait (10 s) before it accepts the next, and GoBGP retries after its
+	// fixed 5 s idle hold plus up to two connect-retry periods.
+	fixed := time.Now()
+	waitRouteWithin(ctx, t, c, hostRoute(ip6), time.Minute, c.Nodes...)
+	t.Logf("TIMING peer AS fixed -> IPv6 route via every node: %v", time.Since(fixed).Round(time.Millisecond))
 	waitCurl(ctx, t, c, ip6)
 	assertEstablished(ctx, t, c, torPeer6)
 	assertNoRouteEvents(t, events, hostRoute(ip4))
