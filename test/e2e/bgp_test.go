@@ -633,7 +633,10 @@ func testMetrics(ctx context.Context, t *testing.T, c *cluster.Cluster) {
 	ip := createService(ctx, t, c, svc)
 	waitRoute(ctx, t, c, ip, c.Nodes...)
 	for _, n := range c.Nodes {
-		err := rig.Eventually(ctx, 10*time.Second, 200*time.Millisecond, func(ctx context.Context) error {
+		// The IPv6 session of the node restarted by the previous step
+		// may wait out BIRD's error wait (up to 10 s) and GoBGP's 5 s idle
+		// hold before it is back.
+		err := rig.Eventually(ctx, time.Minute, 200*time.Millisecond, func(ctx context.Context) error {
 			m, err := n.Metrics(ctx)
 			if err != nil {
 				return err
