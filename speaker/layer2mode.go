@@ -36,15 +36,24 @@ const (
 	ReasonLayer2Owner = "Layer2Owner"
 )
 
-// L2Membership is the view of the live speakers (layer2.Membership).
-type L2Membership interface {
+// L2Session is this node's part in the Layer2 membership: its own Lease
+// renewed (layer2.NodeLease) and its view of the others'
+// (layer2.Membership). It runs only while layer2 pools exist, so that a
+// cluster that uses BGP alone pays no Lease writes.
+type L2Session interface {
+	// Snapshot is the current membership view.
 	Snapshot() layer2.Members
+	// SetUnavailableEips publishes the Eips this node cannot serve.
+	SetUnavailableEips(eips []string)
+	// Changed is poked when the view changes.
+	Changed() <-chan struct{}
+	// Stop releases the Lease and ends the session; it returns when both
+	// have stopped.
+	Stop()
 }
 
-// L2Lease publishes the Eips this node cannot serve (layer2.NodeLease).
-type L2Lease interface {
-	SetUnavailableEips(eips []string)
-}
+// L2SessionFactory starts a session.
+type L2SessionFactory func() (L2Session, error)
 
 // L2Carrier says whether an interface is up with carrier
 // (layer2.CarrierWatch); nothing is answered before its first sync.
@@ -71,18 +80,20 @@ type L2ResponderFactory func(iface string, onConflict func(netip.Addr, net.Hardw
 // the design, the timings and what a node cut off from the API server does.
 type Layer2Mode struct {
 	// Node is this node's name.
-	Node    string
-	Members L2Membership
-	Lease   L2Lease
-	Carrier L2Carrier
+	Node string
+	// Sessions starts the Lease and membership view when the first layer2
+	// pool appears; the session is stopped when the last one goes.
+	Sessions L2SessionFactory
+	Carrier  L2Carrier
 	// Routes resolves can_reach:<ip> interfaces.
 	Routes     layer2.RouteLookup
 	Responders L2ResponderFactory
 	// Client writes the owner annotation on Services; Recorder the events.
 	Client   client.Client
 	Recorder events.EventRecorder
-	// Trigger, when set, is poked when a conflict should make the mode
-	// re-apply (the reconciler's trigger).
+	// Trigger, when set, is poked when the mode should re-apply: the
+	// membership view changed, or a conflict was heard while it is frozen
+	// (the reconciler's trigger).
 	Trigger func()
 	// HandOverTimeout bounds how long Shutdown keeps answering for the
 	// addresses it owned, waiting to hear their next owners announce them.
@@ -91,6 +102,8 @@ type Layer2Mode struct {
 	Metrics         *Metrics
 
 	mu         sync.Mutex
+	session    L2Session
+	stopWatch  chan struct{}          // ends the goroutine forwarding session changes
 	responders map[string]L2Responder // by interface
 	owned      map[netip.Addr]string  // address -> interface, as last applied
 	frozen     bool
@@ -129,13 +142,22 @@ func (m *Layer2Mode) Apply(ctx context.Context, snap Snapshot, d Desired) error 
 			pools = append(pools, p)
 		}
 	}
+	session, err := m.ensureSession(len(pools) > 0)
+	if err != nil {
+		return err
+	}
+	if session == nil {
+		// No layer2 pool: nothing to answer for, no Lease to renew.
+		m.Metrics.layer2(0, 0, false)
+		return m.applyOwned(nil, false)
+	}
 	ifaces := layer2.ResolveEipInterfaces(pools, m.Routes, m.Carrier.Up)
-	m.Lease.SetUnavailableEips(ifaces.UnavailableNames())
+	session.SetUnavailableEips(ifaces.UnavailableNames())
 	for eip, why := range ifaces.Unavailable {
 		m.Log.V(1).Info("eip not served on this node", "eip", eip, "reason", why.Error())
 	}
 
-	members := m.Members.Snapshot()
+	members := session.Snapshot()
 	claims := make([]layer2.AddressClaim, 0, len(d.Layer2))
 	for _, c := range d.Layer2 {
 		claims = append(claims, layer2.AddressClaim{IP: c.IP, Eip: c.Eip, Nodes: c.Nodes})
@@ -144,7 +166,6 @@ func (m *Layer2Mode) Apply(ctx context.Context, snap Snapshot, d Desired) error 
 
 	m.mu.Lock()
 	m.frozen = members.Frozen
-	want := map[string][]netip.Addr{}
 	owned := map[netip.Addr]string{}
 	for _, c := range d.Layer2 {
 		if owners[c.IP] != m.Node {
@@ -164,21 +185,82 @@ func (m *Layer2Mode) Apply(ctx context.Context, snap Snapshot, d Desired) error 
 			continue
 		}
 		owned[c.IP] = iface
-		want[iface] = append(want[iface], c.IP)
 	}
 	if !members.Frozen {
 		clear(m.heard)
 	}
+	m.mu.Unlock()
+	err = m.applyOwned(owned, members.Frozen)
+	m.Metrics.layer2(len(owned), len(members.Live), members.Frozen)
+	return errors.Join(err, m.annotate(ctx, d.Layer2, owners))
+}
+
+// applyOwned makes the responders answer for owned (address -> interface)
+// and nothing else.
+func (m *Layer2Mode) applyOwned(owned map[netip.Addr]string, frozen bool) error {
+	want := map[string][]netip.Addr{}
+	for a, iface := range owned {
+		want[iface] = append(want[iface], a)
+	}
+	m.mu.Lock()
 	err := m.applyResponders(want)
 	gained := diffOwned(m.owned, owned)
+	released := diffOwned(owned, m.owned)
 	m.owned = owned
 	m.mu.Unlock()
-	m.Metrics.layer2(len(owned), len(members.Live), members.Frozen)
-
 	for _, a := range gained {
-		m.Log.Info("answering ARP/NDP", "ip", a.String(), "interface", owned[a])
+		m.Log.Info("answering ARP/NDP", "ip", a.String(), "interface", owned[a], "frozenView", frozen)
 	}
-	return errors.Join(err, m.annotate(ctx, d.Layer2, owners))
+	for _, a := range released {
+		m.Log.Info("no longer answering ARP/NDP", "ip", a.String())
+	}
+	return err
+}
+
+// ensureSession starts the Lease and membership session when layer2
+// pools exist and none runs, and stops it when none exist; it returns the
+// running session, or nil.
+func (m *Layer2Mode) ensureSession(wanted bool) (L2Session, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	switch {
+	case wanted && m.session == nil:
+		s, err := m.Sessions()
+		if err != nil {
+			return nil, fmt.Errorf("start layer2 lease: %w", err)
+		}
+		m.session, m.stopWatch = s, make(chan struct{})
+		go m.forwardChanges(s.Changed(), m.stopWatch)
+		m.Log.Info("layer2 pools exist: renewing this node's Lease")
+	case !wanted && m.session != nil:
+		m.stopSessionLocked()
+		m.Log.Info("no layer2 pool left: this node's Lease released")
+	}
+	return m.session, nil
+}
+
+// stopSessionLocked releases the Lease; m.mu is held.
+func (m *Layer2Mode) stopSessionLocked() {
+	if m.session == nil {
+		return
+	}
+	close(m.stopWatch)
+	m.session.Stop()
+	m.session, m.stopWatch = nil, nil
+}
+
+// forwardChanges pokes Trigger on every change of the view until stop.
+func (m *Layer2Mode) forwardChanges(changed <-chan struct{}, stop <-chan struct{}) {
+	for {
+		select {
+		case <-changed:
+			if m.Trigger != nil {
+				m.Trigger()
+			}
+		case <-stop:
+			return
+		}
+	}
 }
 
 // applyResponders makes each interface's responder own want[iface],
@@ -289,10 +371,10 @@ func (m *Layer2Mode) annotate(ctx context.Context, claims []Layer2Claim, owners 
 	return errors.Join(errs...)
 }
 
-// Shutdown hands over: this node's lease is released by then (the
-// manager stopped it), so the others reassign its addresses and announce
-// them; it keeps answering until it has heard every address announced by
-// another node, at most HandOverTimeout, then stops.
+// Shutdown hands over: it releases this node's Lease, so that the others
+// reassign its addresses and announce them, and keeps answering until it
+// has heard every address announced by another node, at most
+// HandOverTimeout, then stops.
 func (m *Layer2Mode) Shutdown(ctx context.Context) error {
 	timeout := m.HandOverTimeout
 	if timeout == 0 {
@@ -303,6 +385,9 @@ func (m *Layer2Mode) Shutdown(ctx context.Context) error {
 	m.mu.Lock()
 	m.heardCh = make(chan struct{}, 1)
 	since := time.Now()
+	// Released at once: the others drop this node and announce its
+	// addresses, which the loop below waits to hear.
+	m.stopSessionLocked()
 	m.mu.Unlock()
 	for {
 		m.mu.Lock()

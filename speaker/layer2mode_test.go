@@ -17,13 +17,18 @@ import (
 	"github.com/herald-lb/herald/speaker/layer2"
 )
 
-type fakeMembers struct{ m layer2.Members }
+// fakeSession is a Lease and membership view the test sets.
+type fakeSession struct {
+	m           layer2.Members
+	unavailable []string
+	changed     chan struct{}
+	stopped     bool
+}
 
-func (f *fakeMembers) Snapshot() layer2.Members { return f.m }
-
-type fakeLease struct{ unavailable []string }
-
-func (f *fakeLease) SetUnavailableEips(eips []string) { f.unavailable = eips }
+func (f *fakeSession) Snapshot() layer2.Members         { return f.m }
+func (f *fakeSession) SetUnavailableEips(eips []string) { f.unavailable = eips }
+func (f *fakeSession) Changed() <-chan struct{}         { return f.changed }
+func (f *fakeSession) Stop()                            { f.stopped = true }
 
 type fakeCarrier struct {
 	synced bool
@@ -57,8 +62,8 @@ func (f *fakeResponder) Close() error {
 // pools: "a" on eth0 and "b" on eth1.
 type l2Fixture struct {
 	mode       *Layer2Mode
-	members    *fakeMembers
-	lease      *fakeLease
+	members    *fakeSession // the current session (also the lease)
+	sessions   int          // started so far
 	carrier    *fakeCarrier
 	responders map[string]*fakeResponder
 	conflict   map[string]func(netip.Addr, net.HardwareAddr)
@@ -68,8 +73,7 @@ type l2Fixture struct {
 func newL2Fixture(t *testing.T) *l2Fixture {
 	t.Helper()
 	f := &l2Fixture{
-		members:    &fakeMembers{m: layer2.Members{Live: map[string][]string{"n1": nil, "n2": nil}}},
-		lease:      &fakeLease{},
+		members:    &fakeSession{m: layer2.Members{Live: map[string][]string{"n1": nil, "n2": nil}}, changed: make(chan struct{})},
 		carrier:    &fakeCarrier{synced: true, down: map[string]bool{}},
 		responders: map[string]*fakeResponder{},
 		conflict:   map[string]func(netip.Addr, net.HardwareAddr){},
@@ -85,7 +89,12 @@ func newL2Fixture(t *testing.T) *l2Fixture {
 		f.snap.Pools = append(f.snap.Pools, pool)
 	}
 	f.mode = &Layer2Mode{
-		Node: "n1", Members: f.members, Lease: f.lease, Carrier: f.carrier,
+		Node: "n1", Carrier: f.carrier,
+		Sessions: func() (L2Session, error) {
+			f.sessions++
+			f.members.stopped = false
+			return f.members, nil
+		},
 		Responders: func(iface string, onConflict func(netip.Addr, net.HardwareAddr)) (L2Responder, error) {
 			r := &fakeResponder{}
 			f.responders[iface] = r
@@ -159,8 +168,8 @@ func TestLayer2ModeAnswersWhatItOwns(t *testing.T) {
 	if !slices.Equal(answered, want) {
 		t.Errorf("responders answer for %v, want %v", answered, want)
 	}
-	if len(f.lease.unavailable) != 0 {
-		t.Errorf("unavailable Eips %v, want none", f.lease.unavailable)
+	if len(f.members.unavailable) != 0 {
+		t.Errorf("unavailable Eips %v, want none", f.members.unavailable)
 	}
 
 	// n2 leaves: n1 answers for everything.
@@ -189,8 +198,8 @@ func TestLayer2ModeCarrier(t *testing.T) {
 	f.carrier.synced = true
 	f.carrier.down["eth1"] = true
 	f.apply(t, claims)
-	if !slices.Equal(f.lease.unavailable, []string{"b"}) {
-		t.Errorf("unavailable Eips %v, want [b]", f.lease.unavailable)
+	if !slices.Equal(f.members.unavailable, []string{"b"}) {
+		t.Errorf("unavailable Eips %v, want [b]", f.members.unavailable)
 	}
 	// The lease view does not show it yet; the node still does not answer
 	// on an interface without carrier.
@@ -294,5 +303,40 @@ func TestLayer2ModeShutdownTimesOut(t *testing.T) {
 	}
 	if d := time.Since(start); d < f.mode.HandOverTimeout || d > 5*time.Second {
 		t.Errorf("Shutdown with nobody announcing took %v, want about %v", d, f.mode.HandOverTimeout)
+	}
+}
+
+// TestLayer2ModeSessionOnlyWithPools: the Lease runs only while layer2
+// pools exist, and Shutdown releases it.
+func TestLayer2ModeSessionOnlyWithPools(t *testing.T) {
+	f := newL2Fixture(t)
+	pools := f.snap.Pools
+	f.snap.Pools = nil
+	f.apply(t, nil)
+	if f.sessions != 0 {
+		t.Fatalf("no layer2 pool, yet %d sessions started", f.sessions)
+	}
+	f.snap.Pools = pools
+	f.apply(t, l2TestClaims())
+	f.apply(t, l2TestClaims())
+	if f.sessions != 1 || f.members.stopped {
+		t.Fatalf("layer2 pools: %d sessions started (stopped %v), want one running", f.sessions, f.members.stopped)
+	}
+	f.snap.Pools = nil
+	f.apply(t, nil)
+	if !f.members.stopped || len(f.mode.Owned()) != 0 {
+		t.Fatalf("pools gone: session stopped %v, still answering %v", f.members.stopped, f.mode.Owned())
+	}
+	f.snap.Pools = pools
+	f.apply(t, l2TestClaims())
+	if f.sessions != 2 {
+		t.Fatalf("pools back: %d sessions started, want 2", f.sessions)
+	}
+	f.mode.HandOverTimeout = time.Millisecond
+	if err := f.mode.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if !f.members.stopped {
+		t.Error("Shutdown did not release the Lease")
 	}
 }

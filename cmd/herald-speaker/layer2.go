@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -56,9 +57,9 @@ type layer2Setup struct {
 	triggers []<-chan struct{}
 }
 
-// setupLayer2 builds the Layer2 mode: this node's Lease, the membership
-// view of the others', the carrier watch and the responders, all run by
-// mgr.
+// setupLayer2 builds the Layer2 mode: the carrier watch (run by mgr), and
+// what the mode starts while layer2 pools exist: this node's Lease, the
+// membership view of the others' and the responders.
 func setupLayer2(mgr ctrl.Manager, cfg *rest.Config, node string, f layer2Flags, log logr.Logger, m *speaker.Metrics) (layer2Setup, error) {
 	// The Lease's requests time out well within the renew deadline (a
 	// request stuck on a dead connection would delay the next renewal);
@@ -86,22 +87,20 @@ func setupLayer2(mgr ctrl.Manager, cfg *rest.Config, node string, f layer2Flags,
 	} else {
 		log.Info("cannot read this node's Node object; its Lease gets no owner", "error", err.Error())
 	}
-	lease, err := layer2.NewNodeLease(leaseClient.CoordinationV1(), lc)
-	if err != nil {
-		return layer2Setup{}, err
-	}
-	members := layer2.NewMembership(watchClient.CoordinationV1(), lease)
 	carrier := layer2.NewCarrierWatch(layer2.NetlinkLinks{}, log.WithName("carrier"))
-	for _, r := range []interface {
-		Start(context.Context) error
-	}{lease, members, carrier} {
-		if err := mgr.Add(runnable{r}); err != nil {
-			return layer2Setup{}, fmt.Errorf("add layer2 runnable: %w", err)
-		}
+	if err := mgr.Add(runnable{carrier}); err != nil {
+		return layer2Setup{}, fmt.Errorf("add carrier watch: %w", err)
 	}
-	conflicts := make(chan struct{}, 1)
+	sessions := func() (speaker.L2Session, error) {
+		lease, err := layer2.NewNodeLease(leaseClient.CoordinationV1(), lc)
+		if err != nil {
+			return nil, err
+		}
+		return startSession(lease, layer2.NewMembership(watchClient.CoordinationV1(), lease)), nil
+	}
+	poke := make(chan struct{}, 1)
 	mode := &speaker.Layer2Mode{
-		Node: node, Members: members, Lease: lease, Carrier: carrier,
+		Node: node, Sessions: sessions, Carrier: carrier,
 		Routes: layer2.NetlinkRoutes{},
 		Responders: func(iface string, onConflict func(netip.Addr, net.HardwareAddr)) (speaker.L2Responder, error) {
 			ifi, err := net.InterfaceByName(iface)
@@ -119,7 +118,7 @@ func setupLayer2(mgr ctrl.Manager, cfg *rest.Config, node string, f layer2Flags,
 		Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("herald-speaker"),
 		Trigger: func() {
 			select {
-			case conflicts <- struct{}{}:
+			case poke <- struct{}{}:
 			default:
 			}
 		},
@@ -127,7 +126,43 @@ func setupLayer2(mgr ctrl.Manager, cfg *rest.Config, node string, f layer2Flags,
 		Log:             log.WithName("layer2"),
 		Metrics:         m,
 	}
-	return layer2Setup{mode: mode, triggers: []<-chan struct{}{members.Changed(), carrier.Changed(), conflicts}}, nil
+	return layer2Setup{mode: mode, triggers: []<-chan struct{}{carrier.Changed(), poke}}, nil
+}
+
+// session runs a NodeLease and the Membership over it until Stop.
+type session struct {
+	*layer2.Membership
+	lease  *layer2.NodeLease
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// startSession runs lease and members in the background.
+func startSession(lease *layer2.NodeLease, members *layer2.Membership) *session {
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &session{Membership: members, lease: lease, cancel: cancel, done: make(chan struct{})}
+	var wg sync.WaitGroup
+	for _, run := range []func(context.Context) error{lease.Start, members.Start} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_ = run(ctx) // both return nil once ctx ends
+		}()
+	}
+	go func() {
+		wg.Wait()
+		close(s.done)
+	}()
+	return s
+}
+
+func (s *session) SetUnavailableEips(eips []string) { s.lease.SetUnavailableEips(eips) }
+
+// Stop releases the Lease (NodeLease releases it when its context ends)
+// and waits for both to return.
+func (s *session) Stop() {
+	s.cancel()
+	<-s.done
 }
 
 // runnable runs a Start(ctx) in the manager on every replica (the speaker

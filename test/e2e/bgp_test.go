@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/herald-lb/herald/api/v1alpha2"
 	"github.com/herald-lb/herald/internal/testenv"
+	"github.com/herald-lb/herald/speaker/layer2"
 	"github.com/herald-lb/herald/test/e2e/cluster"
 	"github.com/herald-lb/herald/test/e2e/rig"
 )
@@ -52,6 +54,7 @@ func TestBGP(t *testing.T) {
 		{"GracefulRestartNoRouteChange", testGracefulRestart},
 		{"Metrics", testMetrics},
 		{"ServiceCIDRs", testServiceCIDRs},
+		{"NoLeasesWithoutLayer2", testNoLeasesWithoutLayer2},
 	})
 }
 
@@ -752,4 +755,18 @@ func waitPrefix(ctx context.Context, t *testing.T, c *cluster.Cluster, prefix ne
 func waitRouteWithin(ctx context.Context, t *testing.T, c *cluster.Cluster, prefix netip.Prefix, within time.Duration, nodes ...*cluster.Node) {
 	t.Helper()
 	waitNexthops(ctx, t, c.Rig, prefix, nodeAddrs(prefix.Addr(), nodes...), within)
+}
+
+// testNoLeasesWithoutLayer2: with no layer2 Eip, no speaker renews a
+// Lease: a cluster that uses BGP alone pays no Layer2 API writes.
+func testNoLeasesWithoutLayer2(ctx context.Context, t *testing.T, c *cluster.Cluster) {
+	var leases coordinationv1.LeaseList
+	if err := c.Client.List(ctx, &leases, client.InNamespace(cluster.SpeakerNamespace)); err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range leases.Items {
+		if strings.HasPrefix(l.Name, layer2.LeaseNamePrefix) {
+			t.Errorf("Lease %s/%s exists, though no layer2 Eip does", l.Namespace, l.Name)
+		}
+	}
 }
