@@ -15,8 +15,9 @@
 // a new owner after SIGKILL (about 1.2 s), link loss and a planned stop
 // (about 70 ms); IPv6 through NDP.
 //
-// Liveness. Each speaker runs client-go leaderelection on a Lease of its
-// own, herald-speaker-<node> in the speaker's namespace, with the node
+// Liveness. While at least one layer2 Eip exists (a cluster that uses BGP
+// alone renews no Lease and watches none), each speaker runs client-go
+// leaderelection on a Lease of its own, herald-speaker-<node> in the speaker's namespace, with the node
 // name as holder identity. It is the only candidate, so it always leads;
 // the election is used for its renewal loop and for ReleaseOnCancel: a
 // planned stop (SIGTERM cancels the context) empties holderIdentity at
