@@ -66,6 +66,7 @@ type L2Carrier interface {
 // (layer2.Responder).
 type L2Responder interface {
 	SetOwned(addrs []netip.Addr) error
+	Counters() layer2.ResponderCounters
 	Close() error
 }
 
@@ -105,8 +106,11 @@ type Layer2Mode struct {
 	session    L2Session
 	stopWatch  chan struct{}          // ends the goroutine forwarding session changes
 	responders map[string]L2Responder // by interface
-	owned      map[netip.Addr]string  // address -> interface, as last applied
-	frozen     bool
+	// closedCounts keeps the counters of closed responders, by interface,
+	// so that the exported counters never go back.
+	closedCounts map[string]layer2.ResponderCounters
+	owned        map[netip.Addr]string // address -> interface, as last applied
+	frozen       bool
 	// heard is when another node was last heard announcing an address.
 	heard     map[netip.Addr]time.Time
 	heardCh   chan struct{}
@@ -293,6 +297,7 @@ func (m *Layer2Mode) applyResponders(want map[string][]netip.Addr) error {
 		if err := r.SetOwned(nil); err != nil {
 			errs = append(errs, fmt.Errorf("interface %q: %w", iface, err))
 		}
+		m.keepCountsLocked(iface, r)
 		if err := r.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("interface %q: close responder: %w", iface, err))
 		}
@@ -414,6 +419,7 @@ func (m *Layer2Mode) Shutdown(ctx context.Context) error {
 	defer m.mu.Unlock()
 	var errs []error
 	for iface, r := range m.responders {
+		m.keepCountsLocked(iface, r)
 		if err := r.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("interface %q: %w", iface, err))
 		}

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/herald-lb/herald/api/v1alpha2"
@@ -49,6 +51,12 @@ func (f *fakeResponder) SetOwned(addrs []netip.Addr) error {
 	defer f.mu.Unlock()
 	f.owned = slices.Clone(addrs)
 	return nil
+}
+
+func (f *fakeResponder) Counters() layer2.ResponderCounters {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return layer2.ResponderCounters{ARPReplies: uint64(len(f.owned)), Conflicts: 1}
 }
 
 func (f *fakeResponder) Close() error {
@@ -339,4 +347,42 @@ func TestLayer2ModeSessionOnlyWithPools(t *testing.T) {
 	if !f.members.stopped {
 		t.Error("Shutdown did not release the Lease")
 	}
+}
+
+// TestLayer2ModeCountersNeverGoBack: the exported counters keep what
+// closed responders counted.
+func TestLayer2ModeCountersNeverGoBack(t *testing.T) {
+	f := newL2Fixture(t)
+	claims := l2TestClaims()
+	f.apply(t, claims)
+	if got := layer2Counter(f.mode, "eth0", "conflict"); got != 1 {
+		t.Fatalf("eth0 conflicts = %v, want 1", got)
+	}
+	f.apply(t, nil) // every responder closes
+	f.apply(t, claims)
+	if got := layer2Counter(f.mode, "eth0", "conflict"); got != 2 {
+		t.Errorf("after a close and a reopen, eth0 conflicts = %v, want 2 (1 kept + 1 new)", got)
+	}
+}
+
+// layer2Counter collects c and returns the herald_speaker_layer2_packets_total
+// sample of iface and kind, or -1.
+func layer2Counter(c prometheus.Collector, iface, kind string) float64 {
+	ch := make(chan prometheus.Metric, 100)
+	c.Collect(ch)
+	close(ch)
+	for m := range ch {
+		var pb dto.Metric
+		if err := m.Write(&pb); err != nil {
+			continue
+		}
+		labels := map[string]string{}
+		for _, l := range pb.GetLabel() {
+			labels[l.GetName()] = l.GetValue()
+		}
+		if labels["interface"] == iface && labels["kind"] == kind {
+			return pb.GetCounter().GetValue()
+		}
+	}
+	return -1
 }

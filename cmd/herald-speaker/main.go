@@ -150,6 +150,9 @@ func run(f flags) error {
 	if err != nil {
 		return fmt.Errorf("set up layer2 mode: %w", err)
 	}
+	if err := metrics.Registry.Register(l2.mode); err != nil {
+		return fmt.Errorf("register layer2 metrics: %w", err)
+	}
 	rec := &speaker.Reconciler{
 		Services: speaker.InformerServices(sii),
 		Reader:   mgr.GetClient(), Node: f.node, Class: f.class, Metrics: m, Resync: f.resync,
