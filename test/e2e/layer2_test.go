@@ -208,6 +208,29 @@ func testL2OwnerAnswers(ctx context.Context, t *testing.T, c *cluster.Cluster) {
 		t.Error(err)
 	}
 	t.Logf("%s owned by %s; 10 curls answered by %v", ip, owner.Name, curlNames(ctx, t, c, ip, 10))
+	// The owner's /metrics says what it does: one address answered, ARP
+	// replies and announcements sent, all three nodes live.
+	m, err := owner.Metrics(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, check := range []struct {
+		series string
+		labels []string
+		min    float64
+	}{
+		{"herald_speaker_announced_addresses", []string{`mode="layer2"`}, 1},
+		{"herald_speaker_layer2_packets_total", []string{`kind="arp_reply"`}, 1},
+		{"herald_speaker_layer2_packets_total", []string{`kind="gratuitous_arp"`}, 2},
+		{"herald_speaker_layer2_live_nodes", nil, 3},
+	} {
+		if got := cluster.MetricSum(m, check.series, check.labels...); got < check.min {
+			t.Errorf("%s's %s%v = %v, want >= %v", owner.Name, check.series, check.labels, got, check.min)
+		}
+	}
+	if got := cluster.MetricSum(m, "herald_speaker_layer2_view_frozen"); got != 0 {
+		t.Errorf("%s's view is frozen (%v)", owner.Name, got)
+	}
 	deleteService(ctx, t, c, svc)
 }
 
