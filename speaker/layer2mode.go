@@ -343,6 +343,9 @@ func (m *Layer2Mode) annotate(ctx context.Context, claims []Layer2Claim, owners 
 	var todo []Layer2Claim
 	for _, c := range claims {
 		if owners[c.IP] != m.Node {
+			// Not ours (any more): forget what we wrote, so that the
+			// annotation is written again if the address comes back.
+			delete(m.annotated, c.Service)
 			continue
 		}
 		if c.Annotated == m.Node {
