@@ -329,6 +329,10 @@ func testL2Failover(ctx context.Context, t *testing.T, c *cluster.Cluster, how s
 	if err := owner.WaitSpeakerReady(ctx); err != nil {
 		t.Fatal(err)
 	}
+	// Live again, the node wins its address back (the hash did not
+	// change): the annotation and the client follow it.
+	waitOwner(ctx, t, c, svc, owner)
+	waitClientFollows(ctx, t, c, ip, owner)
 	deleteService(ctx, t, c, svc)
 }
 
