@@ -27,6 +27,9 @@ type Binaries struct {
 	HTTPName, NSForward string
 	// KubeProxy is the real kube-proxy of `make control-plane-e2e`.
 	KubeProxy string
+	// Probe is the client-side HTTP and ARP prober (test/e2e/cmd/probe),
+	// which Layer2 measurements run in the client's namespace.
+	Probe string
 }
 
 // commands are built by Build, all in one `go build` so that the shared
@@ -36,6 +39,7 @@ var commands = map[string]string{
 	"herald-controller": "./cmd/herald-controller",
 	"httpname":          "./test/e2e/cmd/httpname",
 	"nsforward":         "./test/e2e/cmd/nsforward",
+	"probe":             "./test/e2e/cmd/probe",
 }
 
 // Build compiles Herald's commands and the testbed's helpers into dir and
@@ -69,6 +73,7 @@ func Build(ctx context.Context, dir string) (Binaries, error) {
 		HTTPName:   filepath.Join(dir, "httpname"),
 		NSForward:  filepath.Join(dir, "nsforward"),
 		KubeProxy:  kubeProxy,
+		Probe:      filepath.Join(dir, "probe"),
 	}, nil
 }
 
