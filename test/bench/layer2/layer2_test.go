@@ -1,0 +1,182 @@
+package layer2
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/herald-lb/herald/api/v1alpha2"
+	"github.com/herald-lb/herald/test/e2e/cluster"
+	"github.com/herald-lb/herald/test/e2e/rig"
+)
+
+// runsEnv overrides the number of runs, e.g. HERALD_BENCH_RUNS=3.
+const runsEnv = "HERALD_BENCH_RUNS"
+
+// Sizes of one run: failover events of each kind, create-to-ARP samples
+// at each scale, and the Services of the scale case. With these a run
+// takes about three minutes on two cores, so the default is one run.
+const (
+	eventsPerKind = 10
+	createSamples = 10
+	manyServices  = 1000
+)
+
+// BenchmarkLayer2 measures, per run on two fresh testbeds: the outage
+// seen by the client on owner loss, planned hand-over, and the owner's
+// return (failovers); create -> first ARP answer and API writes per
+// second with 10 and 1,000 Services (control).
+func BenchmarkLayer2(b *testing.B) {
+	rig.SkipUnlessAvailable(b)
+	runs := 1
+	if v, err := strconv.Atoi(os.Getenv(runsEnv)); err == nil && v > 0 {
+		runs = v
+	}
+	// Built here rather than by cluster.Setup, which would log a line per
+	// testbed: a benchmark's log is cut after ten lines.
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	bins, err := cluster.BuildOnce(ctx)
+	cancel()
+	if err != nil {
+		b.Fatal(err)
+	}
+	var results []result
+	for run := range runs {
+		start := time.Now()
+		r := result{failovers: failovers(b, bins, eventsPerKind), control: control(b, bins, createSamples, manyServices)}
+		b.Logf("run %d (%v): %s", run+1, time.Since(start).Round(time.Second), r.failovers)
+		b.Logf("run %d: %s", run+1, r.control)
+		results = append(results, r)
+	}
+	report(b, results)
+}
+
+// result is one run's measurements.
+type result struct {
+	failovers failoverResult
+	control   controlResult
+}
+
+// report gives the framework the median over runs of each metric and
+// logs the spread.
+func report(b *testing.B, runs []result) {
+	b.Helper()
+	metrics := []struct {
+		unit string
+		of   func(result) float64
+	}{
+		{"unplanned-outage-p50-ms", func(r result) float64 { return ms(percentiles(durations(r.failovers.outage[nodeLost]))[0]) }},
+		{"unplanned-outage-p95-ms", func(r result) float64 { return ms(percentiles(durations(r.failovers.outage[nodeLost]))[1]) }},
+		{"unplanned-outage-max-ms", func(r result) float64 { return ms(percentiles(durations(r.failovers.outage[nodeLost]))[2]) }},
+		{"planned-outage-p50-ms", func(r result) float64 { return ms(percentiles(durations(r.failovers.outage[planned]))[0]) }},
+		{"planned-outage-p95-ms", func(r result) float64 { return ms(percentiles(durations(r.failovers.outage[planned]))[1]) }},
+		{"planned-outage-max-ms", func(r result) float64 { return ms(percentiles(durations(r.failovers.outage[planned]))[2]) }},
+		{"speaker-kill-outage-p95-ms", func(r result) float64 { return ms(percentiles(durations(r.failovers.outage[speakerKilled]))[1]) }},
+		{"rejoin-outage-p95-ms", func(r result) float64 { return ms(percentiles(r.failovers.allRejoins())[1]) }},
+		{"create-arp-p50-ms", func(r result) float64 { return ms(percentiles(r.control.createARP[0])[0]) }},
+		{"create-arp-p95-ms", func(r result) float64 { return ms(percentiles(r.control.createARP[0])[1]) }},
+		{"create-arp-1000svc-p50-ms", func(r result) float64 { return ms(percentiles(r.control.createARP[1])[0]) }},
+		{"create-arp-1000svc-p95-ms", func(r result) float64 { return ms(percentiles(r.control.createARP[1])[1]) }},
+		{"writes-per-s-10svc", func(r result) float64 { return r.control.writes[0].total() }},
+		{"writes-per-s-1000svc", func(r result) float64 { return r.control.writes[1].total() }},
+		{"lease-writes-per-s-10svc", func(r result) float64 { return r.control.writes[0].leases }},
+		{"lease-writes-per-s-1000svc", func(r result) float64 { return r.control.writes[1].leases }},
+		{"s-1000svc-owned-after-last-create", func(r result) float64 { return (r.control.allOwned - r.control.bulkCreating).Seconds() }},
+	}
+	var parts []string
+	for _, m := range metrics {
+		var values []float64
+		for _, r := range runs {
+			values = append(values, m.of(r))
+		}
+		s := slices.Clone(values)
+		slices.Sort(s)
+		med := s[len(s)/2]
+		if len(s)%2 == 0 {
+			med = (s[len(s)/2-1] + s[len(s)/2]) / 2
+		}
+		b.ReportMetric(med, m.unit)
+		parts = append(parts, fmt.Sprintf("%s %.3g [%.3g, %.3g]", m.unit, med, s[0], s[len(s)-1]))
+	}
+	b.Logf("median [min, max] of %d runs: %v", len(runs), parts)
+	b.ReportMetric(0, "ns/op")
+}
+
+// percentiles are p50, p95 and max of ds (not empty), rounded.
+func percentiles(ds []time.Duration) [3]time.Duration {
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	at := func(p float64) time.Duration {
+		i := int(p*float64(len(s))+0.5) - 1
+		return s[max(0, min(i, len(s)-1))].Round(100 * time.Microsecond)
+	}
+	return [3]time.Duration{at(0.50), at(0.95), s[len(s)-1].Round(100 * time.Microsecond)}
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// msList formats ds in whole milliseconds, in order.
+func msList(ds []time.Duration) string {
+	var out []string
+	for _, d := range ds {
+		out = append(out, strconv.FormatInt(d.Round(time.Millisecond).Milliseconds(), 10))
+	}
+	return "[" + strings.Join(out, " ") + "] ms"
+}
+
+// pct formats p50/p95/max of ds, or "none".
+func pct(ds []time.Duration) string {
+	if len(ds) == 0 {
+		return "none"
+	}
+	p := percentiles(ds)
+	return fmt.Sprintf("p50 %v p95 %v max %v (n=%d)", p[0], p[1], p[2], len(ds))
+}
+
+// layer2Service is a LoadBalancer Service from eip asking for ip, without
+// node ports (the client reaches the load-balancer address only).
+func layer2Service(name, eip string, ip netip.Addr) *corev1.Service {
+	svc := cluster.LoadBalancer("default", name, eip)
+	svc.Spec.AllocateLoadBalancerNodePorts = ptr.To(false)
+	if ip.IsValid() {
+		svc.Annotations[v1alpha2.AnnotationRequestedIP] = ip.String()
+	}
+	return svc
+}
+
+// waitOwner waits until svc's owner annotation names one of nodes and
+// returns that node and when the benchmark saw it.
+func waitOwner(ctx context.Context, c *cluster.Cluster, svc *corev1.Service, nodes ...*cluster.Node) (*cluster.Node, time.Time, error) {
+	var owner *cluster.Node
+	err := rig.Eventually(ctx, 30*time.Second, 20*time.Millisecond, func(ctx context.Context) error {
+		var cur corev1.Service
+		if err := c.Client.Get(ctx, client.ObjectKeyFromObject(svc), &cur); err != nil {
+			return err
+		}
+		name := cur.Annotations[v1alpha2.AnnotationLayer2Node]
+		owner = c.Node(name)
+		if owner == nil || !slices.Contains(nodes, owner) {
+			return fmt.Errorf("service %s owned by %q, want one of %v", svc.Name, name, nodeNames(nodes))
+		}
+		return nil
+	})
+	return owner, time.Now(), err
+}
+
+func nodeNames(nodes []*cluster.Node) string {
+	var out []string
+	for _, n := range nodes {
+		out = append(out, n.Name)
+	}
+	return strings.Join(out, ",")
+}
