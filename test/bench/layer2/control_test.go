@@ -3,11 +3,10 @@ package layer2
 import (
 	"context"
 	"fmt"
+	"github.com/herald-lb/herald/test/bench/benchstat"
 	"maps"
 	"net/netip"
-	"os"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -327,30 +326,15 @@ func rates(before, after map[string]float64, d time.Duration) writeRates {
 	return w
 }
 
-// speakersCPU is the user+system CPU time of every node's speaker so far
-// (/proc/<pid>/stat).
+// speakersCPU is the user+system CPU time of every node's speaker so far.
 func speakersCPU(c *cluster.Cluster) (time.Duration, error) {
 	var sum time.Duration
 	for _, n := range c.Nodes {
-		pid := n.Speaker.PID()
-		data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		cpu, err := benchstat.CPUTime(n.Speaker.PID())
 		if err != nil {
 			return 0, err
 		}
-		// The command name may hold spaces; the fields after it do not.
-		_, rest, ok := strings.Cut(string(data), ") ")
-		fields := strings.Fields(rest)
-		if !ok || len(fields) < 13 {
-			return 0, fmt.Errorf("pid %d: unexpected stat %q", pid, data)
-		}
-		for _, f := range fields[11:13] { // utime, stime (fields 14 and 15)
-			ticks, err := strconv.ParseInt(f, 10, 64)
-			if err != nil {
-				return 0, fmt.Errorf("pid %d: stat: %w", pid, err)
-			}
-			const clockTicks = 100 // USER_HZ on Linux
-			sum += time.Duration(ticks) * time.Second / clockTicks
-		}
+		sum += cpu
 	}
 	return sum, nil
 }

@@ -3,6 +3,7 @@ package layer2
 import (
 	"context"
 	"fmt"
+	"github.com/herald-lb/herald/test/bench/benchstat"
 	"net/netip"
 	"os"
 	"slices"
@@ -67,63 +68,43 @@ type result struct {
 	control   controlResult
 }
 
-// report gives the framework the median over runs of each metric and
-// logs the spread.
+// report gives the framework the median over runs of each metric.
 func report(b *testing.B, runs []result) {
 	b.Helper()
-	metrics := []struct {
-		unit string
-		of   func(result) float64
-	}{
-		{"unplanned-outage-p50-ms", func(r result) float64 { return ms(percentiles(durations(r.failovers.outage[nodeLost]))[0]) }},
-		{"unplanned-outage-p95-ms", func(r result) float64 { return ms(percentiles(durations(r.failovers.outage[nodeLost]))[1]) }},
-		{"unplanned-outage-max-ms", func(r result) float64 { return ms(percentiles(durations(r.failovers.outage[nodeLost]))[2]) }},
-		{"planned-outage-p50-ms", func(r result) float64 { return ms(percentiles(durations(r.failovers.outage[planned]))[0]) }},
-		{"planned-outage-p95-ms", func(r result) float64 { return ms(percentiles(durations(r.failovers.outage[planned]))[1]) }},
-		{"planned-outage-max-ms", func(r result) float64 { return ms(percentiles(durations(r.failovers.outage[planned]))[2]) }},
-		{"speaker-kill-outage-p95-ms", func(r result) float64 { return ms(percentiles(durations(r.failovers.outage[speakerKilled]))[1]) }},
-		{"rejoin-outage-p95-ms", func(r result) float64 { return ms(percentiles(r.failovers.allRejoins())[1]) }},
-		{"create-arp-p50-ms", func(r result) float64 { return ms(percentiles(r.control.createARP[0])[0]) }},
-		{"create-arp-p95-ms", func(r result) float64 { return ms(percentiles(r.control.createARP[0])[1]) }},
-		{"create-arp-1000svc-p50-ms", func(r result) float64 { return ms(percentiles(r.control.createARP[1])[0]) }},
-		{"create-arp-1000svc-p95-ms", func(r result) float64 { return ms(percentiles(r.control.createARP[1])[1]) }},
-		{"writes-per-s-10svc", func(r result) float64 { return r.control.writes[0].total() }},
-		{"writes-per-s-1000svc", func(r result) float64 { return r.control.writes[1].total() }},
-		{"lease-writes-per-s-10svc", func(r result) float64 { return r.control.writes[0].leases }},
-		{"lease-writes-per-s-1000svc", func(r result) float64 { return r.control.writes[1].leases }},
-		{"s-1000svc-owned-after-last-create", func(r result) float64 { return (r.control.allOwned - r.control.bulkCreating).Seconds() }},
-	}
-	var parts []string
-	for _, m := range metrics {
-		var values []float64
-		for _, r := range runs {
-			values = append(values, m.of(r))
-		}
-		s := slices.Clone(values)
-		slices.Sort(s)
-		med := s[len(s)/2]
-		if len(s)%2 == 0 {
-			med = (s[len(s)/2-1] + s[len(s)/2]) / 2
-		}
-		b.ReportMetric(med, m.unit)
-		parts = append(parts, fmt.Sprintf("%s %.3g [%.3g, %.3g]", m.unit, med, s[0], s[len(s)-1]))
-	}
-	b.Logf("median [min, max] of %d runs: %v", len(runs), parts)
-	b.ReportMetric(0, "ns/op")
+	benchstat.Report(b, runs, []benchstat.Metric[result]{
+		{Unit: "unplanned-outage-p50-ms", Of: func(r result) float64 {
+			return benchstat.Ms(benchstat.Percentiles(durations(r.failovers.outage[nodeLost]))[0])
+		}},
+		{Unit: "unplanned-outage-p95-ms", Of: func(r result) float64 {
+			return benchstat.Ms(benchstat.Percentiles(durations(r.failovers.outage[nodeLost]))[1])
+		}},
+		{Unit: "unplanned-outage-max-ms", Of: func(r result) float64 {
+			return benchstat.Ms(benchstat.Percentiles(durations(r.failovers.outage[nodeLost]))[2])
+		}},
+		{Unit: "planned-outage-p50-ms", Of: func(r result) float64 {
+			return benchstat.Ms(benchstat.Percentiles(durations(r.failovers.outage[planned]))[0])
+		}},
+		{Unit: "planned-outage-p95-ms", Of: func(r result) float64 {
+			return benchstat.Ms(benchstat.Percentiles(durations(r.failovers.outage[planned]))[1])
+		}},
+		{Unit: "planned-outage-max-ms", Of: func(r result) float64 {
+			return benchstat.Ms(benchstat.Percentiles(durations(r.failovers.outage[planned]))[2])
+		}},
+		{Unit: "speaker-kill-outage-p95-ms", Of: func(r result) float64 {
+			return benchstat.Ms(benchstat.Percentiles(durations(r.failovers.outage[speakerKilled]))[1])
+		}},
+		{Unit: "rejoin-outage-p95-ms", Of: func(r result) float64 { return benchstat.Ms(benchstat.Percentiles(r.failovers.allRejoins())[1]) }},
+		{Unit: "create-arp-p50-ms", Of: func(r result) float64 { return benchstat.Ms(benchstat.Percentiles(r.control.createARP[0])[0]) }},
+		{Unit: "create-arp-p95-ms", Of: func(r result) float64 { return benchstat.Ms(benchstat.Percentiles(r.control.createARP[0])[1]) }},
+		{Unit: "create-arp-1000svc-p50-ms", Of: func(r result) float64 { return benchstat.Ms(benchstat.Percentiles(r.control.createARP[1])[0]) }},
+		{Unit: "create-arp-1000svc-p95-ms", Of: func(r result) float64 { return benchstat.Ms(benchstat.Percentiles(r.control.createARP[1])[1]) }},
+		{Unit: "writes-per-s-10svc", Of: func(r result) float64 { return r.control.writes[0].total() }},
+		{Unit: "writes-per-s-1000svc", Of: func(r result) float64 { return r.control.writes[1].total() }},
+		{Unit: "lease-writes-per-s-10svc", Of: func(r result) float64 { return r.control.writes[0].leases }},
+		{Unit: "lease-writes-per-s-1000svc", Of: func(r result) float64 { return r.control.writes[1].leases }},
+		{Unit: "s-1000svc-owned-after-last-create", Of: func(r result) float64 { return (r.control.allOwned - r.control.bulkCreating).Seconds() }},
+	})
 }
-
-// percentiles are p50, p95 and max of ds (not empty), rounded.
-func percentiles(ds []time.Duration) [3]time.Duration {
-	s := slices.Clone(ds)
-	slices.Sort(s)
-	at := func(p float64) time.Duration {
-		i := int(p*float64(len(s))+0.5) - 1
-		return s[max(0, min(i, len(s)-1))].Round(100 * time.Microsecond)
-	}
-	return [3]time.Duration{at(0.50), at(0.95), s[len(s)-1].Round(100 * time.Microsecond)}
-}
-
-func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
 // msList formats ds in whole milliseconds, in order.
 func msList(ds []time.Duration) string {
@@ -139,7 +120,7 @@ func pct(ds []time.Duration) string {
 	if len(ds) == 0 {
 		return "none"
 	}
-	p := percentiles(ds)
+	p := benchstat.Percentiles(ds)
 	return fmt.Sprintf("p50 %v p95 %v max %v (n=%d)", p[0], p[1], p[2], len(ds))
 }
 

@@ -3,10 +3,10 @@ package routes
 import (
 	"context"
 	"fmt"
+	"github.com/herald-lb/herald/test/bench/benchstat"
 	"net/netip"
 	"os"
 	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -67,8 +67,8 @@ type result struct {
 }
 
 func (r result) String() string {
-	cp := percentiles(r.create)
-	dp := percentiles(r.delete)
+	cp := benchstat.Percentiles(r.create)
+	dp := benchstat.Percentiles(r.delete)
 	return fmt.Sprintf("create->route p50 %v p95 %v max %v; delete->gone p50 %v p95 %v max %v; %d services all routed in %v (creating took %v); speaker peak RSS %v MiB (idle %v, anonymous at the end %v), CPU %v",
 		cp[0], cp[1], cp[2], dp[0], dp[1], dp[2], r.bulk, r.bulkAllRouted.Round(time.Millisecond),
 		r.bulkCreating.Round(time.Millisecond), mibs(r.speakerPeak), mibs(r.speakerIdle), mibs(r.speakerAnon), r.speakerCPU)
@@ -105,7 +105,7 @@ func routesOnce(b *testing.B, sequential, bulk int) result {
 	waitEstablished(ctx, b, c)
 	var r result
 	for _, n := range c.Nodes {
-		st, err := procStatus(n.Speaker.PID())
+		st, err := benchstat.ProcStatus(n.Speaker.PID())
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -177,13 +177,13 @@ func routesOnce(b *testing.B, sequential, bulk int) result {
 	}
 	r.bulkAllRouted = last.Sub(start)
 	for _, n := range c.Nodes {
-		st, err := procStatus(n.Speaker.PID())
+		st, err := benchstat.ProcStatus(n.Speaker.PID())
 		if err != nil {
 			b.Fatal(err)
 		}
 		r.speakerPeak = append(r.speakerPeak, st["VmHWM"])
 		r.speakerAnon = append(r.speakerAnon, st["RssAnon"])
-		cpu, err := cpuTime(n.Speaker.PID())
+		cpu, err := benchstat.CPUTime(n.Speaker.PID())
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -236,53 +236,6 @@ func waitEstablished(ctx context.Context, b *testing.B, c *cluster.Cluster) {
 	if err != nil {
 		b.Fatal(err)
 	}
-}
-
-// procStatus reads the kB fields of /proc/<pid>/status, in bytes.
-func procStatus(pid int) (map[string]int64, error) {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return nil, err
-	}
-	out := map[string]int64{}
-	for _, line := range strings.Split(string(data), "\n") {
-		name, rest, ok := strings.Cut(line, ":")
-		value, isKB := strings.CutSuffix(strings.TrimSpace(rest), " kB")
-		if !ok || !isKB {
-			continue
-		}
-		if kb, err := strconv.ParseInt(value, 10, 64); err == nil {
-			out[name] = kb << 10
-		}
-	}
-	if _, ok := out["VmHWM"]; !ok {
-		return nil, fmt.Errorf("pid %d: no VmHWM in its status", pid)
-	}
-	return out, nil
-}
-
-// cpuTime is the process's user+system CPU time (/proc/<pid>/stat).
-func cpuTime(pid int) (time.Duration, error) {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, err
-	}
-	// The command name may hold spaces; the fields after it do not.
-	_, rest, ok := strings.Cut(string(data), ") ")
-	fields := strings.Fields(rest)
-	if !ok || len(fields) < 13 {
-		return 0, fmt.Errorf("pid %d: unexpected stat %q", pid, data)
-	}
-	var ticks int64
-	for _, f := range fields[11:13] { // utime, stime (fields 14 and 15)
-		v, err := strconv.ParseInt(f, 10, 64)
-		if err != nil {
-			return 0, fmt.Errorf("pid %d: stat: %w", pid, err)
-		}
-		ticks += v
-	}
-	const clockTicks = 100 // USER_HZ on Linux
-	return time.Duration(ticks) * time.Second / clockTicks, nil
 }
 
 func mibs(bytes []int64) []string {

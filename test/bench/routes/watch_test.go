@@ -3,6 +3,7 @@ package routes
 import (
 	"context"
 	"fmt"
+	"github.com/herald-lb/herald/test/bench/benchstat"
 	"net/netip"
 	"slices"
 	"sync"
@@ -138,52 +139,20 @@ func (w *routeWatch) waitFullCount(ctx context.Context, n int, since time.Time, 
 	return last, nil
 }
 
-// percentiles are p50, p95 and max of ds (not empty), rounded.
-func percentiles(ds []time.Duration) [3]time.Duration {
-	s := slices.Clone(ds)
-	slices.Sort(s)
-	at := func(p float64) time.Duration {
-		i := int(p*float64(len(s))+0.5) - 1
-		return s[max(0, min(i, len(s)-1))].Round(100 * time.Microsecond)
-	}
-	return [3]time.Duration{at(0.50), at(0.95), s[len(s)-1].Round(100 * time.Microsecond)}
-}
-
-// report gives the framework the median over runs of each metric and
-// logs the spread.
+// report gives the framework the median over runs of each metric.
 func report(b *testing.B, runs []result) {
 	b.Helper()
-	metrics := []struct {
-		unit string
-		of   func(result) float64
-	}{
-		{"create-route-p50-ms", func(r result) float64 { return ms(percentiles(r.create)[0]) }},
-		{"create-route-p95-ms", func(r result) float64 { return ms(percentiles(r.create)[1]) }},
-		{"delete-gone-p50-ms", func(r result) float64 { return ms(percentiles(r.delete)[0]) }},
-		{"delete-gone-p95-ms", func(r result) float64 { return ms(percentiles(r.delete)[1]) }},
-		{"s-1000-all-routed", func(r result) float64 { return r.bulkAllRouted.Seconds() }},
-		{"speaker-peak-MiB", func(r result) float64 { return float64(slices.Max(r.speakerPeak)) / (1 << 20) }},
-		{"speaker-idle-MiB", func(r result) float64 { return float64(slices.Max(r.speakerIdle)) / (1 << 20) }},
-		{"speaker-cpu-s", func(r result) float64 { return slices.Max(r.speakerCPU).Seconds() }},
-		{"speaker-anon-MiB", func(r result) float64 { return float64(slices.Max(r.speakerAnon)) / (1 << 20) }},
-	}
-	var parts []string
-	for _, m := range metrics {
-		var values []float64
-		for _, r := range runs {
-			values = append(values, m.of(r))
-		}
-		s := slices.Clone(values)
-		slices.Sort(s)
-		med := s[len(s)/2]
-		if len(s)%2 == 0 {
-			med = (s[len(s)/2-1] + s[len(s)/2]) / 2
-		}
-		b.ReportMetric(med, m.unit)
-		parts = append(parts, fmt.Sprintf("%s %.3g [%.3g, %.3g]", m.unit, med, s[0], s[len(s)-1]))
-	}
-	b.Logf("median [min, max] of %d runs: %v", len(runs), parts)
-	b.ReportMetric(0, "ns/op")
+	p := func(ds []time.Duration, i int) float64 { return benchstat.Ms(benchstat.Percentiles(ds)[i]) }
+	mib := func(v int64) float64 { return float64(v) / (1 << 20) }
+	benchstat.Report(b, runs, []benchstat.Metric[result]{
+		{Unit: "create-route-p50-ms", Of: func(r result) float64 { return p(r.create, 0) }},
+		{Unit: "create-route-p95-ms", Of: func(r result) float64 { return p(r.create, 1) }},
+		{Unit: "delete-gone-p50-ms", Of: func(r result) float64 { return p(r.delete, 0) }},
+		{Unit: "delete-gone-p95-ms", Of: func(r result) float64 { return p(r.delete, 1) }},
+		{Unit: "s-1000-all-routed", Of: func(r result) float64 { return r.bulkAllRouted.Seconds() }},
+		{Unit: "speaker-peak-MiB", Of: func(r result) float64 { return mib(slices.Max(r.speakerPeak)) }},
+		{Unit: "speaker-idle-MiB", Of: func(r result) float64 { return mib(slices.Max(r.speakerIdle)) }},
+		{Unit: "speaker-cpu-s", Of: func(r result) float64 { return slices.Max(r.speakerCPU).Seconds() }},
+		{Unit: "speaker-anon-MiB", Of: func(r result) float64 { return mib(slices.Max(r.speakerAnon)) }},
+	})
 }
-
-func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
