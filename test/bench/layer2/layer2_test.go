@@ -71,33 +71,20 @@ type result struct {
 // report gives the framework the median over runs of each metric.
 func report(b *testing.B, runs []result) {
 	b.Helper()
+	p := func(ds []time.Duration, i int) float64 { return benchstat.Ms(benchstat.Percentiles(ds)[i]) }
 	benchstat.Report(b, runs, []benchstat.Metric[result]{
-		{Unit: "unplanned-outage-p50-ms", Of: func(r result) float64 {
-			return benchstat.Ms(benchstat.Percentiles(durations(r.failovers.outage[nodeLost]))[0])
-		}},
-		{Unit: "unplanned-outage-p95-ms", Of: func(r result) float64 {
-			return benchstat.Ms(benchstat.Percentiles(durations(r.failovers.outage[nodeLost]))[1])
-		}},
-		{Unit: "unplanned-outage-max-ms", Of: func(r result) float64 {
-			return benchstat.Ms(benchstat.Percentiles(durations(r.failovers.outage[nodeLost]))[2])
-		}},
-		{Unit: "planned-outage-p50-ms", Of: func(r result) float64 {
-			return benchstat.Ms(benchstat.Percentiles(durations(r.failovers.outage[planned]))[0])
-		}},
-		{Unit: "planned-outage-p95-ms", Of: func(r result) float64 {
-			return benchstat.Ms(benchstat.Percentiles(durations(r.failovers.outage[planned]))[1])
-		}},
-		{Unit: "planned-outage-max-ms", Of: func(r result) float64 {
-			return benchstat.Ms(benchstat.Percentiles(durations(r.failovers.outage[planned]))[2])
-		}},
-		{Unit: "speaker-kill-outage-p95-ms", Of: func(r result) float64 {
-			return benchstat.Ms(benchstat.Percentiles(durations(r.failovers.outage[speakerKilled]))[1])
-		}},
-		{Unit: "rejoin-outage-p95-ms", Of: func(r result) float64 { return benchstat.Ms(benchstat.Percentiles(r.failovers.allRejoins())[1]) }},
-		{Unit: "create-arp-p50-ms", Of: func(r result) float64 { return benchstat.Ms(benchstat.Percentiles(r.control.createARP[0])[0]) }},
-		{Unit: "create-arp-p95-ms", Of: func(r result) float64 { return benchstat.Ms(benchstat.Percentiles(r.control.createARP[0])[1]) }},
-		{Unit: "create-arp-1000svc-p50-ms", Of: func(r result) float64 { return benchstat.Ms(benchstat.Percentiles(r.control.createARP[1])[0]) }},
-		{Unit: "create-arp-1000svc-p95-ms", Of: func(r result) float64 { return benchstat.Ms(benchstat.Percentiles(r.control.createARP[1])[1]) }},
+		{Unit: "unplanned-outage-p50-ms", Of: func(r result) float64 { return p(durations(r.failovers.outage[nodeLost]), 0) }},
+		{Unit: "unplanned-outage-p95-ms", Of: func(r result) float64 { return p(durations(r.failovers.outage[nodeLost]), 1) }},
+		{Unit: "unplanned-outage-max-ms", Of: func(r result) float64 { return p(durations(r.failovers.outage[nodeLost]), 2) }},
+		{Unit: "planned-outage-p50-ms", Of: func(r result) float64 { return p(durations(r.failovers.outage[planned]), 0) }},
+		{Unit: "planned-outage-p95-ms", Of: func(r result) float64 { return p(durations(r.failovers.outage[planned]), 1) }},
+		{Unit: "planned-outage-max-ms", Of: func(r result) float64 { return p(durations(r.failovers.outage[planned]), 2) }},
+		{Unit: "speaker-kill-outage-p95-ms", Of: func(r result) float64 { return p(durations(r.failovers.outage[speakerKilled]), 1) }},
+		{Unit: "rejoin-outage-p95-ms", Of: func(r result) float64 { return p(r.failovers.allRejoins(), 1) }},
+		{Unit: "create-arp-p50-ms", Of: func(r result) float64 { return p(r.control.createARP[0], 0) }},
+		{Unit: "create-arp-p95-ms", Of: func(r result) float64 { return p(r.control.createARP[0], 1) }},
+		{Unit: "create-arp-1000svc-p50-ms", Of: func(r result) float64 { return p(r.control.createARP[1], 0) }},
+		{Unit: "create-arp-1000svc-p95-ms", Of: func(r result) float64 { return p(r.control.createARP[1], 1) }},
 		{Unit: "writes-per-s-10svc", Of: func(r result) float64 { return r.control.writes[0].total() }},
 		{Unit: "writes-per-s-1000svc", Of: func(r result) float64 { return r.control.writes[1].total() }},
 		{Unit: "lease-writes-per-s-10svc", Of: func(r result) float64 { return r.control.writes[0].leases }},
