@@ -28,7 +28,9 @@ func aged(minutes int, name string, spec v1alpha2.EipSpec, mutate ...func(*v1alp
 	return *e
 }
 
-func isDefault(e *v1alpha2.Eip) { e.Annotations = map[string]string{v1alpha2.AnnotationDefaultEip: "true"} }
+func isDefault(e *v1alpha2.Eip) {
+	e.Annotations = map[string]string{v1alpha2.AnnotationDefaultEip: "true"}
+}
 func notDefault(e *v1alpha2.Eip) {
 	e.Annotations = map[string]string{v1alpha2.AnnotationDefaultEip: "false"}
 }
