@@ -1,8 +1,10 @@
 package eippool
 
 import (
+	"math/rand/v2"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -212,6 +214,47 @@ func TestAcceptPoolsNeverOverlap(t *testing.T) {
 	}
 }
 
+// TestAcceptMatchesTheControllersRule compares Accept with the
+// controller's rule before it (buildPoolsBefore) on random sets of Eips
+// crowded into a few addresses of both families, so that ranges nest,
+// touch and chain, with ties in age and default pools.
+func TestAcceptMatchesTheControllersRule(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 2))
+	addr := func(v6 bool, n int) string {
+		if v6 {
+			return "2001:db8::" + strconv.FormatInt(int64(n), 16)
+		}
+		return "192.0.2." + strconv.Itoa(n)
+	}
+	for round := range 3000 {
+		var eips []v1alpha2.Eip
+		for i := range 1 + rng.IntN(8) {
+			v6 := rng.IntN(3) == 0
+			first := rng.IntN(40)
+			address := addr(v6, first)
+			if rng.IntN(4) > 0 {
+				address += "-" + addr(v6, first+rng.IntN(12))
+			}
+			var mutate []func(*v1alpha2.Eip)
+			if rng.IntN(4) == 0 {
+				mutate = append(mutate, isDefault)
+			}
+			if rng.IntN(10) == 0 {
+				address = "nonsense"
+			}
+			eips = append(eips, aged(rng.IntN(4), "e"+strconv.Itoa(i), v4(address), mutate...))
+		}
+		wantPools, wantProblems := buildPoolsBefore(eips)
+		pools, problems := Accept(eips)
+		if diff := cmp.Diff(wantPools, pools, cmpPools); diff != "" {
+			t.Fatalf("round %d, %v: pools (-before +Accept):\n%s", round, eips, diff)
+		}
+		if diff := cmp.Diff(wantProblems, problems); diff != "" {
+			t.Fatalf("round %d, %v: problems (-before +Accept):\n%s", round, eips, diff)
+		}
+	}
+}
+
 // buildPoolsBefore is the controller's buildPools as it was before
 // Accept replaced it (controllers/pools.go), kept as the oracle that
 // Accept decides exactly as the controller always has.
@@ -291,4 +334,29 @@ func keys(m map[string]string) []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// BenchmarkAccept is the cost the speaker pays on every reconcile for
+// deciding like the controller, next to FromEip alone (what it paid
+// before): 100 disjoint Eips, the worst case for the overlap checks.
+func BenchmarkAccept(b *testing.B) {
+	var eips []v1alpha2.Eip
+	for i := range 100 {
+		eips = append(eips, aged(i%7, "pool-"+strconv.Itoa(i), v4(netip.AddrFrom4([4]byte{10, byte(i), 0, 0}).String()+"/24")))
+	}
+	b.Run("Accept", func(b *testing.B) {
+		for b.Loop() {
+			Accept(eips)
+		}
+	})
+	b.Run("FromEip", func(b *testing.B) {
+		for b.Loop() {
+			var pools []Pool
+			for i := range eips {
+				if p, err := FromEip(&eips[i]); err == nil {
+					pools = append(pools, p)
+				}
+			}
+		}
+	})
 }
