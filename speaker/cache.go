@@ -22,7 +22,7 @@ const lastApplied = "kubectl.kubernetes.io/last-applied-configuration"
 // carry image lists of kilobytes), every object drops its managedFields
 // and kubectl's last-applied copy, and Eips drop their status (the
 // controller's usage map grows with every address handed out; the speaker
-// decides from the spec alone).
+// decides from the spec and the metadata).
 func CacheOptions(node string) cache.Options {
 	return cache.Options{
 		DefaultTransform: stripForCache,
@@ -92,7 +92,9 @@ var stripEndpointSlice toolscache.TransformFunc = func(in any) (any, error) {
 	return stripForCache(in)
 }
 
-// stripEip drops the status: the speaker reads spec only.
+// stripEip drops the status: the speaker reads the spec, and the metadata
+// eippool.Accept decides by (name, creation and deletion time, the
+// default-pool annotation), which stay.
 var stripEip toolscache.TransformFunc = func(in any) (any, error) {
 	if e, ok := in.(*v1alpha2.Eip); ok {
 		e.Status = v1alpha2.EipStatus{}

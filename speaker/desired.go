@@ -263,6 +263,8 @@ func host(a netip.Addr) netip.Prefix {
 	return netip.PrefixFrom(a, a.BitLen())
 }
 
+// poolOf is the pool that holds a. Pools from eippool.Accept never
+// overlap, so it is the one the controller allocated a from.
 func poolOf(pools []eippool.Pool, a netip.Addr) (eippool.Pool, bool) {
 	for _, p := range pools {
 		if p.Range.Contains(a) {

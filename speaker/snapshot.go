@@ -23,7 +23,9 @@ import (
 type Snapshot struct {
 	// Node is this node; nil when the Node object does not exist (yet).
 	Node *corev1.Node
-	// Pools are the valid Eips.
+	// Pools are the Eips that count, as eippool.Accept decides for the
+	// controller too: valid, and no two overlapping, so each address is in
+	// at most one.
 	Pools []eippool.Pool
 	// Services are Herald's LoadBalancer Services that have addresses,
 	// and, when BgpConf lists Service ranges, the externalTrafficPolicy
@@ -78,11 +80,11 @@ func gather(ctx context.Context, r client.Reader, services ServiceLister, node, 
 	if err := r.List(ctx, &eips, client.UnsafeDisableDeepCopy); err != nil {
 		return snap, fmt.Errorf("list eips: %w", err)
 	}
-	for i := range eips.Items {
-		if p, err := eippool.FromEip(&eips.Items[i]); err == nil {
-			snap.Pools = append(snap.Pools, p)
-		}
-	}
+	// The controller allocates from the Eips eippool.Accept takes; an
+	// address must be announced under the same Eip, so the speaker takes
+	// the same ones (the reasons for the others are the controller's to
+	// report, on the Eips' status).
+	snap.Pools, _ = eippool.Accept(eips.Items)
 
 	// The BgpConf comes first: its Service ranges decide which Services
 	// matter.
