@@ -254,3 +254,30 @@ func TestNodePeers(t *testing.T) {
 		})
 	}
 }
+
+func TestNeighbor(t *testing.T) {
+	tests := []struct {
+		address string
+		want    string // "" when it has none
+	}{
+		{"10.0.0.1", "10.0.0.1"},
+		{"::ffff:10.0.0.1", "10.0.0.1"},
+		{"2001:0DB8:0000::0001", "2001:db8::1"},
+		{"2001:db8::1", "2001:db8::1"},
+		// Leading zeros are refused (ValidatePeer: not an IP address)
+		// rather than read as octal or decimal: nothing to compare.
+		{"10.0.0.01", ""},
+		{"fe80::1%eth0", ""},
+		{"", ""},
+	}
+	for _, tt := range tests {
+		p := neighborPeer(t, "tor", tt.address, 0, "")
+		got := ""
+		if a, ok := Neighbor(&p); ok {
+			got = a.String()
+		}
+		if got != tt.want {
+			t.Errorf("Neighbor(%q) = %q, want %q", tt.address, got, tt.want)
+		}
+	}
+}
