@@ -63,8 +63,9 @@ type BgpPeerReconciler struct {
 	Recorder events.EventRecorder
 
 	mu sync.Mutex
-	// warned is the note of the last Warning event per BgpPeer, so that a
-	// change is announced once even if the cache lags behind our write.
+	// warned is the neighbour and older BgpPeers of the last Warning event
+	// per BgpPeer, so that a change is announced once even if the cache
+	// lags behind our write.
 	warned map[types.UID]string
 }
 
@@ -190,17 +191,20 @@ func (r *BgpPeerReconciler) sync(ctx context.Context, p *v1alpha2.BgpPeer, sh *s
 		return err
 	}
 
+	// One event per change of who wins over it, not per node that joins:
+	// the condition carries the node list.
+	winners := slices.Sorted(maps.Keys(sh.winners))
+	key := sh.neighbor.String() + " " + strings.Join(winners, ",")
 	r.mu.Lock()
 	if r.warned == nil {
 		r.warned = map[types.UID]string{}
 	}
-	fresh := r.warned[p.UID] != want.Message
-	r.warned[p.UID] = want.Message
+	fresh := r.warned[p.UID] != key
+	r.warned[p.UID] = key
 	r.mu.Unlock()
 	if !fresh {
 		return nil
 	}
-	winners := slices.Sorted(maps.Keys(sh.winners))
 	log.FromContext(ctx).Info("bgppeer shadowed on some nodes by an older BgpPeer with the same neighbour",
 		"peer", p.Name, "olderPeers", winners, "ip", sh.neighbor)
 	var related runtime.Object // the (first) older BgpPeer, for kubectl describe

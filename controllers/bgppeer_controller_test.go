@@ -91,6 +91,27 @@ func TestBgpPeerShadowed(t *testing.T) {
 		return nil
 	})
 
+	// A second node where both match: the condition names both nodes,
+	// the event is not repeated (the same BgpPeer still wins).
+	node2 := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "bgp-shadow-node2", Labels: map[string]string{"rack": "a", "bgp": "enabled"}}}
+	if err := env.Client.Create(ctx, node2); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = env.Client.Delete(ctx, node2) })
+	testenv.Eventually(t, 10*time.Second, func() error {
+		c, err := shadowCondition(ctx, "shadow-a-young")
+		if err != nil {
+			return err
+		}
+		if c == nil || !strings.Contains(c.Message, "2 node(s): bgp-shadow-node, bgp-shadow-node2") {
+			return fmt.Errorf("shadow-a-young: condition %+v; want it to name both nodes", c)
+		}
+		return nil
+	})
+	if notes := peerEvents(t, "shadow-a-young", ReasonOlderPeerWins); len(notes) != 1 {
+		t.Errorf("events %q after a second node; want still the one", notes)
+	}
+
 	// The speaker's entry survived the condition, and the condition
 	// survives the speaker's next write.
 	speakerWrites(t, "shadow-a-young", "bgp-shadow-node", "NOT_RUNNING")
@@ -104,8 +125,10 @@ func TestBgpPeerShadowed(t *testing.T) {
 
 	// Only one selector matches now: the condition goes, the speaker's
 	// entry stays, and no second event is recorded.
-	if err := env.Client.Patch(ctx, node, client.RawPatch(types.MergePatchType, []byte(`{"metadata":{"labels":{"bgp":null}}}`))); err != nil {
-		t.Fatal(err)
+	for _, n := range []*corev1.Node{node, node2} {
+		if err := env.Client.Patch(ctx, n, client.RawPatch(types.MergePatchType, []byte(`{"metadata":{"labels":{"bgp":null}}}`))); err != nil {
+			t.Fatal(err)
+		}
 	}
 	testenv.Eventually(t, 10*time.Second, func() error {
 		if err := env.Client.Get(ctx, client.ObjectKey{Name: "shadow-a-young"}, &p); err != nil {
