@@ -167,16 +167,21 @@ func shadowCondition(ctx context.Context, peer string) (*metav1.Condition, error
 }
 
 // peerEvents returns the notes of the events with this reason on a
-// BgpPeer, one per occurrence, as eipEvents does for Eips.
+// BgpPeer, one per occurrence, as eipEvents does for Eips; only those of
+// the BgpPeer that has this name now, not of an earlier one (-count).
 func peerEvents(t *testing.T, peer, reason string) []string {
 	t.Helper()
+	var p v1alpha2.BgpPeer
+	if err := env.Client.Get(context.Background(), client.ObjectKey{Name: peer}, &p); err != nil {
+		t.Fatal(err)
+	}
 	var list corev1.EventList
 	if err := env.Client.List(context.Background(), &list, client.InNamespace(metav1.NamespaceDefault)); err != nil {
 		t.Fatal(err)
 	}
 	var notes []string
 	for _, e := range list.Items {
-		if e.InvolvedObject.Kind != "BgpPeer" || e.InvolvedObject.Name != peer || e.Reason != reason {
+		if e.InvolvedObject.Kind != "BgpPeer" || e.InvolvedObject.UID != p.UID || e.Reason != reason {
 			continue
 		}
 		n := 1
