@@ -119,10 +119,28 @@ type shadowing struct {
 
 // shadowsByPeer runs the speakers' decision for every node and gathers,
 // per shadowed BgpPeer, who wins on which nodes.
+// Only BgpPeers that share their neighbour with another can be shadowed,
+// so the others are left out first: in the usual cluster that leaves
+// nothing, and no node has to be looked at.
 func shadowsByPeer(peers []v1alpha2.BgpPeer, nodes []metav1.PartialObjectMetadata) map[string]*shadowing {
+	count := map[netip.Addr]int{}
+	for i := range peers {
+		if a, ok := bgpconfig.Neighbor(&peers[i]); ok {
+			count[a]++
+		}
+	}
+	var shared []v1alpha2.BgpPeer
+	for i := range peers {
+		if a, ok := bgpconfig.Neighbor(&peers[i]); ok && count[a] > 1 {
+			shared = append(shared, peers[i])
+		}
+	}
 	out := map[string]*shadowing{}
+	if len(shared) == 0 {
+		return out
+	}
 	for i := range nodes {
-		_, shadowed := bgpconfig.NodePeers(peers, nodes[i].Labels)
+		_, shadowed := bgpconfig.NodePeers(shared, nodes[i].Labels)
 		for _, s := range shadowed {
 			sh := out[s.Peer]
 			if sh == nil {

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -193,4 +194,45 @@ func peerEvents(t *testing.T, peer, reason string) []string {
 		}
 	}
 	return notes
+}
+
+// TestShadowMessage checks the aggregation over nodes: two older BgpPeers
+// each winning on some nodes, the node list cut after a few, and a
+// BgpPeer with a neighbour of its own left alone.
+func TestShadowMessage(t *testing.T) {
+	t0 := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	peer := func(name string, minute int, neighbor, label string) v1alpha2.BgpPeer {
+		return v1alpha2.BgpPeer{
+			ObjectMeta: metav1.ObjectMeta{Name: name, CreationTimestamp: metav1.NewTime(t0.Add(time.Duration(minute) * time.Minute))},
+			Spec: v1alpha2.BgpPeerSpec{
+				Conf:         &v1alpha2.PeerConf{NeighborAddress: neighbor, PeerAs: 64512},
+				NodeSelector: &metav1.LabelSelector{MatchLabels: map[string]string{label: "yes"}},
+			},
+		}
+	}
+	peers := []v1alpha2.BgpPeer{
+		peer("young", 9, "10.0.0.1", "all"),
+		peer("old-a", 1, "10.0.0.1", "a"),
+		peer("old-b", 2, "10.0.0.1", "b"),
+		peer("alone", 0, "10.0.0.2", "all"),
+	}
+	var nodes []metav1.PartialObjectMetadata
+	for i := range 8 {
+		rack := "a"
+		if i == 7 {
+			rack = "b"
+		}
+		nodes = append(nodes, metav1.PartialObjectMetadata{ObjectMeta: metav1.ObjectMeta{
+			Name: fmt.Sprintf("n%d", i), Labels: map[string]string{"all": "yes", rack: "yes"}}})
+	}
+	got := shadowsByPeer(peers, nodes)
+	if len(got) != 1 || got["young"] == nil {
+		t.Fatalf("shadowed %v; want only young", got)
+	}
+	want := `neighbour 10.0.0.1: the older BgpPeer "old-a" peers with it instead on 7 node(s): n0, n1, n2, n3, n4 and 2 more; ` +
+		`the older BgpPeer "old-b" peers with it instead on 1 node(s): n7; a node keeps one session per neighbour, so this BgpPeer runs none there. ` +
+		`Give the BgpPeers nodeSelectors that select disjoint nodes, or merge them into one BgpPeer`
+	if diff := cmp.Diff(want, got["young"].message()); diff != "" {
+		t.Errorf("message (-want +got):\n%s", diff)
+	}
 }
