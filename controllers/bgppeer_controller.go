@@ -119,6 +119,7 @@ type shadowing struct {
 
 // shadowsByPeer runs the speakers' decision for every node and gathers,
 // per shadowed BgpPeer, who wins on which nodes.
+//
 // Only BgpPeers that share their neighbour with another can be shadowed,
 // so the others are left out first: in the usual cluster that leaves
 // nothing, and no node has to be looked at.
