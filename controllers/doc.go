@@ -25,4 +25,11 @@
 // kube-proxy replaced; an Unknown condition says that the check could
 // not be made, which an absent one would not) or it does not parse.
 // Editing the ConfigMap re-evaluates every layer2 Eip at once.
+//
+// The BgpPeer reconciler reports two BgpPeers with one neighbour address
+// whose different node selectors both match some node: the speakers run
+// only the older one there (internal/bgpconfig.NodePeers, called by both),
+// and the younger gets the NeighborShadowed condition, naming the older
+// and the nodes, and one Warning event per change. It writes nothing but
+// that condition, by server-side apply, beside the speakers' own status.
 package controllers

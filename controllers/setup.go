@@ -24,7 +24,7 @@ type Options struct {
 }
 
 // Setup registers the Service and Eip reconcilers with the manager, sharing
-// one State.
+// one State, and the BgpPeer reconciler.
 func Setup(mgr ctrl.Manager, opts Options) error {
 	class := opts.LoadBalancerClass
 	if class == "" {
@@ -50,6 +50,9 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 	}
 	if err := services.SetupWithManager(mgr, changed); err != nil {
 		return fmt.Errorf("set up service controller: %w", err)
+	}
+	if err := (&BgpPeerReconciler{Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("herald-controller")}).SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("set up bgppeer controller: %w", err)
 	}
 	return nil
 }

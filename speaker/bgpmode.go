@@ -14,6 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/herald-lb/herald/api/v1alpha2"
+	"github.com/herald-lb/herald/internal/bgpconfig"
 	"github.com/herald-lb/herald/speaker/bgp"
 )
 
@@ -41,6 +42,10 @@ type BGPMode struct {
 	mu sync.Mutex
 	// last is the configuration last applied, for status and Shutdown.
 	last bgp.Config
+	// shadowLogged maps each BgpPeer this node leaves out for an older one
+	// with the same neighbour to that older one, as last logged, so that
+	// each change is logged once and not on every reconcile.
+	shadowLogged map[string]string
 
 	secrets secretCache
 }
@@ -86,13 +91,16 @@ func (m *BGPMode) Apply(ctx context.Context, snap Snapshot, d Desired) error {
 		node.Labels = snap.Node.Labels
 		node.Addresses = nodeAddresses(snap.Node)
 	}
-	cfg, err := bgp.Translate(snap.BgpConf, snap.BgpPeers, node, m.password(ctx))
+	peers, shadowed := m.selectPeers(snap.BgpPeers, node.Labels)
+	cfg, err := bgp.Translate(snap.BgpConf, peers, node, m.password(ctx))
 	if errors.Is(err, bgp.ErrNoConf) {
 		cfg, err = bgp.Config{}, nil // BGP off: withdraw everything.
+		shadowed = nil
 	}
 	if err != nil {
 		return fmt.Errorf("bgpconf %q: %w", v1alpha2.BgpConfName, err)
 	}
+	reportShadowed(&cfg, shadowed)
 	for _, p := range cfg.ConfProblems {
 		m.Log.Info("bgpconf setting not honoured", "bgpconf", v1alpha2.BgpConfName, "problem", p)
 	}
@@ -107,6 +115,55 @@ func (m *BGPMode) Apply(ctx context.Context, snap Snapshot, d Desired) error {
 	m.last = cfg
 	m.mu.Unlock()
 	return nil
+}
+
+// selectPeers leaves out the BgpPeers that select this node but are
+// shadowed on it by an older BgpPeer with the same neighbour address, as
+// bgpconfig.NodePeers decides; the controller calls the same function to
+// put a condition on the shadowed BgpPeer, so both agree on which one
+// runs. Each shadowed BgpPeer is logged once per change of its winner.
+// The rest, including the BgpPeers that do not select the node, go to
+// bgp.Translate, which picks the ones that select it and reports the
+// problems of the others.
+func (m *BGPMode) selectPeers(all []v1alpha2.BgpPeer, nodeLabels map[string]string) ([]v1alpha2.BgpPeer, []bgpconfig.Shadow) {
+	_, shadowed := bgpconfig.NodePeers(all, nodeLabels)
+	left := make(map[string]string, len(shadowed))
+	for _, s := range shadowed {
+		left[s.Peer] = s.Winner
+	}
+	m.mu.Lock()
+	for _, s := range shadowed {
+		if m.shadowLogged[s.Peer] != s.Winner {
+			m.Log.Info("bgppeer not started on this node: an older BgpPeer has the same neighbour address",
+				"peer", s.Peer, "olderPeer", s.Winner, "ip", s.Neighbor, "node", m.Node)
+		}
+	}
+	m.shadowLogged = left
+	m.mu.Unlock()
+	if len(shadowed) == 0 {
+		return all, nil
+	}
+	peers := make([]v1alpha2.BgpPeer, 0, len(all)-len(shadowed))
+	for i := range all {
+		if _, out := left[all[i].Name]; !out {
+			peers = append(peers, all[i])
+		}
+	}
+	return peers, shadowed
+}
+
+// reportShadowed records why each shadowed BgpPeer runs no session here,
+// so that its status entry for this node says so (see BGPStatusWriter).
+func reportShadowed(cfg *bgp.Config, shadowed []bgpconfig.Shadow) {
+	for _, s := range shadowed {
+		if cfg.PeerProblems == nil {
+			cfg.PeerProblems = map[string][]string{}
+		}
+		cfg.PeerProblems[s.Peer] = append(cfg.PeerProblems[s.Peer], fmt.Sprintf(
+			"spec.conf.neighborAddress: %s is also the neighbour of the older BgpPeer %q, which selects this node too and peers with it here; "+
+				"a node keeps one session per neighbour, so this peer is not started on this node",
+			s.Neighbor, s.Winner))
+	}
 }
 
 // Shutdown withdraws every route, unless graceful restart is configured:

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"github.com/herald-lb/herald/api/v1alpha2"
@@ -41,16 +42,21 @@ func (BgpConfValidator) ValidateDelete(context.Context, *v1alpha2.BgpConf) (admi
 	return nil, nil
 }
 
-// BgpPeerValidator admits BgpPeers that internal/bgpconfig accepts and
-// warns about plaintext passwords.
-type BgpPeerValidator struct{}
+// BgpPeerValidator admits BgpPeers that internal/bgpconfig accepts, warns
+// about plaintext passwords, and refuses a BgpPeer that provably gives a
+// node a second session to a neighbour another BgpPeer already peers with.
+type BgpPeerValidator struct {
+	// Reader lists the other BgpPeers. Setup passes the manager's API
+	// reader rather than its cache, so that two duplicates applied
+	// together are not both admitted.
+	Reader client.Reader
+}
 
 var _ admission.Validator[*v1alpha2.BgpPeer] = BgpPeerValidator{}
 
 // ValidateCreate checks a new BgpPeer.
-func (BgpPeerValidator) ValidateCreate(_ context.Context, p *v1alpha2.BgpPeer) (admission.Warnings, error) {
-	warnings, errs := bgpconfig.ValidatePeer(p)
-	return warnings, invalid("BgpPeer", p.Name, errs)
+func (v BgpPeerValidator) ValidateCreate(ctx context.Context, p *v1alpha2.BgpPeer) (admission.Warnings, error) {
+	return v.validate(ctx, nil, p)
 }
 
 // ValidateUpdate checks an edit of the spec, as BgpConfValidator does.
@@ -58,7 +64,19 @@ func (v BgpPeerValidator) ValidateUpdate(ctx context.Context, oldPeer, newPeer *
 	if newPeer.DeletionTimestamp != nil || apiequality.Semantic.DeepEqual(oldPeer.Spec, newPeer.Spec) {
 		return nil, nil
 	}
-	return v.ValidateCreate(ctx, newPeer)
+	return v.validate(ctx, oldPeer, newPeer)
+}
+
+// validate checks p on its own and against the other BgpPeers; oldPeer is
+// nil on create. The error is for failures to check, not for what the
+// check found.
+func (v BgpPeerValidator) validate(ctx context.Context, oldPeer, p *v1alpha2.BgpPeer) (admission.Warnings, error) {
+	warnings, errs := bgpconfig.ValidatePeer(p)
+	dups, err := v.duplicateNeighbors(ctx, oldPeer, p)
+	if err != nil {
+		return nil, err
+	}
+	return warnings, invalid("BgpPeer", p.Name, append(errs, dups...))
 }
 
 // ValidateDelete admits every deletion.

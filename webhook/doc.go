@@ -30,9 +30,13 @@
 // objects created before the webhook existed, or under older rules, can
 // still be managed and deleted. Eip address edits are allowed whenever
 // every allocated address stays in the pool, growth included; OpenELB
-// refused every address edit.
+// refused every address edit. Likewise a BgpPeer whose neighbour another
+// BgpPeer already peers with on the same nodes (bgpconfig.DuplicateNeighbors)
+// is refused only by the edit that creates the duplicate, never by one that
+// leaves the neighbour and node selector as they were.
 //
-// The validators get their dependencies injected (EipValidator.Reader);
-// Setup registers them on a manager's webhook server. Serving certificates
-// are managed in-process by the webhook/certs subpackage.
+// The validators get their dependencies injected (EipValidator.Reader,
+// BgpPeerValidator.Reader); Setup registers them on a manager's webhook
+// server. Serving certificates are managed in-process by the webhook/certs
+// subpackage.
 package webhook

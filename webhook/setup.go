@@ -26,7 +26,7 @@ func Setup(mgr ctrl.Manager) error {
 		return fmt.Errorf("register BgpConf webhook: %w", err)
 	}
 	if err := ctrl.NewWebhookManagedBy(mgr, &v1alpha2.BgpPeer{}).
-		WithValidator(BgpPeerValidator{}).
+		WithValidator(BgpPeerValidator{Reader: mgr.GetAPIReader()}).
 		Complete(); err != nil {
 		return fmt.Errorf("register BgpPeer webhook: %w", err)
 	}

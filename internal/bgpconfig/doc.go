@@ -6,7 +6,11 @@
 // every speaker. Herald's admission webhook and its speakers call the same
 // functions here, so a configuration the webhook admits is one the speakers
 // can run, and a speaker that meets an object admitted before the webhook
-// existed reports the same words the webhook would have.
+// existed reports the same words the webhook would have. The same holds
+// across objects: which of two BgpPeers with one neighbour address a node
+// peers with (NodePeers) is decided here for the speakers and for the
+// controller that reports it, and the overlaps the webhook refuses
+// (DuplicateNeighbors) are the ones that rule would always settle.
 //
 // Everything here is pure: no clients, no I/O. Problems come back as
 // field.ErrorLists whose messages name the field, the bad value and what

@@ -194,7 +194,7 @@ func validate(ctx context.Context, c client.Reader, u *unstructured.Unstructured
 		if err := decode(&peer); err != nil {
 			return nil, err
 		}
-		return webhook.BgpPeerValidator{}.ValidateCreate(ctx, &peer)
+		return webhook.BgpPeerValidator{Reader: c}.ValidateCreate(ctx, &peer)
 	}
 	return nil, fmt.Errorf("no webhook check for kind %s", u.GetKind())
 }
