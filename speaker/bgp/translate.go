@@ -51,7 +51,9 @@ const defaultPasswordKey = "password"
 // A peer does not run at all, with problems saying why, when it fails the
 // webhook's checks, its password Secret cannot be read, its selector is
 // invalid, or another BgpPeer (earlier by name) has the same neighbour
-// address. These fields are reported as problems and otherwise ignored,
+// address. The speaker drops the younger of two such BgpPeers before it
+// calls Translate (bgpconfig.NodePeers: the older wins, as the controller
+// reports), so the name order here is only a last line of defence. These fields are reported as problems and otherwise ignored,
 // because GoBGP has no such setting or Herald cannot give it what it needs:
 //   - BgpConf: families other than 0 (ipv4-unicast) and 1 (ipv6-unicast);
 //     policy (no routing policies are loaded).
