@@ -13,6 +13,7 @@ import (
 
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
@@ -382,7 +383,13 @@ func (m *Layer2Mode) annotate(ctx context.Context, claims []Layer2Claim, owners 
 		patch := fmt.Appendf(nil, `{"metadata":{"annotations":{%q:%q}}}`, v1alpha2.AnnotationLayer2Node, m.Node)
 		svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}}
 		if err := m.Client.Patch(ctx, svc, client.RawPatch(types.MergePatchType, patch)); err != nil {
-			errs = append(errs, fmt.Errorf("service %s: annotate layer2 owner: %w", c.Service, client.IgnoreNotFound(err)))
+			if apierrors.IsNotFound(err) {
+				// Deleted since the snapshot: nothing to annotate, and
+				// its deletion triggers the next reconcile.
+				m.Log.V(1).Info("service gone before its owner annotation was written", "service", c.Service)
+				continue
+			}
+			errs = append(errs, fmt.Errorf("service %s: annotate layer2 owner: %w", c.Service, err))
 			continue
 		}
 		m.mu.Lock()
