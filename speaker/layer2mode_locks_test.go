@@ -10,9 +10,9 @@ import (
 )
 
 // rxResponder is a fake responder with a receive goroutine, as
-// layer2.Responder has: the goroutine keeps reporting conflicts, and
-// Close waits for it to end after it delivered one more conflict, which
-// is what a conflicting frame read while the responder closes does.
+// layer2.Responder has: the goroutine reports a conflict when it starts
+// and another as Close begins, which is what a conflicting frame read
+// while the responder closes does, and Close waits for it to end.
 type rxResponder struct {
 	fakeResponder
 	closing   chan struct{}
@@ -25,15 +25,9 @@ func newRxResponder(addr netip.Addr, onConflict func(netip.Addr, net.HardwareAdd
 	mac := net.HardwareAddr{2, 0, 0, 0, 0, 7}
 	go func() {
 		defer close(r.done)
-		for {
-			select {
-			case <-r.closing:
-				onConflict(addr, mac) // the frame read as Close began
-				return
-			default:
-				onConflict(addr, mac)
-			}
-		}
+		onConflict(addr, mac)
+		<-r.closing
+		onConflict(addr, mac) // the frame read as Close began
 	}()
 	return r
 }
