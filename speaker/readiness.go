@@ -29,7 +29,8 @@ type modeFailure struct {
 // Ready is a readyz check. It fails until a reconcile has applied a
 // snapshot, and after that while a mode that has work on this node fails
 // to apply it now, naming the mode and its error; it passes again as soon
-// as the mode applies.
+// as the mode applies. A reconcile that cannot gather its snapshot leaves
+// it as it was: the modes keep announcing what they announced.
 //
 // A mode has work on this node when an Eip of its protocol exists or, for
 // BGP, when the BgpConf named default does (it brings sessions and
