@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -44,7 +45,7 @@ type BGPStatusWriter struct {
 	Metrics *Metrics
 
 	trigger chan struct{}
-	written map[string]string // object name -> JSON last written
+	written map[string]string // kind/name/UID -> JSON last written
 }
 
 // Trigger asks for a refresh soon, e.g. on a session going up or down.
@@ -100,19 +101,32 @@ func (w *BGPStatusWriter) write(ctx context.Context) error {
 	if err := w.Client.List(ctx, &peers); err != nil {
 		return fmt.Errorf("list bgppeers: %w", err)
 	}
+	seen := map[string]bool{}
 	for i := range peers.Items {
 		p := &peers.Items[i]
 		entry := w.peerEntry(p.Name, cfg, states)
-		if err := w.patchStatus(ctx, p, "nodesPeerStatus", entry); err != nil {
+		if err := w.patchStatus(ctx, p, "nodesPeerStatus", entry, seen); err != nil {
 			return err
 		}
 	}
 	if cfg.Global.AS != 0 {
 		conf := &v1alpha2.BgpConf{}
-		conf.Name = v1alpha2.BgpConfName
-		entry := &v1alpha2.NodeConfStatus{RouterId: cfg.Global.RouterID.String(), As: v1alpha2.ASNumber(cfg.Global.AS)}
-		if err := w.patchStatus(ctx, conf, "nodesConfStatus", entry); err != nil {
-			return err
+		err := w.Client.Get(ctx, client.ObjectKey{Name: v1alpha2.BgpConfName}, conf)
+		if client.IgnoreNotFound(err) != nil {
+			return fmt.Errorf("bgpconf %q: %w", v1alpha2.BgpConfName, err)
+		}
+		if err == nil {
+			entry := &v1alpha2.NodeConfStatus{RouterId: cfg.Global.RouterID.String(), As: v1alpha2.ASNumber(cfg.Global.AS)}
+			if err := w.patchStatus(ctx, conf, "nodesConfStatus", entry, seen); err != nil {
+				return err
+			}
+		}
+	}
+	// Forget the objects that are gone, so that the cache does not grow
+	// with every BgpPeer ever deleted.
+	for key := range w.written {
+		if !seen[key] {
+			delete(w.written, key)
 		}
 	}
 	return nil
@@ -163,8 +177,13 @@ func (w *BGPStatusWriter) peerEntry(name string, cfg bgp.Config, states []bgp.Pe
 }
 
 // patchStatus merges this node's entry into one map of an object's status,
-// skipping the write when the entry is what was last written.
-func (w *BGPStatusWriter) patchStatus(ctx context.Context, obj client.Object, field string, entry any) error {
+// skipping the write when the entry is what was last written to this very
+// object. The cache of what was written is keyed by UID: an object deleted
+// and created again under its name starts with an empty status, which a
+// key by name would never fill again while the entry stays the same (a
+// session that is not established, a BgpConf's router identity). The key
+// is added to seen.
+func (w *BGPStatusWriter) patchStatus(ctx context.Context, obj client.Object, field string, entry any, seen map[string]bool) error {
 	var value any = entry
 	if isNil(entry) {
 		value = nil
@@ -173,12 +192,18 @@ func (w *BGPStatusWriter) patchStatus(ctx context.Context, obj client.Object, fi
 	if err != nil {
 		return err
 	}
-	key := fmt.Sprintf("%T/%s", obj, obj.GetName())
+	kind := strings.ToLower(fmt.Sprintf("%T", obj)[len("*v1alpha2."):])
+	key := fmt.Sprintf("%s/%s/%s", kind, obj.GetName(), obj.GetUID())
+	seen[key] = true
 	if w.written[key] == string(body) {
 		return nil
 	}
-	if err := w.Client.Status().Patch(ctx, obj, client.RawPatch(types.MergePatchType, body)); client.IgnoreNotFound(err) != nil {
-		return fmt.Errorf("%s %q: patch status: %w", strings.ToLower(fmt.Sprintf("%T", obj)[len("*v1alpha2."):]), obj.GetName(), err)
+	err = w.Client.Status().Patch(ctx, obj, client.RawPatch(types.MergePatchType, body))
+	if apierrors.IsNotFound(err) {
+		return nil // deleted since it was read: nothing to write
+	}
+	if err != nil {
+		return fmt.Errorf("%s %q: patch status: %w", kind, obj.GetName(), err)
 	}
 	w.written[key] = string(body)
 	return nil

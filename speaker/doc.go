@@ -17,5 +17,66 @@
 // nodes with a ready endpoint. Metrics: herald_speaker_announced_addresses
 // {mode} counts load-balancer addresses, herald_speaker_announced_prefixes
 // {kind} the routes the ranges bring (kind serviceClusterIPs,
-// serviceExternalIPs, clusterIP, externalIP).
+// serviceExternalIPs, clusterIP, externalIP).//
+// # Readiness
+//
+// The readyz check "announcing" fails until a reconcile has applied a
+// snapshot, and then while a mode that has work on this node (an Eip of its
+// protocol exists; for BGP, or the BgpConf named default does) fails to
+// apply, naming the mode and its error; it passes again with the next
+// reconcile in which the mode applies. So a broken build stops a DaemonSet
+// rollout on the first node whatever mode it broke, and a BGP failure
+// holds up a rollout on a node that serves Layer2 fine only when BGP is
+// configured (the node then does not deliver what the cluster asks). A
+// mode with nothing to do never makes the node NotReady. Readiness gates
+// only rollouts and alerts: no traffic goes through the speaker's Pod.
+// herald_speaker_mode_ready{mode} is 1 or 0 for every mode, with work or
+// not.
+//
+// # Locks
+//
+// Each lock is held only for its own state. The rule that keeps them from
+// deadlocking: a lock held around a call that waits for a goroutine
+// (Close, Stop) is never taken by anything that goroutine calls.
+//
+//   - Layer2Mode.mu guards the session, the responders, their kept
+//     counters, the owned set and the annotations written. It is held
+//     around the session's Stop and the responders' open, SetOwned and
+//     Close, and by Collect (the metrics scrape). Stop waits for the Lease
+//     and membership goroutines, which never call the mode (they signal on
+//     Changed, read by forwardChanges, which nobody waits for); Close waits
+//     for the responder's receive goroutine, whose conflict callback takes
+//     only conflictMu.
+//   - Layer2Mode.conflictMu guards the conflict state (heard, heardCh,
+//     frozen). A leaf: conflict takes it on a responder's receive
+//     goroutine; Apply and Shutdown take it after mu, never the other way
+//     round, and nothing is called while it is held. The mode's Trigger is
+//     called after it is released, from that goroutine too, and must not
+//     block (the speaker's is a send on a one-slot channel, or nothing).
+//   - layer2.Responder.mu guards the owned set and the announcement
+//     schedule; frames for owned addresses are sent with it held. The
+//     receive goroutines report conflicts outside it, and Close releases it
+//     before waiting for its goroutines.
+//   - layer2.CarrierWatch.mu and layer2.Membership.mu guard their views;
+//     changes are signalled by non-blocking sends on one-slot channels, so
+//     their goroutines never wait on a reader. Membership.mu is held while
+//     the table asks the Lease lock when this node last wrote its Lease
+//     (leaseLock.mu, a leaf).
+//   - layer2's leaseLock.io serializes the Lease's API requests (client
+//     timeouts bound each); leaseLock.mu, never held during a request,
+//     guards what the renewals and the membership share.
+//   - bgp.Router.mu guards what was handed to GoBGP and is held around
+//     GoBGP calls. GoBGP calls back on goroutines of its own into the log
+//     adapter and the peer-event watcher, which take only the peer book's
+//     lock (a leaf) and call Options.OnPeerEvent; GoBGP queues events
+//     without bound, so the Router never waits for that callback. The
+//     speaker's OnPeerEvent logs and pokes BGPStatusWriter.Trigger, a
+//     non-blocking send.
+//   - BGPMode.mu guards the last applied configuration (a leaf);
+//     secretCache.mu is held while a Secret is read, and nothing read calls
+//     back. BGPStatusWriter keeps its cache on its own goroutine, without a
+//     lock.
+//   - Reconciler keeps its readiness in an atomic pointer. Its trigger
+//     forwarder blocks only on the controller's source channel, until the
+//     manager stops.
 package speaker

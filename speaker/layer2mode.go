@@ -13,6 +13,7 @@ import (
 
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
@@ -94,7 +95,8 @@ type Layer2Mode struct {
 	Recorder events.EventRecorder
 	// Trigger, when set, is poked when the mode should re-apply: the
 	// membership view changed, or a conflict was heard while it is frozen
-	// (the reconciler's trigger).
+	// (the reconciler's trigger). It must not block: it is called from a
+	// responder's receive goroutine, which Close waits for.
 	Trigger func()
 	// HandOverTimeout bounds how long Shutdown keeps answering for the
 	// addresses it owned, waiting to hear their next owners announce them.
@@ -102,6 +104,11 @@ type Layer2Mode struct {
 	Log             logr.Logger
 	Metrics         *Metrics
 
+	// mu guards the fields up to conflictMu. It is held around calls into
+	// the session and the responders (Stop, SetOwned, Close), which wait
+	// for their goroutines; so nothing those goroutines call may take it:
+	// they reach the mode only through conflict, which takes conflictMu,
+	// and Trigger, which must not block.
 	mu         sync.Mutex
 	session    L2Session
 	stopWatch  chan struct{}          // ends the goroutine forwarding session changes
@@ -110,11 +117,16 @@ type Layer2Mode struct {
 	// so that the exported counters never go back.
 	closedCounts map[string]layer2.ResponderCounters
 	owned        map[netip.Addr]string // address -> interface, as last applied
-	frozen       bool
+	annotated    map[string]string     // service -> node written, until the cache shows it
+
+	// conflictMu guards the conflict state below. It is a leaf: conflict
+	// takes it on a responder's receive goroutine, which Close waits for,
+	// so it is never held while taking mu or calling anything.
+	conflictMu sync.Mutex
+	frozen     bool
 	// heard is when another node was last heard announcing an address.
-	heard     map[netip.Addr]time.Time
-	heardCh   chan struct{}
-	annotated map[string]string // service -> node written, until the cache shows it
+	heard   map[netip.Addr]time.Time
+	heardCh chan struct{}
 }
 
 // DefaultHandOverTimeout is Layer2Mode.HandOverTimeout's default.
@@ -168,7 +180,7 @@ func (m *Layer2Mode) Apply(ctx context.Context, snap Snapshot, d Desired) error 
 	}
 	owners := layer2.AssignOwners(claims, members)
 
-	m.mu.Lock()
+	m.conflictMu.Lock()
 	m.frozen = members.Frozen
 	owned := map[netip.Addr]string{}
 	for _, c := range d.Layer2 {
@@ -193,7 +205,7 @@ func (m *Layer2Mode) Apply(ctx context.Context, snap Snapshot, d Desired) error 
 	if !members.Frozen {
 		clear(m.heard)
 	}
-	m.mu.Unlock()
+	m.conflictMu.Unlock()
 	err = m.applyOwned(owned, members.Frozen)
 	m.Metrics.layer2(len(owned), len(members.Live), members.Frozen)
 	return errors.Join(err, m.annotate(ctx, d.Layer2, owners))
@@ -243,7 +255,10 @@ func (m *Layer2Mode) ensureSession(wanted bool) (L2Session, error) {
 	return m.session, nil
 }
 
-// stopSessionLocked releases the Lease; m.mu is held.
+// stopSessionLocked releases the Lease; m.mu is held. Stop waits for the
+// session's goroutines, which never call into the mode: they signal
+// changes on Changed, which forwardChanges reads and Stop does not wait
+// for.
 func (m *Layer2Mode) stopSessionLocked() {
 	if m.session == nil {
 		return
@@ -309,8 +324,11 @@ func (m *Layer2Mode) applyResponders(want map[string][]netip.Addr) error {
 // conflict records that another MAC announced an address we own: the sign
 // of a new owner (after a hand-over, or elected by the others while this
 // node was cut off).
+//
+// It runs on the responder's receive goroutine, which Close waits for
+// while m.mu is held: it must take nothing but conflictMu.
 func (m *Layer2Mode) conflict(a netip.Addr, mac net.HardwareAddr) {
-	m.mu.Lock()
+	m.conflictMu.Lock()
 	if m.heard == nil {
 		m.heard = map[netip.Addr]time.Time{}
 	}
@@ -322,7 +340,7 @@ func (m *Layer2Mode) conflict(a netip.Addr, mac net.HardwareAddr) {
 		default:
 		}
 	}
-	m.mu.Unlock()
+	m.conflictMu.Unlock()
 	m.Log.V(1).Info("another node announces an address this node answers for", "ip", a.String(), "mac", mac.String(), "frozenView", frozen)
 	if frozen && m.Trigger != nil {
 		m.Trigger()
@@ -365,7 +383,13 @@ func (m *Layer2Mode) annotate(ctx context.Context, claims []Layer2Claim, owners 
 		patch := fmt.Appendf(nil, `{"metadata":{"annotations":{%q:%q}}}`, v1alpha2.AnnotationLayer2Node, m.Node)
 		svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}}
 		if err := m.Client.Patch(ctx, svc, client.RawPatch(types.MergePatchType, patch)); err != nil {
-			errs = append(errs, fmt.Errorf("service %s: annotate layer2 owner: %w", c.Service, client.IgnoreNotFound(err)))
+			if apierrors.IsNotFound(err) {
+				// Deleted since the snapshot: nothing to annotate, and
+				// its deletion triggers the next reconcile.
+				m.Log.V(1).Info("service gone before its owner annotation was written", "service", c.Service)
+				continue
+			}
+			errs = append(errs, fmt.Errorf("service %s: annotate layer2 owner: %w", c.Service, err))
 			continue
 		}
 		m.mu.Lock()
@@ -390,22 +414,26 @@ func (m *Layer2Mode) Shutdown(ctx context.Context) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	m.mu.Lock()
-	m.heardCh = make(chan struct{}, 1)
+	m.conflictMu.Lock()
+	ch := make(chan struct{}, 1)
+	m.heardCh = ch
 	since := time.Now()
+	m.conflictMu.Unlock()
 	// Released at once: the others drop this node and announce its
 	// addresses, which the loop below waits to hear.
+	m.mu.Lock()
 	m.stopSessionLocked()
 	m.mu.Unlock()
 	for {
 		m.mu.Lock()
+		m.conflictMu.Lock()
 		var waiting []netip.Addr
 		for a := range m.owned {
 			if !m.heard[a].After(since) {
 				waiting = append(waiting, a)
 			}
 		}
-		ch := m.heardCh
+		m.conflictMu.Unlock()
 		m.mu.Unlock()
 		if len(waiting) == 0 {
 			break

@@ -12,6 +12,9 @@ type Metrics struct {
 	announcedAddrs    *prometheus.GaugeVec
 	announcedPrefixes *prometheus.GaugeVec
 	reconcileErrors   prometheus.Counter
+	// modeReady is 1 while a mode's last Apply succeeded, 0 while it
+	// fails, for every mode, whether it has work on this node or not.
+	modeReady *prometheus.GaugeVec
 	// PeerSessions is the BGP session state per peer: 1 for the current
 	// state's series, 0 for the others. The BGP mode sets it.
 	PeerSessions *prometheus.GaugeVec
@@ -39,6 +42,11 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Name: "herald_speaker_reconcile_errors_total",
 			Help: "Reconciles that failed to gather the cluster state or to apply it.",
 		}),
+		modeReady: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "herald_speaker_mode_ready",
+			Help: "1 while the mode's last apply on this node succeeded, 0 while it fails (the error is in the log and, " +
+				"when the mode has work on this node, in the readyz check).",
+		}, []string{"mode"}),
 		PeerSessions: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "herald_speaker_bgp_session_state",
 			Help: "BGP session state per peer: 1 on the series of the current state.",
@@ -53,7 +61,7 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 				"(nobody expires; it yields an address when it hears another node announce it).",
 		}),
 	}
-	for _, c := range []prometheus.Collector{m.announcedAddrs, m.announcedPrefixes, m.reconcileErrors, m.PeerSessions, m.layer2LiveNodes, m.layer2Frozen} {
+	for _, c := range []prometheus.Collector{m.announcedAddrs, m.announcedPrefixes, m.reconcileErrors, m.modeReady, m.PeerSessions, m.layer2LiveNodes, m.layer2Frozen} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
@@ -93,6 +101,18 @@ func (m *Metrics) layer2(owned, live int, frozen bool) {
 		f = 1
 	}
 	m.layer2Frozen.Set(f)
+}
+
+// modeApplied records whether a mode's last Apply succeeded.
+func (m *Metrics) modeApplied(mode string, ok bool) {
+	if m == nil {
+		return
+	}
+	v := 0.0
+	if ok {
+		v = 1
+	}
+	m.modeReady.WithLabelValues(mode).Set(v)
 }
 
 func (m *Metrics) reconcileError() {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"reflect"
 	"slices"
 	"sync/atomic"
@@ -61,17 +60,9 @@ type Reconciler struct {
 	// Secrets holding peer passwords, is re-read then. 0 disables it.
 	Resync time.Duration
 
-	// applied is set once a reconcile has applied a snapshot: the node
-	// announces what the cluster says, so the speaker is ready.
-	applied atomic.Bool
-}
-
-// Ready is a readyz check: it fails until the first snapshot is applied.
-func (r *Reconciler) Ready(*http.Request) error {
-	if !r.applied.Load() {
-		return errors.New("no snapshot applied yet")
-	}
-	return nil
+	// ready is what the last reconcile made of the modes; nil until one
+	// applied a snapshot. See Ready.
+	ready atomic.Pointer[readiness]
 }
 
 var all = reconcile.Request{NamespacedName: types.NamespacedName{Name: "all"}}
@@ -96,19 +87,11 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ reconcile.Request) (reconc
 	for a, why := range d.Skipped {
 		logger.V(1).Info("not announced", "ip", a.String(), "reason", why)
 	}
-	var errs []error
-	for _, name := range sortedKeys(r.Modes) {
-		if err := r.Modes[name].Apply(ctx, snap, d); err != nil {
-			errs = append(errs, fmt.Errorf("%s mode: %w", name, err))
-		}
-	}
+	err = r.applyModes(ctx, logger, snap, d)
 	r.Metrics.announced(v1alpha2.ProtocolBGP, d.BGP)
-	if err := errors.Join(errs...); err != nil {
+	if err != nil {
 		r.Metrics.reconcileError()
 		return reconcile.Result{}, fmt.Errorf("node %q: %w", r.Node, err)
-	}
-	if !r.applied.Swap(true) {
-		logger.Info("first snapshot applied", "bgpRoutes", len(d.BGP))
 	}
 	return reconcile.Result{RequeueAfter: r.Resync}, nil
 }

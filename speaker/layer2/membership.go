@@ -9,6 +9,7 @@ import (
 
 	"github.com/go-logr/logr"
 	coordinationv1client "k8s.io/client-go/kubernetes/typed/coordination/v1"
+	"k8s.io/utils/clock"
 )
 
 // Members is a membership view at one instant. It is shared: do not
@@ -45,6 +46,8 @@ type Membership struct {
 	lease  *NodeLease
 	leases coordinationv1client.LeaseInterface
 	log    logr.Logger
+	// clock times the pauses between lists; tests step a fake one.
+	clock clock.Clock
 
 	kick    chan struct{} // the table changed
 	changed chan struct{} // the view changed; capacity 1
@@ -64,6 +67,7 @@ func NewMembership(leases coordinationv1client.LeasesGetter, self *NodeLease) *M
 		lease:   self,
 		leases:  leases.Leases(cfg.Namespace),
 		log:     cfg.Log.WithName("membership"),
+		clock:   clock.RealClock{},
 		kick:    make(chan struct{}, 1),
 		changed: make(chan struct{}, 1),
 		table:   newMemberTable(self.Name(), cfg.LeaseDuration, cfg.RenewDeadline, cfg.RetryPeriod, self.lock.writtenAt),

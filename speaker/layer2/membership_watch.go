@@ -2,6 +2,7 @@ package layer2
 
 import (
 	"context"
+	"math/rand/v2"
 	"time"
 
 	coordinationv1 "k8s.io/api/coordination/v1"
@@ -10,17 +11,36 @@ import (
 	"k8s.io/apimachinery/pkg/watch"
 )
 
-// Retry delays of the Lease list after a failure: doubling from
-// watchRetryMin up to watchRetryMax. client-go's reflector backs off up
-// to 30-60 s, which after an API server outage would leave the view
-// frozen that long; a failed list costs less than the renewals every
-// speaker attempts meanwhile (one per retry period).
+// Pauses before the next list of the Leases, after a list that failed or
+// a watch that ended: doubling from watchRetryMin up to watchRetryMax, and
+// back to watchRetryMin after a watch that lasted watchRetryReset. A watch
+// that fails right after its list (an API server that accepts lists but
+// refuses watches, a proxy that cuts them) would otherwise make the loop
+// relist at once, forever, each list a full read of the Leases. client-go's
+// reflector backs off up to 30-60 s, which after an API server outage would
+// leave the view frozen that long; a failed list costs less than the
+// renewals every speaker attempts meanwhile (one per retry period).
 const (
-	watchRetryMin = 100 * time.Millisecond
-	watchRetryMax = 2 * time.Second
+	watchRetryMin   = 100 * time.Millisecond
+	watchRetryMax   = 2 * time.Second
+	watchRetryReset = 10 * time.Second
 	// listTimeout bounds one list request.
 	listTimeout = 10 * time.Second
 )
+
+// relistBackoff is the pause before the next list (see watchRetryMin).
+// Each pause is shortened by up to a fifth at random, so that speakers
+// cut off together do not all relist in step; it never exceeds
+// watchRetryMax.
+type relistBackoff struct{ next time.Duration }
+
+func (b *relistBackoff) step() time.Duration {
+	d := max(b.next, watchRetryMin)
+	b.next = min(2*d, watchRetryMax)
+	return d - rand.N(d/5+1)
+}
+
+func (b *relistBackoff) reset() { b.next = 0 }
 
 // watch lists and watches the speakers' Leases into the table until ctx
 // ends. It relists after every watch that ends, so that the table never
@@ -28,24 +48,29 @@ const (
 // rule of memberTable.expired true across reconnects.
 func (m *Membership) watch(ctx context.Context) {
 	selector := LeaseLabel + "=true"
-	delay := watchRetryMin
+	var backoff relistBackoff
 	for ctx.Err() == nil {
 		rv, err := m.list(ctx, selector)
-		if err != nil {
-			if ctx.Err() == nil {
-				m.log.V(1).Info("list leases failed; retrying", "error", err.Error(), "retryIn", delay)
+		what := "list leases failed"
+		if err == nil {
+			what = "lease watch ended"
+			start := m.clock.Now()
+			err = m.follow(ctx, selector, rv)
+			if m.clock.Since(start) >= watchRetryReset {
+				backoff.reset()
 			}
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(delay):
-			}
-			delay = min(2*delay, watchRetryMax)
-			continue
 		}
-		delay = watchRetryMin
-		if err := m.follow(ctx, selector, rv); err != nil && ctx.Err() == nil {
-			m.log.V(1).Info("lease watch ended; relisting", "error", err.Error())
+		if ctx.Err() != nil {
+			return
+		}
+		delay := backoff.step()
+		if err != nil {
+			m.log.V(1).Info(what+"; relisting", "error", err.Error(), "retryIn", delay)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-m.clock.After(delay):
 		}
 	}
 }
