@@ -17,20 +17,30 @@ import (
 	"github.com/herald-lb/herald/speaker/bgp"
 )
 
-// deleteAndWait deletes obj, if it exists, and waits until it is gone.
+// deleteAndWait deletes obj, if it exists, and waits until it is gone. A
+// finalizer still there after a while (its controller already stopped) is
+// removed, so that one test's leftovers never hold up the next.
 func deleteAndWait(t *testing.T, obj client.Object) {
 	t.Helper()
 	ctx := context.Background()
 	if err := env.Client.Delete(ctx, obj); client.IgnoreNotFound(err) != nil {
 		t.Fatal(err)
 	}
-	testenv.Eventually(t, 10*time.Second, func() error {
+	gone := func() error {
 		err := env.Client.Get(ctx, client.ObjectKeyFromObject(obj), obj)
 		if apierrors.IsNotFound(err) {
 			return nil
 		}
-		return fmt.Errorf("%s still there (error %v)", obj.GetName(), err)
-	})
+		return fmt.Errorf("%s still there (error %v, finalizers %v)", obj.GetName(), err, obj.GetFinalizers())
+	}
+	if testenv.Poll(10*time.Second, gone) == nil {
+		return
+	}
+	obj.SetFinalizers(nil)
+	if err := env.Client.Update(ctx, obj); client.IgnoreNotFound(err) != nil {
+		t.Fatalf("%s: remove finalizers: %v", obj.GetName(), err)
+	}
+	testenv.Eventually(t, 10*time.Second, gone)
 }
 
 // TestBGPStatusAfterRecreate: a BgpConf and a BgpPeer deleted and created

@@ -226,22 +226,3 @@ func createEipCleaned(t *testing.T, e *v1alpha2.Eip) {
 	create(t, e)
 	t.Cleanup(func() { deleteAndWait(t, e) })
 }
-
-// deleteAndWait deletes obj and waits until it is gone; a finalizer still
-// there after the wait is stripped, so later tests start clean.
-func deleteAndWait(t *testing.T, obj client.Object) {
-	ctx := context.Background()
-	if err := env.Client.Delete(ctx, obj); client.IgnoreNotFound(err) != nil {
-		t.Errorf("delete %s: %v", obj.GetName(), err)
-		return
-	}
-	deadline := time.Now().Add(15 * time.Second)
-	for time.Now().Before(deadline) {
-		if err := env.Client.Get(ctx, client.ObjectKeyFromObject(obj), obj); err != nil {
-			return
-		}
-		time.Sleep(testenv.PollInterval)
-	}
-	obj.SetFinalizers(nil)
-	_ = env.Client.Update(ctx, obj)
-}

@@ -1,6 +1,7 @@
 package testenv
 
 import (
+	"fmt"
 	"testing"
 	"time"
 )
@@ -14,14 +15,23 @@ const PollInterval = 50 * time.Millisecond
 // fixed sleep.
 func Eventually(tb testing.TB, within time.Duration, cond func() error) {
 	tb.Helper()
+	if err := Poll(within, cond); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// Poll is Eventually for a caller that has a fallback: it returns cond's
+// last error, saying it was not met within the bound, instead of failing
+// the test.
+func Poll(within time.Duration, cond func() error) error {
 	deadline := time.Now().Add(within)
 	for {
 		err := cond()
 		if err == nil {
-			return
+			return nil
 		}
 		if time.Now().After(deadline) {
-			tb.Fatalf("not within %s: %v", within, err)
+			return fmt.Errorf("not within %s: %w", within, err)
 		}
 		time.Sleep(PollInterval)
 	}
