@@ -43,13 +43,18 @@ func (BgpConfValidator) ValidateDelete(context.Context, *v1alpha2.BgpConf) (admi
 
 // BgpPeerValidator admits BgpPeers that internal/bgpconfig accepts and
 // warns about plaintext passwords.
-type BgpPeerValidator struct{}
+type BgpPeerValidator struct {
+	// Namespace is Herald's, the only one whose Secrets may hold peer
+	// passwords (checkSecretNamespace); empty means herald-system.
+	Namespace string
+}
 
 var _ admission.Validator[*v1alpha2.BgpPeer] = BgpPeerValidator{}
 
 // ValidateCreate checks a new BgpPeer.
-func (BgpPeerValidator) ValidateCreate(_ context.Context, p *v1alpha2.BgpPeer) (admission.Warnings, error) {
+func (v BgpPeerValidator) ValidateCreate(_ context.Context, p *v1alpha2.BgpPeer) (admission.Warnings, error) {
 	warnings, errs := bgpconfig.ValidatePeer(p)
+	errs = append(errs, checkSecretNamespace(p, v.Namespace)...)
 	return warnings, invalid("BgpPeer", p.Name, errs)
 }
 

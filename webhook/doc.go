@@ -32,6 +32,10 @@
 // every allocated address stays in the pool, growth included; OpenELB
 // refused every address edit.
 //
+// A BgpPeer's password Secret must be in Herald's namespace (the
+// controller's, Options.Namespace): the speakers may read Secrets there
+// only, so a reference elsewhere is refused with the namespace to use.
+//
 // The validators get their dependencies injected (EipValidator.Reader);
 // Setup registers them on a manager's webhook server. Serving certificates
 // are managed in-process by the webhook/certs subpackage.
