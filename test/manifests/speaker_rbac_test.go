@@ -28,21 +28,21 @@ var speakerWrites = sets.New(
 	// Layer2: the node that answers for a Service's address records it in
 	// the Service's layer2.openelb.kubesphere.io/v1alpha1 annotation, as
 	// OpenELB's speaker does, with an event. RBAC cannot narrow a patch to
-	// one annotation; the speaker's code patches nothing else.
+	// one annotation; the release's ValidatingAdmissionPolicy refuses any
+	// other change (TestServiceAccountsAgainstAPIServer).
 	need{"", "", "services", "patch"},
 	need{"", "events.k8s.io", "events", "create"},
 	need{"", "events.k8s.io", "events", "patch"},
 	// Layer2: each speaker renews its own Lease in its namespace
-	// (leaderelection gets, creates and updates it; annotations are
-	// patched). Namespaced below; cluster-wide is refused.
-	need{speakerLeaseNamespace, "coordination.k8s.io", "leases", "create"},
-	need{speakerLeaseNamespace, "coordination.k8s.io", "leases", "update"},
-	need{speakerLeaseNamespace, "coordination.k8s.io", "leases", "patch"},
+	// (leaderelection gets, creates and updates it). Namespaced below;
+	// cluster-wide is refused.
+	need{speakerNamespace, "coordination.k8s.io", "leases", "create"},
+	need{speakerNamespace, "coordination.k8s.io", "leases", "update"},
 )
 
-// speakerLeaseNamespace is where the release runs the speakers, and where
-// their Leases are.
-const speakerLeaseNamespace = "herald-system"
+// speakerNamespace is where the release runs the speakers, and where
+// their Leases and the BgpPeer password Secrets are.
+const speakerNamespace = "herald-system"
 
 // TestSpeakerHoldsGeneratedRole: the speaker's ServiceAccount must be bound
 // to the ClusterRole herald-speaker, and hold every rule of the generated
@@ -117,8 +117,8 @@ func TestSpeakerRoleIsLeastPrivilege(t *testing.T) {
 				t.Errorf("speaker may %s, which no marker of herald-speaker's packages asks for", n)
 			case !readVerbs.Has(n.verb) && !speakerWrites.Has(n):
 				t.Errorf("speaker may %s: it writes nothing but its BGP status, Layer2 owner annotations and events, and its own Lease", n)
-			case n.group == "" && n.resource == "secrets" && n.verb != "get":
-				t.Errorf("speaker may %s: it gets the Secrets BgpPeers name, and must not read every Secret", n)
+			case n.group == "" && n.resource == "secrets" && (n.verb != "get" || n.namespace != speakerNamespace):
+				t.Errorf("speaker may %s: it gets the Secrets BgpPeers name, in Herald's namespace only, and must not read every Secret", n)
 			}
 		}
 	}
