@@ -1,9 +1,12 @@
 package manifests_test
 
 import (
+	"fmt"
 	"slices"
+	"strings"
 	"testing"
 
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/util/sets"
 )
@@ -147,4 +150,31 @@ func TestSpeakerRoleIsLeastPrivilege(t *testing.T) {
 			t.Errorf("speaker may %s, which only the controller does", n)
 		}
 	}
+}
+
+// TestServicePolicyNamesSpeaker: the admission policy that keeps the
+// speaker to the owner annotation matches the speaker by its username,
+// spelled out in config/speaker/service_policy.yaml; it must be the
+// ServiceAccount the release runs the speaker as, or the policy binds
+// nobody.
+func TestServicePolicyNamesSpeaker(t *testing.T) {
+	r := loadRelease(t)
+	ns, sa := serviceAccount(t, r, r.speaker)
+	want := fmt.Sprintf("request.userInfo.username == %q", "system:serviceaccount:"+ns+":"+sa)
+	policies := ofKind[admissionregistrationv1.ValidatingAdmissionPolicy](t, r.objs, "ValidatingAdmissionPolicy")
+	bindings := ofKind[admissionregistrationv1.ValidatingAdmissionPolicyBinding](t, r.objs, "ValidatingAdmissionPolicyBinding")
+	for _, p := range policies {
+		if !slices.ContainsFunc(p.Spec.MatchConditions, func(c admissionregistrationv1.MatchCondition) bool {
+			return strings.TrimSpace(c.Expression) == want
+		}) {
+			continue
+		}
+		if !slices.ContainsFunc(bindings, func(b *admissionregistrationv1.ValidatingAdmissionPolicyBinding) bool {
+			return b.Spec.PolicyName == p.Name && slices.Contains(b.Spec.ValidationActions, admissionregistrationv1.Deny)
+		}) {
+			t.Errorf("ValidatingAdmissionPolicy %s is not bound with validationActions [Deny]", p.Name)
+		}
+		return
+	}
+	t.Errorf("no ValidatingAdmissionPolicy in %s has the match condition %s", releaseManifest, want)
 }
