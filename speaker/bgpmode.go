@@ -34,6 +34,10 @@ type BGPMode struct {
 	// Node is this node's name.
 	Node   string
 	Router BGPRouter
+	// Namespace is Herald's (the speaker's own): the only one whose
+	// Secrets may hold peer passwords, and the one a reference without a
+	// namespace means.
+	Namespace string
 	// Secrets reads the Secrets that hold peer passwords; the API reader,
 	// so the speaker caches no Secret.
 	Secrets client.Reader
@@ -187,27 +191,41 @@ func (m *BGPMode) LastConfig() bgp.Config {
 	return m.last
 }
 
-// A BgpPeer is cluster-scoped and its authPasswordSecretRef names the
-// Secret's namespace, whichever the user chose, so no Role in a fixed
-// namespace can cover it: the speaker may get Secrets cluster-wide. It
-// may not list or watch them: it reads only the Secrets BgpPeers name,
-// and writing a cluster-scoped BgpPeer is a cluster administrator's right.
-// +kubebuilder:rbac:groups="",resources=secrets,verbs=get
+// The speaker's token is on every node, so it may get Secrets in Herald's
+// namespace only (a Role there, herald-system in the release manifest),
+// never cluster-wide, and list or watch none: it reads only the Secrets
+// BgpPeers name. The webhook refuses a BgpPeer naming a Secret elsewhere.
+// +kubebuilder:rbac:groups="",namespace=herald-system,resources=secrets,verbs=get
+
+// errSecretNamespace: a BgpPeer names a password Secret outside Herald's
+// namespace, which the speaker is not allowed to read.
+var errSecretNamespace = errors.New("outside Herald's namespace")
 
 func (m *BGPMode) password(ctx context.Context) bgp.PasswordFunc {
 	return func(ref v1alpha2.SecretKeyRef) (string, error) {
+		ns := ref.Namespace
+		if ns == "" {
+			ns = m.Namespace
+		}
+		if ns != m.Namespace {
+			// One that slipped past admission (created while the webhook
+			// was down): refused here, without asking the API server.
+			return "", fmt.Errorf("secret %s/%s: %w: the speakers read password Secrets only in namespace %s; move the Secret there",
+				ns, ref.Name, errSecretNamespace, m.Namespace)
+		}
+		ref.Namespace = ns
 		return m.secrets.get(ref, time.Now(), func() (string, error) {
 			key := ref.Key
 			if key == "" {
 				key = "password"
 			}
 			var s corev1.Secret
-			if err := m.Secrets.Get(ctx, client.ObjectKey{Namespace: ref.Namespace, Name: ref.Name}, &s); err != nil {
-				return "", fmt.Errorf("secret %s/%s: %w", ref.Namespace, ref.Name, err)
+			if err := m.Secrets.Get(ctx, client.ObjectKey{Namespace: ns, Name: ref.Name}, &s); err != nil {
+				return "", fmt.Errorf("secret %s/%s: %w", ns, ref.Name, err)
 			}
 			v, ok := s.Data[key]
 			if !ok {
-				return "", fmt.Errorf("secret %s/%s has no key %q", ref.Namespace, ref.Name, key)
+				return "", fmt.Errorf("secret %s/%s has no key %q", ns, ref.Name, key)
 			}
 			return string(v), nil
 		})

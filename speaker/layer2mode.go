@@ -24,12 +24,16 @@ import (
 	"github.com/herald-lb/herald/speaker/layer2"
 )
 
-// The Layer2 mode writes the owner annotation on Services and events about
-// it; the speakers' Leases live in the speaker's namespace (herald-system
-// in the release manifest).
+// The Layer2 mode writes the owner annotation on Services, and nothing
+// else on them (the release's ValidatingAdmissionPolicy refuses any other
+// change from the speaker: RBAC cannot narrow a patch), and events about
+// it in the Services' namespaces. The speakers' Leases live in the
+// speaker's namespace (herald-system in the release manifest): each
+// speaker creates and updates its own and watches the others'; none is
+// patched or deleted.
 // +kubebuilder:rbac:groups="",resources=services,verbs=patch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
-// +kubebuilder:rbac:groups=coordination.k8s.io,namespace=herald-system,resources=leases,verbs=get;list;watch;create;update;patch
+// +kubebuilder:rbac:groups=coordination.k8s.io,namespace=herald-system,resources=leases,verbs=get;list;watch;create;update
 
 // Layer2 mode's event reasons on Services.
 const (

@@ -43,13 +43,17 @@ func (BgpConfValidator) ValidateDelete(context.Context, *v1alpha2.BgpConf) (admi
 }
 
 // BgpPeerValidator admits BgpPeers that internal/bgpconfig accepts, warns
-// about plaintext passwords, and refuses a BgpPeer that provably gives a
-// node a second session to a neighbour another BgpPeer already peers with.
+// about plaintext passwords, refuses a password Secret outside Herald's
+// namespace, and refuses a BgpPeer that provably gives a node a second
+// session to a neighbour another BgpPeer already peers with.
 type BgpPeerValidator struct {
 	// Reader lists the other BgpPeers. Setup passes the manager's API
 	// reader rather than its cache, so that two duplicates applied
 	// together are not both admitted.
 	Reader client.Reader
+	// Namespace is Herald's, the only one whose Secrets may hold peer
+	// passwords (checkSecretNamespace); empty means herald-system.
+	Namespace string
 }
 
 var _ admission.Validator[*v1alpha2.BgpPeer] = BgpPeerValidator{}
@@ -72,6 +76,7 @@ func (v BgpPeerValidator) ValidateUpdate(ctx context.Context, oldPeer, newPeer *
 // check found.
 func (v BgpPeerValidator) validate(ctx context.Context, oldPeer, p *v1alpha2.BgpPeer) (admission.Warnings, error) {
 	warnings, errs := bgpconfig.ValidatePeer(p)
+	errs = append(errs, checkSecretNamespace(p, v.Namespace)...)
 	dups, err := v.duplicateNeighbors(ctx, oldPeer, p)
 	if err != nil {
 		return nil, err

@@ -35,8 +35,12 @@
 // is refused only by the edit that creates the duplicate, never by one that
 // leaves the neighbour and node selector as they were.
 //
+// A BgpPeer's password Secret must be in Herald's namespace (the
+// controller's, Options.Namespace): the speakers may read Secrets there
+// only, so a reference elsewhere is refused with the namespace to use.
+//
 // The validators get their dependencies injected (EipValidator.Reader,
-// BgpPeerValidator.Reader); Setup registers them on a manager's webhook
-// server. Serving certificates are managed in-process by the webhook/certs
-// subpackage.
+// BgpPeerValidator.Reader and Namespace); Setup registers them on a
+// manager's webhook server. Serving certificates are managed in-process by
+// the webhook/certs subpackage.
 package webhook

@@ -150,9 +150,9 @@ spec:
     neighborAddress: 172.22.0.2
     authPassword: s3cret
     authPasswordSecretRef: {namespace: herald-system, name: bgp-auth}`, "spec.conf.authPasswordSecretRef", "Forbidden: set either conf.authPassword or conf.authPasswordSecretRef, not both"},
-		{"secret reference without namespace", byBgpPeer, peer + `metadata: {name: ref-no-ns}
-spec: {conf: {peerAs: 50000, neighborAddress: 172.22.0.2, authPasswordSecretRef: {namespace: "", name: bgp-auth}}}`,
-			"spec.conf.authPasswordSecretRef.namespace", "Required value: the namespace of the Secret"},
+		{"secret reference in another namespace", byBgpPeer, peer + `metadata: {name: ref-other-ns}
+spec: {conf: {peerAs: 50000, neighborAddress: 172.22.0.2, authPasswordSecretRef: {namespace: default, name: bgp-auth}}}`,
+			"spec.conf.authPasswordSecretRef.namespace", "create the Secret in namespace herald-system"},
 		{"node selector with an unknown operator", byBgpPeer, peer + `metadata: {name: bad-operator}
 spec:
   conf: {peerAs: 50000, neighborAddress: 172.22.0.2}

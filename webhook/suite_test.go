@@ -113,7 +113,7 @@ func startServer(ctx context.Context, name string, selector metav1.LabelSelector
 	if err != nil {
 		return nil, fmt.Errorf("server %s: new manager: %w", name, err)
 	}
-	if err := webhook.Setup(mgr); err != nil {
+	if err := webhook.Setup(mgr, webhook.Options{}); err != nil {
 		return nil, fmt.Errorf("server %s: %w", name, err)
 	}
 	opts.SecretName = "herald-webhook-certs-" + name

@@ -37,8 +37,11 @@ type PeerConf struct {
 
 // SecretKeyRef points at one key of one Secret.
 type SecretKeyRef struct {
-	// Namespace of the Secret.
-	Namespace string `json:"namespace"`
+	// Namespace of the Secret: Herald's own (herald-system in the release
+	// manifest), the only one whose Secrets the speakers may read; empty
+	// means Herald's namespace. The webhook refuses any other.
+	// +optional
+	Namespace string `json:"namespace,omitempty"`
 	// Name of the Secret.
 	Name string `json:"name"`
 	// Key in the Secret's data; "password" when empty.

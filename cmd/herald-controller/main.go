@@ -143,5 +143,8 @@ func setupWebhooks(ctx context.Context, mgr ctrl.Manager, f flags) error {
 	if _, err := certs.Setup(ctx, mgr, f.certs); err != nil {
 		return fmt.Errorf("webhook certificates: %w", err)
 	}
-	return heraldwebhook.Setup(mgr)
+	// The certificate Secret's namespace is the controller's own
+	// ($POD_NAMESPACE in the release), which is where BgpPeer password
+	// Secrets must be too.
+	return heraldwebhook.Setup(mgr, heraldwebhook.Options{Namespace: f.certs.SecretNamespace})
 }

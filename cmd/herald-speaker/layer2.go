@@ -21,10 +21,19 @@ import (
 	"github.com/herald-lb/herald/speaker/layer2"
 )
 
-// defaultLeaseNamespace holds the speakers' Leases when neither
-// --lease-namespace nor $POD_NAMESPACE says otherwise: the namespace of
-// the release manifest.
-const defaultLeaseNamespace = "herald-system"
+// defaultNamespace is Herald's namespace when $POD_NAMESPACE is not set:
+// the one of the release manifest. It holds the speakers' Leases and the
+// BgpPeer password Secrets.
+const defaultNamespace = "herald-system"
+
+// podNamespace is the speaker's namespace, from the downward API
+// ($POD_NAMESPACE in the DaemonSet), or defaultNamespace.
+func podNamespace() string {
+	if ns := os.Getenv("POD_NAMESPACE"); ns != "" {
+		return ns
+	}
+	return defaultNamespace
+}
 
 // layer2Flags configure the Layer2 mode.
 type layer2Flags struct {
@@ -36,12 +45,8 @@ type layer2Flags struct {
 }
 
 func (l *layer2Flags) bind() {
-	ns := os.Getenv("POD_NAMESPACE")
-	if ns == "" {
-		ns = defaultLeaseNamespace
-	}
 	flagDuration := flag.DurationVar
-	flag.StringVar(&l.leaseNamespace, "lease-namespace", ns, "namespace of the speakers' Leases (Layer2 mode); defaults to $POD_NAMESPACE")
+	flag.StringVar(&l.leaseNamespace, "lease-namespace", podNamespace(), "namespace of the speakers' Leases (Layer2 mode); defaults to $POD_NAMESPACE")
 	flagDuration(&l.leaseDuration, "layer2-lease-duration", layer2.DefaultLeaseDuration, "a speaker silent this long is dead to the others, who take over its Layer2 addresses")
 	flagDuration(&l.renewDeadline, "layer2-renew-deadline", layer2.DefaultRenewDeadline, "a speaker that cannot renew its Lease this long freezes its view of the others")
 	flagDuration(&l.retryPeriod, "layer2-retry-period", layer2.DefaultRetryPeriod, "how often a speaker renews its Lease: one API write per period per node")

@@ -37,6 +37,7 @@ const speakerGCPercent = 25
 
 type flags struct {
 	node, class              string
+	secretNamespace          string
 	metricsAddr, probeAddr   string
 	statusPeriod, stopBudget time.Duration
 	pprof                    bool
@@ -47,6 +48,8 @@ type flags struct {
 func parseFlags() flags {
 	var f flags
 	flag.StringVar(&f.node, "node-name", os.Getenv("NODE_NAME"), "this node's name (the DaemonSet passes spec.nodeName); defaults to $NODE_NAME")
+	flag.StringVar(&f.secretNamespace, "secret-namespace", podNamespace(),
+		"Herald's namespace: the only one whose Secrets the speaker reads for BgpPeer passwords (spec.conf.authPasswordSecretRef, whose empty namespace means this one); defaults to $POD_NAMESPACE")
 	flag.StringVar(&f.class, "load-balancer-class", optin.DefaultLoadBalancerClass, "spec.loadBalancerClass Herald answers to")
 	flag.StringVar(&f.metricsAddr, "metrics-bind-address", ":7472", "address of the Prometheus /metrics endpoint; 0 disables it")
 	flag.StringVar(&f.probeAddr, "health-probe-bind-address", ":7473", "address of /healthz and /readyz")
@@ -136,7 +139,7 @@ func run(f flags) error {
 	if err != nil {
 		return fmt.Errorf("start bgp router: %w", err)
 	}
-	mode := &speaker.BGPMode{Node: f.node, Router: router, Secrets: mgr.GetAPIReader(), Log: log.WithName("bgp")}
+	mode := &speaker.BGPMode{Node: f.node, Namespace: f.secretNamespace, Router: router, Secrets: mgr.GetAPIReader(), Log: log.WithName("bgp")}
 	status.Mode = mode
 	svcInformer, err := mgr.GetCache().GetInformer(context.Background(), &corev1.Service{})
 	if err != nil {
@@ -172,7 +175,7 @@ func run(f flags) error {
 		return fmt.Errorf("add readyz check: %w", err)
 	}
 
-	log.Info("starting", "loadBalancerClass", f.class)
+	log.Info("starting", "loadBalancerClass", f.class, "secretNamespace", f.secretNamespace)
 	runErr := mgr.Start(ctrl.SetupSignalHandler())
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), f.stopBudget)
 	defer cancel()

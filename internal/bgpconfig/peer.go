@@ -94,9 +94,9 @@ func validatePeerConf(path *field.Path, c *v1alpha2.PeerConf) (warnings []string
 
 func validateSecretRef(path *field.Path, ref *v1alpha2.SecretKeyRef) field.ErrorList {
 	var errs field.ErrorList
-	if ref.Namespace == "" {
-		errs = append(errs, field.Required(path.Child("namespace"), "the namespace of the Secret that holds the password"))
-	} else {
+	// An empty namespace means Herald's own; which namespaces are allowed
+	// is the webhook's and the speaker's call (they know Herald's).
+	if ref.Namespace != "" {
 		for _, msg := range validation.IsDNS1123Label(ref.Namespace) {
 			errs = append(errs, field.Invalid(path.Child("namespace"), ref.Namespace, "not a namespace name: "+msg))
 		}

@@ -101,10 +101,9 @@ func TestValidatePeer(t *testing.T) {
 		        authPasswordSecretRef: {namespace: herald-system, name: bgp-auth}}}`,
 		want: verdict{errs: []string{"spec.conf.authPasswordSecretRef: Forbidden"}, phrase: "not both"},
 	}, {
-		name: "secret reference without namespace and name",
+		name: "secret reference without a name (no namespace means Herald's)",
 		spec: `{conf: {peerAs: 50000, neighborAddress: 172.22.0.2, authPasswordSecretRef: {namespace: "", name: ""}}}`,
 		want: verdict{errs: []string{
-			"spec.conf.authPasswordSecretRef.namespace: Required value",
 			"spec.conf.authPasswordSecretRef.name: Required value",
 		}},
 	}, {

@@ -51,9 +51,13 @@ func translatePeer(bp *v1alpha2.BgpPeer, grDefault *v1alpha2.GracefulRestart, gl
 		}
 		pw, err := password(ref)
 		if err != nil {
+			secret := ref.Name // no namespace: Herald's, which err names
+			if ref.Namespace != "" {
+				secret = ref.Namespace + "/" + ref.Name
+			}
 			return Peer{}, append(problems, fmt.Sprintf(
-				"spec.conf.authPasswordSecretRef: key %q of Secret %s/%s: %v; the peer is not started without its password",
-				ref.Key, ref.Namespace, ref.Name, err)), false
+				"spec.conf.authPasswordSecretRef: key %q of Secret %s: %v; the peer is not started without its password",
+				ref.Key, secret, err)), false
 		}
 		p.Password = pw
 	default:

@@ -36,6 +36,7 @@ var applyOrder = []string{
 	"ClusterRoleBinding", "RoleBinding",
 	"Deployment", "PodDisruptionBudget", "DaemonSet", "Service",
 	"MutatingWebhookConfiguration", "ValidatingWebhookConfiguration",
+	"ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding",
 }
 
 // createdForReal are the kinds the objects after them depend on; they are

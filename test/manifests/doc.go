@@ -15,5 +15,8 @@
 // speaker's pods run on the host network, learn their node's name and are
 // probed where the speaker serves probes, and that each ServiceAccount is
 // granted every permission its generated role asks for and, for the
-// speaker, nothing more.
+// speaker, nothing more. Then they apply the release's RBAC and admission
+// policies to a real API server and make requests as each ServiceAccount
+// (impersonated), checking what it must be able to do and what a stolen
+// token must not: the speaker's is on every node.
 package manifests

@@ -1,9 +1,12 @@
 package manifests_test
 
 import (
+	"fmt"
 	"slices"
+	"strings"
 	"testing"
 
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/util/sets"
 )
@@ -28,21 +31,21 @@ var speakerWrites = sets.New(
 	// Layer2: the node that answers for a Service's address records it in
 	// the Service's layer2.openelb.kubesphere.io/v1alpha1 annotation, as
 	// OpenELB's speaker does, with an event. RBAC cannot narrow a patch to
-	// one annotation; the speaker's code patches nothing else.
+	// one annotation; the release's ValidatingAdmissionPolicy refuses any
+	// other change (TestServiceAccountsAgainstAPIServer).
 	need{"", "", "services", "patch"},
 	need{"", "events.k8s.io", "events", "create"},
 	need{"", "events.k8s.io", "events", "patch"},
 	// Layer2: each speaker renews its own Lease in its namespace
-	// (leaderelection gets, creates and updates it; annotations are
-	// patched). Namespaced below; cluster-wide is refused.
-	need{speakerLeaseNamespace, "coordination.k8s.io", "leases", "create"},
-	need{speakerLeaseNamespace, "coordination.k8s.io", "leases", "update"},
-	need{speakerLeaseNamespace, "coordination.k8s.io", "leases", "patch"},
+	// (leaderelection gets, creates and updates it). Namespaced below;
+	// cluster-wide is refused.
+	need{speakerNamespace, "coordination.k8s.io", "leases", "create"},
+	need{speakerNamespace, "coordination.k8s.io", "leases", "update"},
 )
 
-// speakerLeaseNamespace is where the release runs the speakers, and where
-// their Leases are.
-const speakerLeaseNamespace = "herald-system"
+// speakerNamespace is where the release runs the speakers, and where
+// their Leases and the BgpPeer password Secrets are.
+const speakerNamespace = "herald-system"
 
 // TestSpeakerHoldsGeneratedRole: the speaker's ServiceAccount must be bound
 // to the ClusterRole herald-speaker, and hold every rule of the generated
@@ -117,8 +120,8 @@ func TestSpeakerRoleIsLeastPrivilege(t *testing.T) {
 				t.Errorf("speaker may %s, which no marker of herald-speaker's packages asks for", n)
 			case !readVerbs.Has(n.verb) && !speakerWrites.Has(n):
 				t.Errorf("speaker may %s: it writes nothing but its BGP status, Layer2 owner annotations and events, and its own Lease", n)
-			case n.group == "" && n.resource == "secrets" && n.verb != "get":
-				t.Errorf("speaker may %s: it gets the Secrets BgpPeers name, and must not read every Secret", n)
+			case n.group == "" && n.resource == "secrets" && (n.verb != "get" || n.namespace != speakerNamespace):
+				t.Errorf("speaker may %s: it gets the Secrets BgpPeers name, in Herald's namespace only, and must not read every Secret", n)
 			}
 		}
 	}
@@ -147,4 +150,31 @@ func TestSpeakerRoleIsLeastPrivilege(t *testing.T) {
 			t.Errorf("speaker may %s, which only the controller does", n)
 		}
 	}
+}
+
+// TestServicePolicyNamesSpeaker: the admission policy that keeps the
+// speaker to the owner annotation matches the speaker by its username,
+// spelled out in config/speaker/service_policy.yaml; it must be the
+// ServiceAccount the release runs the speaker as, or the policy binds
+// nobody.
+func TestServicePolicyNamesSpeaker(t *testing.T) {
+	r := loadRelease(t)
+	ns, sa := serviceAccount(t, r, r.speaker)
+	want := fmt.Sprintf("request.userInfo.username == %q", "system:serviceaccount:"+ns+":"+sa)
+	policies := ofKind[admissionregistrationv1.ValidatingAdmissionPolicy](t, r.objs, "ValidatingAdmissionPolicy")
+	bindings := ofKind[admissionregistrationv1.ValidatingAdmissionPolicyBinding](t, r.objs, "ValidatingAdmissionPolicyBinding")
+	for _, p := range policies {
+		if !slices.ContainsFunc(p.Spec.MatchConditions, func(c admissionregistrationv1.MatchCondition) bool {
+			return strings.TrimSpace(c.Expression) == want
+		}) {
+			continue
+		}
+		if !slices.ContainsFunc(bindings, func(b *admissionregistrationv1.ValidatingAdmissionPolicyBinding) bool {
+			return b.Spec.PolicyName == p.Name && slices.Contains(b.Spec.ValidationActions, admissionregistrationv1.Deny)
+		}) {
+			t.Errorf("ValidatingAdmissionPolicy %s is not bound with validationActions [Deny]", p.Name)
+		}
+		return
+	}
+	t.Errorf("no ValidatingAdmissionPolicy in %s has the match condition %s", releaseManifest, want)
 }
