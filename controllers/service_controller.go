@@ -116,9 +116,9 @@ func (r *ServiceReconciler) Reconcile(ctx context.Context, req reconcile.Request
 		r.Recorder.Eventf(&svc, nil, corev1.EventTypeNormal, ReasonIPAllocated, "Allocate",
 			"allocated %s from Eip %s", joinAddrs(out.addrs), strings.Join(out.pools, ","))
 		logger.Info("allocated", "ip", joinAddrs(out.addrs), "eip", strings.Join(out.pools, ","))
-		for _, why := range out.notServed {
-			r.Recorder.Eventf(&svc, nil, corev1.EventTypeWarning, ReasonAddressNotServed, "Allocate",
-				"%s is allocated, but nothing answers for it: Eip %s", joinAddrs(out.addrs), why)
+		for _, v := range out.notServed {
+			r.Recorder.Eventf(&svc, nil, corev1.EventTypeWarning, v.reason, "Allocate",
+				"%s is allocated, but nothing answers for it: Eip %s", joinAddrs(out.addrs), v.message)
 		}
 	}
 	return reconcile.Result{}, nil

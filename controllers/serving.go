@@ -41,9 +41,10 @@ const (
 	ReasonInterfaceUnavailable = "InterfaceUnavailable"
 )
 
-// ReasonAddressNotServed is the Warning event on a Service whose address
-// comes from an Eip nothing serves.
-const ReasonAddressNotServed = "AddressNotServed"
+// The Warning events on the Services whose addresses come from such an
+// Eip carry the same reason as its condition: the event recorder folds
+// events of one reason on one object into a series that keeps the first
+// message, so one reason for every case would hide the later ones.
 
 // servingVerdict says whether anything delivers traffic for an Eip's
 // addresses; an empty reason means it may, as far as Herald can tell.
@@ -136,7 +137,7 @@ func (r *EipReconciler) announceServing(ctx context.Context, eip *v1alpha2.Eip, 
 		logger.Info("nothing delivers traffic for this Eip's addresses", "reason", now.Reason, "message", now.Message)
 		r.Recorder.Eventf(eip, nil, corev1.EventTypeWarning, now.Reason, "CheckServing", "%s", now.Message)
 		for _, key := range holdersOf(rep.used) {
-			r.warnService(ctx, key, eip.Name, now.Message)
+			r.warnService(ctx, key, eip.Name, now.Reason, now.Message)
 		}
 	case wasNotServed && !isNotServedReason(now.Reason):
 		logger.Info("this Eip's addresses are served again", "was", prev.Reason)
@@ -145,13 +146,13 @@ func (r *EipReconciler) announceServing(ctx context.Context, eip *v1alpha2.Eip, 
 }
 
 // warnService records on one Service that its address is not served.
-func (r *EipReconciler) warnService(ctx context.Context, key, eip, message string) {
+func (r *EipReconciler) warnService(ctx context.Context, key, eip, reason, message string) {
 	var svc corev1.Service
 	ns, name, _ := strings.Cut(key, "/")
 	if err := r.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, &svc); err != nil {
 		return // gone: nobody to tell
 	}
-	r.Recorder.Eventf(&svc, nil, corev1.EventTypeWarning, ReasonAddressNotServed, "CheckServing",
+	r.Recorder.Eventf(&svc, nil, corev1.EventTypeWarning, reason, "CheckServing",
 		"the address from Eip %s is allocated, but nothing answers for it: %s", eip, message)
 }
 
@@ -182,13 +183,13 @@ func (r *EipReconciler) bgpEips(ctx context.Context, _ client.Object) []reconcil
 	return reqs
 }
 
-// notServedMessages returns the Ready messages of those of pools nothing
-// serves, as last judged.
-func notServedMessages(verdicts map[string]servingVerdict, pools []string) []string {
-	var out []string
-	for _, p := range pools {
-		if v, ok := verdicts[p]; ok && !v.served() && !slices.Contains(out, v.message) {
-			out = append(out, p+": "+v.message)
+// notServed returns the verdicts of those of pools nothing serves, as
+// last judged, each message starting with the Eip's name.
+func notServed(verdicts map[string]servingVerdict, pools []string) []servingVerdict {
+	var out []servingVerdict
+	for _, p := range slices.Compact(slices.Sorted(slices.Values(pools))) {
+		if v, ok := verdicts[p]; ok && !v.served() {
+			out = append(out, servingVerdict{reason: v.reason, message: p + ": " + v.message})
 		}
 	}
 	return out

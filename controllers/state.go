@@ -181,7 +181,7 @@ type allocation struct {
 	pools []string
 	// notServed says, for each Eip the Service's addresses come from now
 	// that nothing serves, why.
-	notServed []string
+	notServed []servingVerdict
 	err       error
 }
 
@@ -212,7 +212,7 @@ func (s *State) allocate(ctx context.Context, req allocator.Request) (allocation
 	}
 	out := allocation{addrs: addrs, pools: s.poolsOfLocked(append(before, addrs...)), err: err}
 	if len(s.verdicts) > 0 {
-		out.notServed = notServedMessages(s.verdicts, s.poolsOfLocked(addrs))
+		out.notServed = notServed(s.verdicts, s.poolsOfLocked(addrs))
 	}
 	return out, nil
 }
