@@ -49,6 +49,32 @@
 // their finalizers are removed by hand:
 // kubectl patch eip <name> --type=merge -p '{"metadata":{"finalizers":null}}'.
 //
+// Nothing admitted that nothing serves. When Herald knows that nothing
+// will deliver traffic for the addresses of an Eip, the Eip reconciler
+// (the one writer of the Ready condition) turns Ready False with a reason
+// and the fix in its message, logs one Info line and records a Warning
+// event on the Eip and on every Service holding one of its addresses, once
+// per change of reason (the condition it wrote is the memory, so a
+// restart repeats nothing); a Service allocated from such an Eip later
+// gets the Warning with its allocation. The Eip keeps handing out
+// addresses, and status.ready stays true: it is valid, and the Services
+// get their traffic as soon as the missing piece is added, which turns
+// Ready True again with a Normal event on the Eip. The cases:
+// VIPNotImplemented (a vip Eip: this version has no VIP mode); NoBgpConf
+// and NoBgpPeer (a bgp Eip while there is no BgpConf "default" or no
+// BgpPeer at all; their creation and deletion re-evaluate bgp Eips, their
+// updates do not); for a layer2 Eip, the speakers report it: each leads a
+// Lease herald-speaker-<node> in its namespace (--speaker-namespace, the
+// controller's own by default) listing the Eips its node cannot answer
+// for, and the controller follows them (speakerView, the only Leases it
+// caches) to find NoLayer2Speakers (no such Lease at all: no speaker runs
+// layer2 mode), NoLiveLayer2Speaker (none renewed lately) or
+// InterfaceUnavailable (every live node lists the Eip). A Lease is live
+// while the controller saw its renewTime change within twice its
+// duration plus a second, by its own clock; renewals cost a table update,
+// and only a change of the answer, or an expiry, re-evaluates the layer2
+// Eips. On the happy path none of this adds a write.
+//
 // The Eip reconciler also tells operators when kube-proxy defeats layer2
 // mode: in IPVS mode without strictARP, kube-proxy puts every Service
 // address on each node's kube-ipvs0 and every node answers ARP for it.

@@ -80,10 +80,8 @@ func (r *EipReconciler) judgeServing(ctx context.Context, eip *v1alpha2.Eip) (v 
 		if r.speakers == nil {
 			return servingVerdict{}, true, nil
 		}
-		if !r.speakers.ready() {
-			return servingVerdict{}, false, nil
-		}
-		return r.speakers.judge(eip, time.Now()), true, nil
+		v, ok := r.speakers.judgeNow(ctx, eip, time.Now())
+		return v, ok, nil
 	}
 	var conf v1alpha2.BgpConf
 	switch err := r.Client.Get(ctx, client.ObjectKey{Name: v1alpha2.BgpConfName}, &conf); {

@@ -33,6 +33,12 @@ const (
 // DefaultSpeakerNamespace is where the manifests run the speakers.
 const DefaultSpeakerNamespace = "herald-system"
 
+// viewSyncTimeout bounds how long layer2 Eips wait for the speakers' view
+// to load. Past it (the controller may not read Leases there, or the
+// namespace is wrong) they are judged as served, with one error logged,
+// rather than never getting a status.
+const viewSyncTimeout = 10 * time.Second
+
 // firstSightStale: a Lease seen for the first time whose renewTime is
 // older than this by the controller's clock belongs to a node that went
 // away without releasing it.
@@ -78,15 +84,18 @@ type speakerView struct {
 	namespace string
 	poke      chan struct{}
 
+	created time.Time
+
 	mu     sync.Mutex
 	leases map[string]*speakerLease
 	synced func() bool
+	gaveUp bool
 }
 
 func newSpeakerView(informers cache.Informers, reader client.Reader, namespace string, changed chan<- event.TypedGenericEvent[*v1alpha2.Eip]) *speakerView {
 	return &speakerView{
 		informers: informers, reader: reader, namespace: namespace, changed: changed,
-		poke: make(chan struct{}, 1), leases: map[string]*speakerLease{},
+		poke: make(chan struct{}, 1), leases: map[string]*speakerLease{}, created: time.Now(),
 	}
 }
 
@@ -146,11 +155,25 @@ func (v *speakerView) Start(ctx context.Context) error {
 	}
 }
 
-// ready reports whether the view holds every Lease of the cache.
-func (v *speakerView) ready() bool {
+// judgeNow judges a layer2 Eip once the view holds every Lease of the
+// cache; ok is false while it is still loading. A view that has not loaded
+// within viewSyncTimeout judges every Eip served (it cannot tell), and
+// says so once in the log.
+func (v *speakerView) judgeNow(ctx context.Context, eip *v1alpha2.Eip, now time.Time) (servingVerdict, bool) {
 	v.mu.Lock()
-	defer v.mu.Unlock()
-	return v.synced != nil && v.synced()
+	synced := v.synced != nil && v.synced()
+	giveUp := !synced && now.Sub(v.created) > viewSyncTimeout
+	first := giveUp && !v.gaveUp
+	v.gaveUp = v.gaveUp || giveUp
+	v.mu.Unlock()
+	switch {
+	case synced:
+		return v.judge(eip, now), true
+	case first:
+		log.FromContext(ctx).Error(fmt.Errorf("speaker leases in %q not loaded within %s", v.namespace, viewSyncTimeout),
+			"cannot tell whether any node serves layer2 Eips; check that herald-controller may list and watch Leases there (--speaker-namespace)")
+	}
+	return servingVerdict{}, giveUp
 }
 
 func (v *speakerView) observe(o any, now time.Time) {
