@@ -133,16 +133,20 @@ func (s *State) refreshPoolsLocked(ctx context.Context) error {
 	return nil
 }
 
-// namespaceLabels reads the labels that namespaceSelector Eips match. A
-// namespace that does not exist has none, which is an answer; any other
+// namespaceLabels reads the labels that namespaceSelector Eips match. Any
 // failure is returned, for the caller to retry: taking it for "no labels"
 // would give the Service the default Eip, and nothing would move it back
-// once the read works again.
+// once the read works again. That includes NotFound: a Service exists only
+// in a namespace that exists (a namespace being deleted is still there,
+// Terminating, until its Services are gone), so the namespace missing
+// from the cache means the cache has not caught up yet, as when a
+// namespace and a Service are applied together and the Service's event is
+// handled first.
 func (s *State) namespaceLabels(ctx context.Context, name string) (map[string]string, error) {
 	var ns corev1.Namespace
 	if err := s.reader.Get(ctx, client.ObjectKey{Name: name}, &ns); err != nil {
 		if apierrors.IsNotFound(err) {
-			return nil, nil
+			return nil, fmt.Errorf("namespace %q: not in the cache yet: %w", name, err)
 		}
 		return nil, fmt.Errorf("namespace %q: read labels: %w", name, err)
 	}
