@@ -43,9 +43,12 @@
 //
 // Uninstalling. Delete the LoadBalancer Services Herald serves (or move
 // them to another implementation) while the controller still runs: it
-// releases their addresses and takes the finalizer off every Eip, and
-// `kubectl delete -f deploy/herald.yaml` then removes everything without
-// waiting. Should the controller already be gone with Eips still in use,
+// releases their addresses and takes the finalizer off every Eip (kubectl
+// get eip -o custom-columns=NAME:.metadata.name,F:.metadata.finalizers
+// shows none left), and `kubectl delete -f deploy/herald.yaml` then
+// removes everything without waiting. The controller cannot do this step
+// by itself at uninstall: that deletes its RBAC rules together with the
+// CRDs, so it could not write the Eips any more. Should the controller already be gone with Eips still in use,
 // their finalizers are removed by hand:
 // kubectl patch eip <name> --type=merge -p '{"metadata":{"finalizers":null}}'.
 //

@@ -41,6 +41,10 @@ const (
 	ReasonInterfaceUnavailable = "InterfaceUnavailable"
 )
 
+// ReasonServed is the Normal event on an Eip whose addresses are served
+// again after one of the reasons above.
+const ReasonServed = "Served"
+
 // The Warning events on the Services whose addresses come from such an
 // Eip carry the same reason as its condition: the event recorder folds
 // events of one reason on one object into a series that keeps the first
@@ -139,7 +143,7 @@ func (r *EipReconciler) announceServing(ctx context.Context, eip *v1alpha2.Eip, 
 		}
 	case wasNotServed && !isNotServedReason(now.Reason):
 		logger.Info("this Eip's addresses are served again", "was", prev.Reason)
-		r.Recorder.Eventf(eip, nil, corev1.EventTypeNormal, "Served", "CheckServing", "served again (was %s)", prev.Reason)
+		r.Recorder.Eventf(eip, nil, corev1.EventTypeNormal, ReasonServed, "CheckServing", "served again (was %s)", prev.Reason)
 	}
 }
 
