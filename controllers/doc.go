@@ -26,6 +26,10 @@
 // deleted while it is down is simply absent from the restore; its address
 // is free, and a Service created meanwhile gets it only after the restore
 // has accounted for every live Service (TestDeleteWhileControllerDown).
+// Nor does a Service that stops being a LoadBalancer while the controller
+// is down keep a stale address: the API server clears
+// status.loadBalancer itself when the type changes
+// (TestTypeChangedWhileControllerDown).
 // Services that come from OpenELB or an older Herald lose the finalizer
 // the first time they are reconciled.
 //

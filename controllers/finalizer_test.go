@@ -114,3 +114,37 @@ func TestEipFinalizerOnlyWhileInUse(t *testing.T) {
 	}
 	waitFinalizers(t, e)
 }
+
+// TestTypeChangedWhileControllerDown: a Service that stops being a
+// LoadBalancer while the controller is down is left with no stale
+// address, without a finalizer to mark it as Herald's: the API server
+// clears status.loadBalancer itself when the type changes.
+func TestTypeChangedWhileControllerDown(t *testing.T) {
+	ctx := context.Background()
+	stop := startController(t, Options{})
+	createEip(t, "retyped", "192.0.2.188/30", asDefault)
+	ns := namespace(t, nil)
+	svc := createService(t, ns, "web")
+	waitIngress(t, ns, "web", "192.0.2.188")
+	stop()
+
+	if err := env.Client.Get(ctx, client.ObjectKeyFromObject(svc), svc); err != nil {
+		t.Fatal(err)
+	}
+	svc.Spec.Type = corev1.ServiceTypeClusterIP
+	svc.Spec.AllocateLoadBalancerNodePorts = nil
+	if err := env.Client.Update(ctx, svc); err != nil {
+		t.Fatal(err)
+	}
+	startController(t, Options{})
+	t.Cleanup(func() { deleteEip(t, "retyped") }) // while this controller runs
+	testenv.Eventually(t, 10*time.Second, func() error {
+		if err := env.Client.Get(ctx, client.ObjectKeyFromObject(svc), svc); err != nil {
+			return err
+		}
+		if len(svc.Status.LoadBalancer.Ingress) > 0 {
+			return fmt.Errorf("status still %v", svc.Status.LoadBalancer.Ingress)
+		}
+		return nil
+	})
+}
