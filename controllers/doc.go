@@ -1,6 +1,7 @@
 // Package controllers holds herald-controller's reconcilers: the Service
 // reconciler, which gives LoadBalancer Services their addresses, and the
-// Eip reconciler, which reports each pool's usage and guards its deletion.
+// Eip reconciler, which reports each pool's usage, guards the deletion of
+// pools in use and says when nothing serves a pool's addresses.
 //
 // Both share one State: the in-memory allocator, restored from the
 // Services' status (the source of truth) the first time either reconciler
@@ -8,9 +9,78 @@
 // has synced. Nothing is allocated before that restore. The State is owned
 // by one mutex; API writes happen outside it.
 //
-// Writes per allocation are kept low on purpose: one patch adds the
-// finalizer, one patches status.loadBalancer, one Event records it; Eip
-// status is written at a bounded rate, however many Services change.
+// Writes per allocation are kept low on purpose: one patch writes
+// status.loadBalancer, one Event records it; a deletion costs no write.
+// Eip status is written at a bounded rate, however many Services change.
+//
+// Finalizers. A finalizer makes its object wait for Herald at deletion,
+// so while Herald is down or after it was uninstalled such an object
+// cannot be deleted (and deleting the CRDs hangs on such Eips). Each one
+// must buy more than that costs.
+//
+// Services carry none. OpenELB's finalizer.lb.kubesphere.io/v1alpha1
+// (LegacyServiceFinalizer) cost one write per allocation and one per
+// deletion and protected nothing: the allocator lives in memory and is
+// rebuilt from the status of the Services that exist, so a Service deleted
+// while the controller runs is released on its delete event, and one
+// deleted while it is down is simply absent from the restore; its address
+// is free, and a Service created meanwhile gets it only after the restore
+// has accounted for every live Service (TestDeleteWhileControllerDown).
+// Nor does a Service that stops being a LoadBalancer while the controller
+// is down keep a stale address: the API server clears
+// status.loadBalancer itself when the type changes
+// (TestTypeChangedWhileControllerDown).
+// Services that come from OpenELB or an older Herald lose the finalizer
+// the first time they are reconciled.
+//
+// Eips keep OpenELB's finalizer.ipam.kubesphere.io/v1alpha1
+// (EipFinalizer), but only while a Service holds one of their addresses:
+// deleting a pool in use would leave those Services with an address
+// nobody announces, so the Eip waits, Terminating, hands out nothing new
+// and says in its Ready condition which Services it waits for. The
+// finalizer is added when the first address of the pool is allocated and
+// removed when the last is released (one write each time the pool turns
+// used or empty, never one per Service), so an Eip nobody uses, including
+// one migrated from OpenELB with the finalizer, can be deleted with Herald
+// stopped. A few milliseconds separate the first allocation from the
+// finalizer: an Eip deleted in that instant goes at once.
+//
+// Uninstalling. Delete the LoadBalancer Services Herald serves (or move
+// them to another implementation) while the controller still runs: it
+// releases their addresses and takes the finalizer off every Eip (kubectl
+// get eip -o custom-columns=NAME:.metadata.name,F:.metadata.finalizers
+// shows none left), and `kubectl delete -f deploy/herald.yaml` then
+// removes everything without waiting. The controller cannot do this step
+// by itself at uninstall: that deletes its RBAC rules together with the
+// CRDs, so it could not write the Eips any more. Should the controller already be gone with Eips still in use,
+// their finalizers are removed by hand:
+// kubectl patch eip <name> --type=merge -p '{"metadata":{"finalizers":null}}'.
+//
+// Nothing admitted that nothing serves. When Herald knows that nothing
+// will deliver traffic for the addresses of an Eip, the Eip reconciler
+// (the one writer of the Ready condition) turns Ready False with a reason
+// and the fix in its message, logs one Info line and records a Warning
+// event on the Eip and on every Service holding one of its addresses, once
+// per change of reason (the condition it wrote is the memory, so a
+// restart repeats nothing); a Service allocated from such an Eip later
+// gets the Warning with its allocation. The Eip keeps handing out
+// addresses, and status.ready stays true: it is valid, and the Services
+// get their traffic as soon as the missing piece is added, which turns
+// Ready True again with a Normal event on the Eip. The cases:
+// VIPNotImplemented (a vip Eip: this version has no VIP mode); NoBgpConf
+// and NoBgpPeer (a bgp Eip while there is no BgpConf "default" or no
+// BgpPeer at all; their creation and deletion re-evaluate bgp Eips, their
+// updates do not); for a layer2 Eip, the speakers report it: each leads a
+// Lease herald-speaker-<node> in its namespace (--speaker-namespace, the
+// controller's own by default) listing the Eips its node cannot answer
+// for, and the controller follows them (speakerView, the only Leases it
+// caches) to find NoLayer2Speakers (no such Lease at all: no speaker runs
+// layer2 mode), NoLiveLayer2Speaker (none renewed lately) or
+// InterfaceUnavailable (every live node lists the Eip). A Lease is live
+// while the controller saw its renewTime change within twice its
+// duration plus a second, by its own clock; renewals cost a table update,
+// and only a change of the answer, or an expiry, re-evaluates the layer2
+// Eips. On the happy path none of this adds a write.
 //
 // The Eip reconciler also tells operators when kube-proxy defeats layer2
 // mode: in IPVS mode without strictARP, kube-proxy puts every Service

@@ -31,7 +31,9 @@ import (
 )
 
 // EipFinalizer holds an Eip back from deletion while Services hold its
-// addresses. It is OpenELB's name, so migrated Eips are adopted as they are.
+// addresses, and only then: an Eip nobody uses carries none, so it can be
+// deleted while Herald is not running (see the package doc). It is
+// OpenELB's name, so migrated Eips are adopted as they are.
 const EipFinalizer = "finalizer.ipam.kubesphere.io/v1alpha1"
 
 // Condition reasons on Eips.
@@ -54,6 +56,11 @@ type EipReconciler struct {
 	// StatusInterval is the least time between two status writes of one
 	// Eip; zero means DefaultStatusInterval.
 	StatusInterval time.Duration
+	// SpeakerNamespace holds the speakers' Leases, from which layer2 Eips
+	// are judged served or not; empty means they are not judged.
+	SpeakerNamespace string
+
+	speakers *speakerView
 
 	mu sync.Mutex
 	// lastWrite is when each Eip's status was last computed.
@@ -71,6 +78,9 @@ type EipReconciler struct {
 func (r *EipReconciler) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
 	var eip v1alpha2.Eip
 	if err := r.Client.Get(ctx, req.NamespacedName, &eip); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.State.setVerdict(req.Name, servingVerdict{})
+		}
 		return reconcile.Result{}, client.IgnoreNotFound(err)
 	}
 	if eip.DeletionTimestamp != nil {
@@ -80,35 +90,82 @@ func (r *EipReconciler) Reconcile(ctx context.Context, req reconcile.Request) (r
 		}
 		return r.finishDeletion(ctx, &eip, rep)
 	}
-	if !controllerutil.ContainsFinalizer(&eip, EipFinalizer) {
-		orig := eip.DeepCopy()
-		controllerutil.AddFinalizer(&eip, EipFinalizer)
-		if err := r.Client.Patch(ctx, &eip, client.MergeFromWithOptions(orig, client.MergeFromWithOptimisticLock{})); err != nil {
-			return reconcile.Result{}, fmt.Errorf("eip %q: add finalizer: %w", eip.Name, err)
-		}
+	inUse, err := r.State.inUse(ctx, eip.Name)
+	if err != nil {
+		return reconcile.Result{}, fmt.Errorf("eip %q: %w", eip.Name, err)
+	}
+	if err := r.syncFinalizer(ctx, &eip, inUse > 0); err != nil {
+		return reconcile.Result{}, err
 	}
 	// Every allocation asks for a refresh; computing the status walks every
 	// address in use, so it runs at most once per interval, and the
 	// interval grows with the pool's usage: the status of a pool with
 	// 10,000 Services is a 400 KB object, which must not be rewritten every
 	// second while Services arrive.
-	if wait := r.throttle(eip.Name, r.State.inUse(ctx, eip.Name)); wait > 0 {
+	if wait := r.throttle(eip.Name, inUse); wait > 0 {
 		return reconcile.Result{RequeueAfter: wait}, nil
 	}
 	rep, err := r.State.report(ctx, eip.Name)
 	if err != nil {
 		return reconcile.Result{}, fmt.Errorf("eip %q: %w", eip.Name, err)
 	}
+	verdict, judged, err := r.judgeServing(ctx, &eip)
+	if err != nil {
+		return reconcile.Result{}, fmt.Errorf("eip %q: %w", eip.Name, err)
+	}
+	if !judged {
+		// The speakers' view is still loading; judging now would report
+		// no speaker at all.
+		r.forget(eip.Name)
+		return reconcile.Result{RequeueAfter: 100 * time.Millisecond}, nil
+	}
+	r.State.setVerdict(eip.Name, verdict)
 	st := statusFor(&eip, rep)
+	applyServing(&st, verdict, eip.Generation)
 	warn, err := r.kubeProxyStatus(ctx, &eip, &st)
 	if err != nil {
 		return reconcile.Result{}, fmt.Errorf("eip %q: %w", eip.Name, err)
 	}
+	prevReady := meta.FindStatusCondition(eip.Status.Conditions, v1alpha2.ConditionReady).DeepCopy()
 	res, err := r.writeStatus(ctx, &eip, st)
-	if err == nil && warn != nil {
+	if err != nil {
+		return res, err
+	}
+	if warn != nil {
 		r.Recorder.Eventf(&eip, nil, corev1.EventTypeWarning, warn.Reason, "CheckKubeProxy", "%s", warn.Message)
 	}
-	return res, err
+	r.announceServing(ctx, &eip, prevReady, &st, rep)
+	return res, nil
+}
+
+// forget lets the next reconcile of an Eip compute its status at once.
+func (r *EipReconciler) forget(name string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.lastWrite, name)
+}
+
+// syncFinalizer puts the finalizer on an Eip when a Service holds one of
+// its addresses and takes it off when none does: one write each time the
+// pool turns from empty to used or back, never one per Service. It runs
+// before the status throttle, so the finalizer follows the first
+// allocation within one reconcile.
+func (r *EipReconciler) syncFinalizer(ctx context.Context, eip *v1alpha2.Eip, inUse bool) error {
+	if controllerutil.ContainsFinalizer(eip, EipFinalizer) == inUse {
+		return nil
+	}
+	orig := eip.DeepCopy()
+	verb := "add"
+	if inUse {
+		controllerutil.AddFinalizer(eip, EipFinalizer)
+	} else {
+		verb = "remove"
+		controllerutil.RemoveFinalizer(eip, EipFinalizer)
+	}
+	if err := r.Client.Patch(ctx, eip, client.MergeFromWithOptions(orig, client.MergeFromWithOptimisticLock{})); err != nil {
+		return fmt.Errorf("eip %q: %s finalizer: %w", eip.Name, verb, err)
+	}
+	return nil
 }
 
 // throttle returns how long to wait before this Eip's status may be
@@ -232,11 +289,17 @@ func saturatingInt(n uint64) int {
 // promptly.
 func (r *EipReconciler) SetupWithManager(mgr ctrl.Manager) (chan event.TypedGenericEvent[*v1alpha2.Eip], error) {
 	changed := make(chan event.TypedGenericEvent[*v1alpha2.Eip], 1024)
-	err := ctrl.NewControllerManagedBy(mgr).
+	if r.SpeakerNamespace != "" {
+		r.speakers = newSpeakerView(mgr.GetCache(), mgr.GetClient(), r.SpeakerNamespace, changed)
+		if err := mgr.Add(r.speakers); err != nil {
+			return nil, fmt.Errorf("add speaker lease view: %w", err)
+		}
+	}
+	b := ctrl.NewControllerManagedBy(mgr).
 		Named("eip").
 		For(&v1alpha2.Eip{}).
 		Watches(&corev1.ConfigMap{}, handler.EnqueueRequestsFromMapFunc(r.layer2Eips), builder.WithPredicates(isKubeProxyConfig)).
-		WatchesRawSource(source.Channel(changed, &handler.TypedEnqueueRequestForObject[*v1alpha2.Eip]{})).
-		Complete(r)
+		WatchesRawSource(source.Channel(changed, &handler.TypedEnqueueRequestForObject[*v1alpha2.Eip]{}))
+	err := r.watchServingInputs(b).Complete(r)
 	return changed, err
 }

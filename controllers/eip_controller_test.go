@@ -23,6 +23,7 @@ func getEip(name string) (*v1alpha2.Eip, error) {
 
 func TestEipStatus(t *testing.T) {
 	startController(t, Options{})
+	withBgp(t)
 	createEip(t, "status-v4", "192.0.2.32/29", asDefault)
 	createEip(t, "status-v6", "2001:db8:5::10-2001:db8:5::1f")
 	ns := namespace(t, nil)

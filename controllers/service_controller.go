@@ -76,18 +76,17 @@ func (r *ServiceReconciler) Reconcile(ctx context.Context, req reconcile.Request
 		return reconcile.Result{}, r.releaseService(ctx, &svc)
 	}
 
-	if !controllerutil.ContainsFinalizer(&svc, ServiceFinalizer) {
-		orig := svc.DeepCopy()
-		controllerutil.AddFinalizer(&svc, ServiceFinalizer)
-		if err := r.Client.Patch(ctx, &svc, client.MergeFromWithOptions(orig, client.MergeFromWithOptimisticLock{})); err != nil {
-			if apierrors.IsNotFound(err) {
-				return reconcile.Result{}, nil // deleted meanwhile; its delete event follows
-			}
-			return reconcile.Result{}, fmt.Errorf("service %q: add finalizer: %w", key, err)
-		}
+	if err := r.dropLegacyFinalizer(ctx, &svc); err != nil {
+		return reconcile.Result{}, err
 	}
 
-	request, err := requestFor(&svc, r.State.namespaceLabels(ctx, svc.Namespace))
+	nsLabels, err := r.State.namespaceLabels(ctx, svc.Namespace)
+	if err != nil {
+		// Retried with the controller's backoff: deciding without the
+		// labels could pick the wrong Eip for good.
+		return reconcile.Result{}, fmt.Errorf("service %q: %w", key, err)
+	}
+	request, err := requestFor(&svc, nsLabels)
 	if err != nil {
 		r.Recorder.Eventf(&svc, nil, corev1.EventTypeWarning, ReasonAllocationFailed, "Allocate", "%s", err.Error())
 		logger.Info("service asks for something invalid", "reason", err.Error())
@@ -117,13 +116,34 @@ func (r *ServiceReconciler) Reconcile(ctx context.Context, req reconcile.Request
 		r.Recorder.Eventf(&svc, nil, corev1.EventTypeNormal, ReasonIPAllocated, "Allocate",
 			"allocated %s from Eip %s", joinAddrs(out.addrs), strings.Join(out.pools, ","))
 		logger.Info("allocated", "ip", joinAddrs(out.addrs), "eip", strings.Join(out.pools, ","))
+		for _, v := range out.notServed {
+			r.Recorder.Eventf(&svc, nil, corev1.EventTypeWarning, v.reason, "Allocate",
+				"%s is allocated, but nothing answers for it: Eip %s", joinAddrs(out.addrs), v.message)
+		}
 	}
 	return reconcile.Result{}, nil
 }
 
+// dropLegacyFinalizer removes the finalizer OpenELB and older Herald
+// releases put on Services (see the package doc for why Herald puts none):
+// left in place, it would hold the Service up at deletion whenever Herald
+// is not running.
+func (r *ServiceReconciler) dropLegacyFinalizer(ctx context.Context, svc *corev1.Service) error {
+	if !controllerutil.ContainsFinalizer(svc, LegacyServiceFinalizer) {
+		return nil
+	}
+	orig := svc.DeepCopy()
+	controllerutil.RemoveFinalizer(svc, LegacyServiceFinalizer)
+	if err := r.Client.Patch(ctx, svc, client.MergeFromWithOptions(orig, client.MergeFromWithOptimisticLock{})); err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("service %q: remove legacy finalizer %s: %w", serviceKey(svc), LegacyServiceFinalizer, err)
+	}
+	log.FromContext(ctx).Info("removed legacy finalizer", "service", serviceKey(svc), "finalizer", LegacyServiceFinalizer)
+	return nil
+}
+
 // releaseService frees the addresses of a Service that is going away or is
-// no longer Herald's, clears the status Herald wrote and drops the
-// finalizer.
+// no longer Herald's, clears the status Herald wrote and drops the legacy
+// finalizer if it carries it.
 func (r *ServiceReconciler) releaseService(ctx context.Context, svc *corev1.Service) error {
 	key := serviceKey(svc)
 	addrs, pools, err := r.State.release(ctx, key)
@@ -131,10 +151,12 @@ func (r *ServiceReconciler) releaseService(ctx context.Context, svc *corev1.Serv
 		return fmt.Errorf("service %q: %w", key, err)
 	}
 	defer r.afterRelease(pools)
-	if !controllerutil.ContainsFinalizer(svc, ServiceFinalizer) {
-		return nil
-	}
-	if svc.DeletionTimestamp == nil && len(svc.Status.LoadBalancer.Ingress) > 0 {
+	// The status is Herald's to clear when Herald allocated it: the
+	// allocator held it, or the Service still carries the finalizer of
+	// OpenELB or an older Herald. Another implementation's status is left
+	// alone.
+	legacy := controllerutil.ContainsFinalizer(svc, LegacyServiceFinalizer)
+	if svc.DeletionTimestamp == nil && len(svc.Status.LoadBalancer.Ingress) > 0 && (len(addrs) > 0 || legacy) {
 		orig := svc.DeepCopy()
 		svc.Status.LoadBalancer.Ingress = nil
 		if err := r.Client.Status().Patch(ctx, svc, client.MergeFrom(orig)); err != nil {
@@ -145,12 +167,12 @@ func (r *ServiceReconciler) releaseService(ctx context.Context, svc *corev1.Serv
 				"released %s: the Service is no longer a LoadBalancer of Herald's", joinAddrs(addrs))
 		}
 	}
-	orig := svc.DeepCopy()
-	controllerutil.RemoveFinalizer(svc, ServiceFinalizer)
-	if err := r.Client.Patch(ctx, svc, client.MergeFromWithOptions(orig, client.MergeFromWithOptimisticLock{})); err != nil && !apierrors.IsNotFound(err) {
-		return fmt.Errorf("service %q: remove finalizer: %w", key, err)
+	if err := r.dropLegacyFinalizer(ctx, svc); err != nil {
+		return err
 	}
-	log.FromContext(ctx).Info("released", "service", key, "ip", joinAddrs(addrs))
+	if len(addrs) > 0 {
+		log.FromContext(ctx).Info("released", "service", key, "ip", joinAddrs(addrs))
+	}
 	return nil
 }
 
@@ -202,12 +224,12 @@ func (r *ServiceReconciler) SetupWithManager(mgr ctrl.Manager, eipChanged chan e
 }
 
 // relevant drops Service events that cannot change an allocation, above
-// all the echo of Herald's own finalizer patch, which would otherwise make
-// a reconcile race its own status write.
+// all the echo of Herald's own patches (the legacy finalizer's removal),
+// which would otherwise make a reconcile race its own status write.
 func (r *ServiceReconciler) relevant() predicate.Predicate {
 	mine := func(o client.Object) bool {
 		svc, ok := o.(*corev1.Service)
-		return ok && (isOurs(svc, r.Class) || controllerutil.ContainsFinalizer(svc, ServiceFinalizer))
+		return ok && (isOurs(svc, r.Class) || controllerutil.ContainsFinalizer(svc, LegacyServiceFinalizer))
 	}
 	return predicate.Funcs{
 		CreateFunc:  func(e event.CreateEvent) bool { return mine(e.Object) },
@@ -223,7 +245,7 @@ func (r *ServiceReconciler) relevant() predicate.Predicate {
 				!equality.Semantic.DeepEqual(oldSvc.Annotations, newSvc.Annotations) ||
 				!equality.Semantic.DeepEqual(oldSvc.Status.LoadBalancer, newSvc.Status.LoadBalancer) ||
 				(oldSvc.DeletionTimestamp == nil) != (newSvc.DeletionTimestamp == nil) ||
-				!controllerutil.ContainsFinalizer(newSvc, ServiceFinalizer)
+				controllerutil.ContainsFinalizer(newSvc, LegacyServiceFinalizer)
 		},
 	}
 }

@@ -17,9 +17,10 @@ import (
 // unless configured otherwise.
 const DefaultLoadBalancerClass = optin.DefaultLoadBalancerClass
 
-// ServiceFinalizer keeps a Service until its addresses are released. It is
-// OpenELB's name, so Services migrated from OpenELB are adopted as they are.
-const ServiceFinalizer = "finalizer.lb.kubesphere.io/v1alpha1"
+// LegacyServiceFinalizer is the finalizer OpenELB, and Herald before it
+// dropped it, put on Services. Herald puts none and removes this one from
+// the Services it reconciles; the package doc says why.
+const LegacyServiceFinalizer = "finalizer.lb.kubesphere.io/v1alpha1"
 
 // isOurs reports whether Herald allocates for this Service.
 func isOurs(svc *corev1.Service, class string) bool {

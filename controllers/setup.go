@@ -1,11 +1,14 @@
 package controllers
 
 import (
+	"cmp"
 	"fmt"
 	"time"
 
+	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/labels"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -21,6 +24,14 @@ type Options struct {
 	EipStatusInterval time.Duration
 	// MaxConcurrentReconciles of the Service reconciler; zero means 4.
 	MaxConcurrentReconciles int
+	// SpeakerNamespace is where the speakers keep their Leases (the
+	// controller's own namespace in the manifests); empty means
+	// DefaultSpeakerNamespace. CacheOptions must be given the same.
+	SpeakerNamespace string
+
+	// wrapReader, when set, wraps the reader the State reads through
+	// (tests inject read failures with it).
+	wrapReader func(client.Reader) client.Reader
 }
 
 // Setup registers the Service and Eip reconcilers with the manager, sharing
@@ -30,12 +41,17 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 	if class == "" {
 		class = DefaultLoadBalancerClass
 	}
-	state := NewState(mgr.GetClient(), class, mgr.GetLogger().WithName("allocator"))
+	var reader client.Reader = mgr.GetClient()
+	if opts.wrapReader != nil {
+		reader = opts.wrapReader(reader)
+	}
+	state := NewState(reader, class, mgr.GetLogger().WithName("allocator"))
 	eips := &EipReconciler{
-		Client:         mgr.GetClient(),
-		Recorder:       mgr.GetEventRecorder("herald-controller"),
-		State:          state,
-		StatusInterval: opts.EipStatusInterval,
+		Client:           mgr.GetClient(),
+		Recorder:         mgr.GetEventRecorder("herald-controller"),
+		State:            state,
+		StatusInterval:   opts.EipStatusInterval,
+		SpeakerNamespace: cmp.Or(opts.SpeakerNamespace, DefaultSpeakerNamespace),
 	}
 	changed, err := eips.SetupWithManager(mgr)
 	if err != nil {
@@ -58,15 +74,22 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 }
 
 // CacheOptions keep herald-controller's informer caches to what it reads:
-// of all the cluster's ConfigMaps, only kube-proxy's configuration. Pass
-// them to the manager that runs Setup's reconcilers; without them the
-// manager would watch every ConfigMap, and need to be allowed to.
-func CacheOptions() cache.Options {
+// of all the cluster's ConfigMaps, only kube-proxy's configuration; of all
+// its Leases, only the speakers' in speakerNamespace (empty means
+// DefaultSpeakerNamespace; give the same as Options.SpeakerNamespace).
+// Pass them to the manager that runs Setup's reconcilers; without them the
+// manager would watch every ConfigMap and every node's heartbeat Lease,
+// and need to be allowed to.
+func CacheOptions(speakerNamespace string) cache.Options {
 	return cache.Options{
 		ByObject: map[client.Object]cache.ByObject{
 			&corev1.ConfigMap{}: {
 				Namespaces: map[string]cache.Config{KubeProxyNamespace: {}},
 				Field:      fields.OneTermEqualSelector("metadata.name", KubeProxyConfigMap),
+			},
+			&coordinationv1.Lease{}: {
+				Namespaces: map[string]cache.Config{cmp.Or(speakerNamespace, DefaultSpeakerNamespace): {}},
+				Label:      labels.SelectorFromSet(labels.Set{speakerLeaseLabel: "true"}),
 			},
 		},
 	}

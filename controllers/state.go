@@ -10,6 +10,7 @@ import (
 
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/herald-lb/herald/api/v1alpha2"
@@ -31,6 +32,9 @@ type State struct {
 	// pending holds the Services whose last allocation failed; they are
 	// retried when Eips, namespaces or other Services' addresses change.
 	pending map[string]struct{}
+	// verdicts holds, by Eip, the last judgement of whether anything
+	// serves its addresses, for the Services allocated from it next.
+	verdicts map[string]servingVerdict
 }
 
 // NewState returns an empty State that restores itself through reader (the
@@ -43,6 +47,7 @@ func NewState(reader client.Reader, class string, log logr.Logger) *State {
 		alloc:    allocator.New(),
 		problems: map[string]string{},
 		pending:  map[string]struct{}{},
+		verdicts: map[string]servingVerdict{},
 	}
 }
 
@@ -80,7 +85,16 @@ func (s *State) lockSynced(ctx context.Context) error {
 		if len(addrs) == 0 || !isOurs(svc, s.class) || svc.DeletionTimestamp != nil {
 			continue
 		}
-		req, err := requestFor(svc, s.namespaceLabels(ctx, svc.Namespace))
+		nsLabels, err := s.namespaceLabels(ctx, svc.Namespace)
+		if err != nil {
+			// Fail the restore rather than restore on missing data; the
+			// next reconcile tries again from the start.
+			s.alloc = allocator.New()
+			s.fingerprint = ""
+			s.mu.Unlock()
+			return fmt.Errorf("restore allocations: service %q: %w", serviceKey(svc), err)
+		}
+		req, err := requestFor(svc, nsLabels)
 		if err != nil {
 			// Restore what it holds anyway; its reconcile reports the error.
 			req = allocator.Request{Key: serviceKey(svc), Namespace: svc.Namespace, Families: []allocator.Family{allocator.IPv4, allocator.IPv6}}
@@ -119,12 +133,24 @@ func (s *State) refreshPoolsLocked(ctx context.Context) error {
 	return nil
 }
 
-func (s *State) namespaceLabels(ctx context.Context, name string) map[string]string {
+// namespaceLabels reads the labels that namespaceSelector Eips match. Any
+// failure is returned, for the caller to retry: taking it for "no labels"
+// would give the Service the default Eip, and nothing would move it back
+// once the read works again. That includes NotFound: a Service exists only
+// in a namespace that exists (a namespace being deleted is still there,
+// Terminating, until its Services are gone), so the namespace missing
+// from the cache means the cache has not caught up yet, as when a
+// namespace and a Service are applied together and the Service's event is
+// handled first.
+func (s *State) namespaceLabels(ctx context.Context, name string) (map[string]string, error) {
 	var ns corev1.Namespace
 	if err := s.reader.Get(ctx, client.ObjectKey{Name: name}, &ns); err != nil {
-		return nil
+		if apierrors.IsNotFound(err) {
+			return nil, fmt.Errorf("namespace %q: not in the cache yet: %w", name, err)
+		}
+		return nil, fmt.Errorf("namespace %q: read labels: %w", name, err)
 	}
-	return ns.Labels
+	return ns.Labels, nil
 }
 
 // poolsOf names the pools of some addresses, for events and Eip status.
@@ -157,7 +183,21 @@ type allocation struct {
 	addrs []netip.Addr
 	// pools are the Eips the Service's addresses come from, now and before.
 	pools []string
-	err   error
+	// notServed says, for each Eip the Service's addresses come from now
+	// that nothing serves, why.
+	notServed []servingVerdict
+	err       error
+}
+
+// setVerdict records whether anything serves an Eip's addresses.
+func (s *State) setVerdict(eip string, v servingVerdict) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if v.served() {
+		delete(s.verdicts, eip)
+	} else {
+		s.verdicts[eip] = v
+	}
 }
 
 // allocate runs the allocator for one Service and records whether it is
@@ -174,7 +214,11 @@ func (s *State) allocate(ctx context.Context, req allocator.Request) (allocation
 	} else {
 		delete(s.pending, req.Key)
 	}
-	return allocation{addrs: addrs, pools: s.poolsOfLocked(append(before, addrs...)), err: err}, nil
+	out := allocation{addrs: addrs, pools: s.poolsOfLocked(append(before, addrs...)), err: err}
+	if len(s.verdicts) > 0 {
+		out.notServed = notServed(s.verdicts, s.poolsOfLocked(addrs))
+	}
+	return out, nil
 }
 
 // release frees a Service's addresses and returns the pools they were in.
@@ -215,10 +259,10 @@ func (s *State) report(ctx context.Context, name string) (poolReport, error) {
 }
 
 // inUse is how many addresses of a pool are held; cheap, unlike report.
-func (s *State) inUse(ctx context.Context, name string) uint64 {
+func (s *State) inUse(ctx context.Context, name string) (uint64, error) {
 	if err := s.lockSynced(ctx); err != nil {
-		return 0
+		return 0, err
 	}
 	defer s.unlock()
-	return s.alloc.InUse(name)
+	return s.alloc.InUse(name), nil
 }

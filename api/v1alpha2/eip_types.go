@@ -41,7 +41,10 @@ const (
 // Condition types used in Eip status.
 const (
 	// ConditionReady is true when the Eip's address parses, it is accepted
-	// and can hand out addresses.
+	// and can hand out addresses. It is false, with the reason, also when
+	// the Eip is valid but Herald knows nothing delivers traffic for its
+	// addresses (a vip Eip, a bgp Eip without BgpConf or BgpPeer, a layer2
+	// Eip no live node can answer for); status.ready stays true then.
 	ConditionReady = "Ready"
 	// ConditionKubeProxyCompatible is set on layer2 Eips only. It is false
 	// when kube-proxy runs in IPVS mode without strictARP: every node then

@@ -5,6 +5,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"flag"
 	"fmt"
@@ -34,6 +35,7 @@ type flags struct {
 	leaseDuration, renewDeadline time.Duration
 	class                        string
 	eipStatusInterval            time.Duration
+	speakerNamespace             string
 	webhooks                     bool
 	webhookPort                  int
 	webhookHost                  string
@@ -52,6 +54,8 @@ func parseFlags() flags {
 	flag.DurationVar(&f.renewDeadline, "leader-elect-renew-deadline", 10*time.Second, "how long the leader retries renewing before it gives up")
 	flag.StringVar(&f.class, "load-balancer-class", controllers.DefaultLoadBalancerClass, "spec.loadBalancerClass Herald answers to")
 	flag.DurationVar(&f.eipStatusInterval, "eip-status-interval", controllers.DefaultStatusInterval, "least time between two status writes of one Eip")
+	flag.StringVar(&f.speakerNamespace, "speaker-namespace", cmp.Or(os.Getenv("POD_NAMESPACE"), controllers.DefaultSpeakerNamespace),
+		"namespace of the speakers' Leases, which say which nodes serve layer2 Eips; defaults to the pod's namespace ($POD_NAMESPACE)")
 	flag.BoolVar(&f.webhooks, "enable-webhooks", true, "serve the admission webhooks and manage their certificates")
 	flag.IntVar(&f.webhookPort, "webhook-port", 9443, "port of the webhook server")
 	flag.StringVar(&f.webhookHost, "webhook-host", "", "address the webhook server binds; empty means all")
@@ -90,7 +94,7 @@ func run(f flags) error {
 	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                        scheme,
-		Cache:                         controllers.CacheOptions(),
+		Cache:                         controllers.CacheOptions(f.speakerNamespace),
 		Metrics:                       metricsserver.Options{BindAddress: f.metricsAddr},
 		HealthProbeBindAddress:        f.probeAddr,
 		LeaderElection:                f.leaderElect,
@@ -108,6 +112,7 @@ func run(f flags) error {
 	}
 	if err := controllers.Setup(mgr, controllers.Options{
 		LoadBalancerClass: f.class, EipStatusInterval: f.eipStatusInterval,
+		SpeakerNamespace: f.speakerNamespace,
 	}); err != nil {
 		return err
 	}

@@ -13,6 +13,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/herald-lb/herald/api/v1alpha2"
 	"github.com/herald-lb/herald/internal/testenv"
@@ -220,7 +221,10 @@ func allocateOnce(b *testing.B, n, run int) result {
 	}
 }
 
-// createFixtures makes the namespaces and the default Eip.
+// createFixtures makes the namespaces and the default Eip, with what a
+// bgp Eip needs to count as served (BgpConf "default" and one BgpPeer):
+// the controller warns every Service allocated from an Eip nothing
+// serves, and the benchmark measures the path where nothing is wrong.
 func createFixtures(ctx context.Context, env *testenv.Env) error {
 	for _, name := range []string{benchNamespace, leaseNamespace} {
 		ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}
@@ -228,15 +232,23 @@ func createFixtures(ctx context.Context, env *testenv.Env) error {
 			return fmt.Errorf("create namespace %s: %w", name, err)
 		}
 	}
-	eip := &v1alpha2.Eip{
-		ObjectMeta: metav1.ObjectMeta{
-			Name:        poolName,
-			Annotations: map[string]string{v1alpha2.AnnotationDefaultEip: "true"},
+	objs := []client.Object{
+		&v1alpha2.BgpConf{ObjectMeta: metav1.ObjectMeta{Name: v1alpha2.BgpConfName}, Spec: v1alpha2.BgpConfSpec{As: 64512}},
+		&v1alpha2.BgpPeer{ObjectMeta: metav1.ObjectMeta{Name: "router"}, Spec: v1alpha2.BgpPeerSpec{
+			Conf: &v1alpha2.PeerConf{NeighborAddress: "192.0.2.1", PeerAs: 64513},
+		}},
+		&v1alpha2.Eip{
+			ObjectMeta: metav1.ObjectMeta{
+				Name:        poolName,
+				Annotations: map[string]string{v1alpha2.AnnotationDefaultEip: "true"},
+			},
+			Spec: v1alpha2.EipSpec{Address: poolCIDR, Protocol: v1alpha2.ProtocolBGP},
 		},
-		Spec: v1alpha2.EipSpec{Address: poolCIDR, Protocol: "layer2", Interface: "eth0"},
 	}
-	if err := env.Client.Create(ctx, eip); err != nil {
-		return fmt.Errorf("create eip %s: %w", poolName, err)
+	for _, o := range objs {
+		if err := env.Client.Create(ctx, o); err != nil {
+			return fmt.Errorf("create %T %s: %w", o, o.GetName(), err)
+		}
 	}
 	return nil
 }
