@@ -23,15 +23,17 @@ import (
 func TestPeerSecretNamespace(t *testing.T) {
 	ctx := context.Background()
 	c, _ := userClient(t)
-	peer := func(name, ref string) string {
+	// Each BgpPeer has a neighbour of its own: two with one neighbour on
+	// the same nodes are refused for that alone.
+	peer := func(name, neighbor, ref string) string {
 		return "apiVersion: network.kubesphere.io/v1alpha2\nkind: BgpPeer\nmetadata: {name: " + name + "}\n" +
-			"spec: {conf: {peerAs: 50000, neighborAddress: 172.22.0.9, authPasswordSecretRef: " + ref + "}}"
+			"spec: {conf: {peerAs: 50000, neighborAddress: " + neighbor + ", authPasswordSecretRef: " + ref + "}}"
 	}
-	for _, tt := range []struct{ name, ref string }{
-		{"secret-in-herald-namespace", "{namespace: " + certs.DefaultNamespace + ", name: bgp-auth}"},
-		{"secret-without-namespace", "{name: bgp-auth, key: md5}"},
+	for _, tt := range []struct{ name, neighbor, ref string }{
+		{"secret-in-herald-namespace", "172.22.0.9", "{namespace: " + certs.DefaultNamespace + ", name: bgp-auth}"},
+		{"secret-without-namespace", "172.22.0.10", "{name: bgp-auth, key: md5}"},
 	} {
-		obj := manifest(t, peer(tt.name, tt.ref))
+		obj := manifest(t, peer(tt.name, tt.neighbor, tt.ref))
 		if err := c.Create(ctx, obj); err != nil {
 			t.Errorf("%s: refused: %v", tt.name, err)
 			continue
@@ -39,7 +41,7 @@ func TestPeerSecretNamespace(t *testing.T) {
 		deleteAfter(t, obj)
 	}
 
-	err := c.Create(ctx, manifest(t, peer("secret-in-default", "{namespace: default, name: bgp-auth}")))
+	err := c.Create(ctx, manifest(t, peer("secret-in-default", "172.22.0.11", "{namespace: default, name: bgp-auth}")))
 	checkSecretRefusal(t, "create", err)
 
 	// An edit that moves the Secret elsewhere is refused as well.
