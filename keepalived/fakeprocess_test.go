@@ -69,6 +69,7 @@ func newHarness(t *testing.T) *harness {
 	h.sup = &Supervisor{
 		Candidate: filepath.Join(dir, "keepalived.conf"),
 		Live:      filepath.Join(dir, "live.conf"),
+		TrackDir:  filepath.Join(dir, "run", "track"),
 		Changed:   h.changed,
 		Report:    func(ev Event) { h.events <- ev },
 		Start: func(path string) (Process, error) {

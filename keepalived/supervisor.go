@@ -71,6 +71,10 @@ type Supervisor struct {
 	// supervisor is checked and used at once, so after a restart keepalived
 	// comes back without waiting for the speaker.
 	Live string
+	// TrackDir is Settings.TrackDir, created before keepalived first
+	// starts: keepalived drops a track file whose directory is missing, and
+	// a Local VIP would then be held whatever its endpoints.
+	TrackDir string
 	// Start starts keepalived on Live.
 	Start Starter
 	// Check validates a config before it is installed.
@@ -106,6 +110,11 @@ type supervision struct {
 func (s *Supervisor) Run(ctx context.Context) error {
 	if s.Candidate == "" || s.Live == "" || s.Start == nil || s.Check == nil {
 		return errors.New("keepalived supervisor: Candidate, Live, Start and Check are required")
+	}
+	if s.TrackDir != "" {
+		if err := os.MkdirAll(s.TrackDir, 0o755); err != nil {
+			return fmt.Errorf("keepalived supervisor: track directory: %w", err)
+		}
 	}
 	r := &supervision{Supervisor: s}
 	r.defaults()

@@ -22,6 +22,9 @@ func TestSupervisorStartsOnFirstAcceptedConfig(t *testing.T) {
 	if got := h.live(); got != "A" {
 		t.Errorf("live config %q, want A", got)
 	}
+	if fi, err := os.Stat(h.sup.TrackDir); err != nil || !fi.IsDir() {
+		t.Errorf("track directory not created before keepalived started: %v", err)
+	}
 }
 
 func TestSupervisorReloadsOnlyOnChange(t *testing.T) {
