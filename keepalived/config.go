@@ -57,7 +57,8 @@ type instance struct {
 	VRID      VRID
 	Interface string
 	Priority  int
-	SrcIP     netip.Addr // valid in unicast mode only
+	Unicast   bool
+	SrcIP     netip.Addr
 	Peers     []netip.Addr
 	TrackFile string // "" unless Local
 }
@@ -162,9 +163,17 @@ func (c Config) instance(vip VIP) (instance, bool, error) {
 	if vip.Local {
 		inst.TrackFile = TrackFilePath(c.Settings.TrackDir, vip.Addr)
 	}
-	if !c.Settings.Unicast {
+	// A lone participant has nobody to send unicast adverts to: keepalived
+	// would put it in FAULT (unicast_fault_no_peer) or refuse the config,
+	// so it runs multicast until a second node is eligible. keepalived
+	// matches instances across a reload by their unicast/multicast
+	// addresses, so that switch likely re-creates the instance (a
+	// master-down interval without the VIP; for the e2e suite to measure):
+	// the price of serving a VIP that only one node may hold.
+	if !c.Settings.Unicast || len(participants) < 2 {
 		return inst, true, nil
 	}
+	inst.Unicast = true
 	for _, n := range participants {
 		a, ok := c.nodeAddr(n, vip.Addr)
 		if !ok {

@@ -123,3 +123,33 @@ func TestInstanceName(t *testing.T) {
 		t.Errorf("TrackFilePath = %q", got)
 	}
 }
+
+// TestRenderUnicastLoneParticipant: with one eligible node, unicast mode
+// has no peer to send to. keepalived then puts an instance with
+// unicast_fault_no_peer in FAULT (the VIP is never served) and refuses one
+// without it (-t exits 5: "defaulting to multicast" is deprecated), so the
+// lone participant's instance is a plain multicast one.
+func TestRenderUnicastLoneParticipant(t *testing.T) {
+	c := Config{
+		Node:      "node-a",
+		NodeAddrs: map[string][]netip.Addr{"node-a": {netip.MustParseAddr("192.0.2.2")}, "node-b": {netip.MustParseAddr("192.0.2.3")}},
+		Settings:  DefaultSettings(),
+		VIPs: []VIP{
+			{Addr: netip.MustParseAddr("198.51.100.1"), VRID: 1, Interface: "eth0", Ranked: []string{"node-a"}},
+			{Addr: netip.MustParseAddr("198.51.100.2"), VRID: 2, Interface: "eth0", Ranked: []string{"node-b", "node-a"}},
+		},
+	}
+	c.Settings.Unicast = true
+	out, err := Render(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := blocks(out)
+	lone, pair := b["vrrp_instance vip_198.51.100.1 {"], b["vrrp_instance vip_198.51.100.2 {"]
+	if strings.Contains(lone, "unicast") {
+		t.Errorf("the lone participant's instance has unicast keywords:\n%s", lone)
+	}
+	if !strings.Contains(pair, "unicast_peer {\n        192.0.2.3\n    }") || !strings.Contains(pair, "unicast_fault_no_peer") {
+		t.Errorf("the shared instance is not unicast:\n%s", pair)
+	}
+}

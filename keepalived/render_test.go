@@ -58,6 +58,8 @@ func goldenCases() map[string]Config {
 	c.Settings.AdvertInterval = 100 * time.Millisecond
 	c.Settings.PreemptDelay = 5 * time.Second
 	c.VIPs = append(append([]VIP{}, v6...), v4...)
+	// Only node-a is eligible: multicast, see TestRenderUnicastLoneParticipant.
+	c.VIPs = append(c.VIPs, VIP{Addr: netip.MustParseAddr("198.51.100.50"), VRID: 50, Interface: "eth0", Ranked: nodes("node-a")})
 	cases["unicast"] = c
 
 	c = base()
