@@ -3,6 +3,7 @@ package keepalived
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -48,6 +49,7 @@ type harness struct {
 	timers    chan fakeTimer
 	changed   chan struct{}
 	startErrs chan error // a value here fails the next start
+	checkErrs chan error // a value here fails the next check of a good config
 	now       atomic.Int64
 	mu        sync.Mutex
 	checked   []string
@@ -64,6 +66,7 @@ func newHarness(t *testing.T) *harness {
 		timers:    make(chan fakeTimer, 16),
 		changed:   make(chan struct{}),
 		startErrs: make(chan error, 4),
+		checkErrs: make(chan error, 4),
 		runErr:    make(chan error, 1),
 	}
 	h.sup = &Supervisor{
@@ -95,9 +98,14 @@ func newHarness(t *testing.T) *harness {
 			h.checked = append(h.checked, string(data))
 			h.mu.Unlock()
 			if strings.Contains(string(data), "refuse") {
-				return errors.New("exit status 5")
+				return fmt.Errorf("%w: exit status 5", ErrConfigRefused)
 			}
-			return nil
+			select {
+			case err := <-h.checkErrs:
+				return err
+			default:
+				return nil
+			}
 		},
 		MinBackoff: time.Second,
 		MaxBackoff: 4 * time.Second,

@@ -29,7 +29,10 @@ type Process interface {
 type Starter func(path string) (Process, error)
 
 // Checker tells whether keepalived would accept the configuration file at
-// path; nil means it may be loaded (CheckConfig runs `keepalived -t`).
+// path; nil means it may be loaded (Exec.Check runs `keepalived -t`). An
+// error wrapping ErrConfigRefused is a verdict: that content is not checked
+// again until it changes. Any other error (the check could not run) is
+// retried on the next nudge.
 type Checker func(ctx context.Context, path string) error
 
 // EventKind names what happened to keepalived, for logs, Eip conditions,
@@ -197,7 +200,7 @@ func (r *supervision) adopt(ctx context.Context) error {
 // are the ones installed (a staged copy next to Live, renamed over it), so
 // a speaker rewriting Candidate meanwhile cannot slip a config past the
 // check. A refused content is not checked or reported again until it
-// changes.
+// changes; one whose check failed to run is retried.
 func (r *supervision) install(ctx context.Context) bool {
 	data, err := os.ReadFile(r.Candidate)
 	switch {
@@ -216,7 +219,9 @@ func (r *supervision) install(ctx context.Context) bool {
 	}
 	if err := r.Check(ctx, stage); err != nil {
 		_ = os.Remove(stage)
-		r.refused = data
+		if errors.Is(err, ErrConfigRefused) {
+			r.refused = data
+		}
 		r.report(Event{Kind: EventRefused, Err: fmt.Errorf("candidate config %s: %w", r.Candidate, err)})
 		return false
 	}

@@ -210,3 +210,24 @@ func TestSupervisorNeedsItsParts(t *testing.T) {
 		t.Error("Run without files, starter and checker: no error")
 	}
 }
+
+// TestSupervisorRetriesAFailedCheck: a check that could not run (keepalived
+// missing for a moment, a timeout) is no verdict on the config, so the same
+// content is checked again on the next nudge, unlike a refusal.
+func TestSupervisorRetriesAFailedCheck(t *testing.T) {
+	h := newHarness(t)
+	h.render("A")
+	h.run()
+	p := h.started()
+	h.checkErrs <- errors.New("exec: keepalived: executable file not found")
+	h.render("B")
+	h.nudge()
+	if ev := h.expect(EventRefused); errors.Is(ev.Err, ErrConfigRefused) {
+		t.Errorf("a failed check reported as a refusal: %v", ev.Err)
+	}
+	h.nudge()
+	h.expect(EventReloaded)
+	if got := h.live(); got != "B" || p.reloads.Load() != 1 {
+		t.Errorf("live config %q after %d reloads, want B after 1", got, p.reloads.Load())
+	}
+}
