@@ -52,7 +52,8 @@
 //
 // Render turns one node's Config into keepalived.conf: router_id is the
 // node, GARPs are refreshed every minute while master, VRRP states go to
-// notify_fifo also on reloads. Every instance starts BACKUP and preempts by
+// notify_fifo also on reloads, and an instance a reload removes reports
+// DELETED rather than FAULT (notify_deleted). Every instance starts BACKUP and preempts by
 // priority. `vrrp_version 3` is set globally only for sub-second adverts:
 // IPv6 instances run VRRPv3 anyway, and flipping the version of every IPv4
 // instance when the first IPv6 VIP appears would disturb them all. In

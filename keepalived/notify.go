@@ -16,14 +16,17 @@ import (
 // State is a VRRP instance's state as keepalived reports it on notify_fifo.
 type State string
 
-// The states that matter to Herald: MASTER holds the VIP; BACKUP and
-// FAULT (a Local VIP without a ready endpoint, or the interface down) do
-// not; STOP is written when keepalived stops the instance.
+// The states keepalived reports: MASTER holds the VIP; BACKUP and FAULT (a
+// Local VIP without a ready endpoint, or the interface down) do not; STOP
+// is written when keepalived stops, DELETED when a reload removed the
+// instance (Render sets notify_deleted, or keepalived would report FAULT
+// and a removed VIP would look like a Local one without endpoints).
 const (
-	StateMaster State = "MASTER"
-	StateBackup State = "BACKUP"
-	StateFault  State = "FAULT"
-	StateStop   State = "STOP"
+	StateMaster  State = "MASTER"
+	StateBackup  State = "BACKUP"
+	StateFault   State = "FAULT"
+	StateStop    State = "STOP"
+	StateDeleted State = "DELETED"
 )
 
 // Notification is one state change of one VIP's instance on this node; the
@@ -67,7 +70,7 @@ func ParseNotification(line string) (Notification, error) {
 		return Notification{}, fmt.Errorf("vip %s: %q: bad priority", vip, line)
 	}
 	switch s := State(fields[0]); s {
-	case StateMaster, StateBackup, StateFault, StateStop:
+	case StateMaster, StateBackup, StateFault, StateStop, StateDeleted:
 		return Notification{VIP: vip, State: s, Priority: prio}, nil
 	default:
 		return Notification{}, fmt.Errorf("vip %s: %q: unknown state %q", vip, line, s)

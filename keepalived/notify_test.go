@@ -30,7 +30,8 @@ func TestParseNotification(t *testing.T) {
 		{line: `INSTANCE "vip_192.0.2.1"`, wantErr: "no state"},
 		{line: `INSTANCE "vip_192.0.2.1" MASTER`, wantErr: "vip 192.0.2.1: "},
 		{line: `INSTANCE "vip_192.0.2.1" MASTER high`, wantErr: "bad priority"},
-		{line: `INSTANCE "vip_192.0.2.1" DELETED 254`, wantErr: `unknown state "DELETED"`},
+		{line: `INSTANCE "vip_192.0.2.1" DELETED 254`, want: Notification{netip.MustParseAddr("192.0.2.1"), StateDeleted, 254}},
+		{line: `INSTANCE "vip_192.0.2.1" UNKNOWN 254`, wantErr: `unknown state "UNKNOWN"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.line, func(t *testing.T) {
