@@ -21,7 +21,8 @@ type Config struct {
 	// NodeAddrs are every eligible node's addresses for unicast mode (the
 	// first of each family counts): this node's become unicast_src_ip, the
 	// other participants' the unicast peers. A participant needs an address
-	// of each family it runs instances of.
+	// of each family it runs instances of, so a node without an IPv6 address
+	// must not be among the eligible nodes of IPv6 VIPs.
 	NodeAddrs map[string][]netip.Addr
 	// Settings are the cluster-wide VRRP settings.
 	Settings Settings
@@ -34,7 +35,9 @@ type Config struct {
 type VIP struct {
 	// Addr is the address; IPv4-mapped IPv6 addresses count as IPv4.
 	Addr netip.Addr
-	// VRID is the controller's assignment (AssignVRIDs).
+	// VRID is the controller's assignment (AssignVRIDs). An address the
+	// controller could not give a VRID (pool exhausted) is not served and
+	// must be left out: Render refuses a config with a VIP without one.
 	VRID VRID
 	// Interface is the resolved name of the interface this node puts the
 	// address on.
