@@ -119,7 +119,8 @@ func (s *Supervisor) Run(ctx context.Context) error {
 			return fmt.Errorf("keepalived supervisor: track directory: %w", err)
 		}
 	}
-	r := &supervision{Supervisor: s}
+	cfg := *s // defaults and a closed Changed must not touch the caller's
+	r := &supervision{Supervisor: &cfg}
 	r.defaults()
 	if err := r.adopt(ctx); err != nil {
 		return err
@@ -133,7 +134,11 @@ func (s *Supervisor) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			r.stop()
 			return nil
-		case <-r.Changed:
+		case _, open := <-r.Changed:
+			if !open {
+				r.Changed = nil // no more nudges; keep supervising
+				continue
+			}
 			if !r.install(ctx) {
 				continue
 			}

@@ -231,3 +231,20 @@ func TestSupervisorRetriesAFailedCheck(t *testing.T) {
 		t.Errorf("live config %q after %d reloads, want B after 1", got, p.reloads.Load())
 	}
 }
+
+// TestSupervisorOutlivesItsNudges: a closed Changed (the watcher gave up)
+// leaves keepalived supervised, and Run does not spin.
+func TestSupervisorOutlivesItsNudges(t *testing.T) {
+	h := newHarness(t)
+	h.render("A")
+	h.run()
+	p := h.started()
+	close(h.changed)
+	p.crash()
+	h.expect(EventExited)
+	h.timer(time.Second).fire <- time.Time{}
+	h.started()
+	if h.sup.MinBackoff != time.Second || h.sup.Changed == nil {
+		t.Error("Run changed the caller's Supervisor")
+	}
+}
