@@ -32,7 +32,7 @@ func TestRenderRefuses(t *testing.T) {
 	}{
 		{"no node name", func(c *Config) { c.Node = "" }, []string{"node name: empty"}},
 		{"advert not whole centiseconds", func(c *Config) { c.Settings.AdvertInterval = 1005 * time.Millisecond }, []string{"advert interval 1.005s"}},
-		{"advert too long for VRRPv2", func(c *Config) { c.Settings.AdvertInterval = 256 * time.Second }, []string{"advert interval 4m16s"}},
+		{"advert too long for VRRPv3", func(c *Config) { c.Settings.AdvertInterval = 41 * time.Second }, []string{"advert interval 41s: want whole centiseconds up to 40.95 s"}},
 		{"advert negative", func(c *Config) { c.Settings.AdvertInterval = -time.Second }, []string{"advert interval -1s: not positive"}},
 		{"preempt delay too long", func(c *Config) { c.Settings.PreemptDelay = 1001 * time.Second }, []string{"preempt delay 16m41s"}},
 		{"too many participants", func(c *Config) { c.Settings.Participants = 55 }, []string{"participants 55: at most 54"}},
@@ -94,7 +94,7 @@ func TestRenderAccepts(t *testing.T) {
 			{Addr: netip.MustParseAddr("198.51.100.2"), VRID: 2, Ranked: []string{"node-b"}},
 		},
 	}
-	for _, advert := range []time.Duration{10 * time.Millisecond, 150 * time.Millisecond, 40950 * time.Millisecond, 255 * time.Second} {
+	for _, advert := range []time.Duration{10 * time.Millisecond, 150 * time.Millisecond, 40950 * time.Millisecond, 40 * time.Second} {
 		c.Settings.AdvertInterval = advert
 		out, err := Render(c)
 		if err != nil {

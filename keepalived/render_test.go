@@ -189,3 +189,41 @@ func TestKeepalivedCheckCatchesErrors(t *testing.T) {
 		t.Errorf("keepalived -t on a bad config: %v, want exit status 5", err)
 	}
 }
+
+// TestSettingsBoundsPassKeepalivedCheck: the extremes Settings.Validate
+// accepts are ones keepalived accepts without rounding (it exits 5 when it
+// would round an interval).
+func TestSettingsBoundsPassKeepalivedCheck(t *testing.T) {
+	bin, err := exec.LookPath("/usr/sbin/keepalived")
+	if err != nil {
+		t.Skip("keepalived is not installed")
+	}
+	iface := localInterface(t)
+	tests := []struct {
+		advert, preempt time.Duration
+	}{
+		{10 * time.Millisecond, 0},
+		{40950 * time.Millisecond, 1000 * time.Second},
+		{250 * time.Millisecond, 500 * time.Millisecond},
+		{time.Second, 10 * time.Millisecond},
+		{40 * time.Second, 0},
+	}
+	for _, tt := range tests {
+		c := Config{Node: "node-a", Settings: DefaultSettings(), VIPs: []VIP{
+			{Addr: netip.MustParseAddr("198.51.100.1"), VRID: 1, Interface: iface, Ranked: []string{"node-a"}},
+			{Addr: netip.MustParseAddr("2001:db8::1"), VRID: 1, Interface: iface, Ranked: []string{"node-a"}},
+		}}
+		c.Settings.AdvertInterval, c.Settings.PreemptDelay = tt.advert, tt.preempt
+		conf, err := Render(c)
+		if err != nil {
+			t.Fatalf("advert %v, preempt delay %v: %v", tt.advert, tt.preempt, err)
+		}
+		path := filepath.Join(t.TempDir(), "keepalived.conf")
+		if err := os.WriteFile(path, conf, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if out, err := exec.Command(bin, "-t", "-l", "-G", "-f", path).CombinedOutput(); err != nil {
+			t.Errorf("advert %v, preempt delay %v: keepalived -t: %v\n%s\n%s", tt.advert, tt.preempt, err, out, conf)
+		}
+	}
+}

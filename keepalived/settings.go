@@ -16,9 +16,10 @@ type Settings struct {
 	// AdvertInterval is how often the master advertises. Failover takes the
 	// master-down interval, 3×AdvertInterval plus a skew under a quarter
 	// interval, so 1 s costs ~3.4 s and 100 ms ~0.35 s, at the price of ten
-	// times the packets and a risk of flapping on busy nodes. Whole seconds
-	// up to 255 run VRRPv2 for IPv4; anything else needs VRRPv3, which
-	// counts in centiseconds up to 40.95 s. Zero means 1 s.
+	// times the packets and a risk of flapping on busy nodes. Whole
+	// centiseconds up to 40.95 s, VRRPv3's limit, which IPv6 instances
+	// always run; whole seconds run VRRPv2 for IPv4, anything else VRRPv3.
+	// Zero means 1 s.
 	AdvertInterval time.Duration
 	// PreemptDelay makes a higher-ranked node that comes back wait before
 	// taking its VIPs back from the backup serving them (keepalived's
@@ -70,9 +71,8 @@ func (s Settings) Validate() error {
 	switch {
 	case a <= 0:
 		errs = append(errs, fmt.Errorf("advert interval %v: not positive: %w", a, ErrInvalidConfig))
-	case a%time.Second == 0 && a <= 255*time.Second:
 	case a%(10*time.Millisecond) != 0 || a > 4095*10*time.Millisecond:
-		errs = append(errs, fmt.Errorf("advert interval %v: want whole seconds up to 255 s or whole centiseconds up to 40.95 s: %w", a, ErrInvalidConfig))
+		errs = append(errs, fmt.Errorf("advert interval %v: want whole centiseconds up to 40.95 s: %w", a, ErrInvalidConfig))
 	}
 	if s.PreemptDelay < 0 || s.PreemptDelay > 1000*time.Second || s.PreemptDelay%(10*time.Millisecond) != 0 {
 		errs = append(errs, fmt.Errorf("preempt delay %v: want whole centiseconds from 0 to 1000 s: %w", s.PreemptDelay, ErrInvalidConfig))
@@ -109,7 +109,7 @@ func (s Settings) participants() int {
 // needsVRRPv3 reports whether IPv4 instances must run VRRPv3: VRRPv2 counts
 // the interval in whole seconds. IPv6 instances always run VRRPv3.
 func (s Settings) needsVRRPv3() bool {
-	return s.advert()%time.Second != 0 || s.advert() > 255*time.Second
+	return s.advert()%time.Second != 0
 }
 
 // seconds renders a duration as keepalived reads it: seconds with up to two
