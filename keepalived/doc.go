@@ -81,8 +81,10 @@
 // check passed, keeps a refused config away from keepalived (the old one
 // keeps running, also across a crash) and reports it, restarts keepalived
 // with backoff when it dies, and reads VRRP states back from notify_fifo
-// (OpenNotifyFIFO, ReadNotifications). On a planned stop keepalived sends
-// priority-0 adverts and a backup takes over within ~0.6 s.
+// (OpenNotifyFIFO, ReadNotifications) into Metrics. PollChanges nudges it
+// when the speaker renames a new config into place. On a planned stop
+// keepalived sends priority-0 adverts and a backup takes over within
+// ~0.6 s.
 //
 // keepalived has no authentication for VRRPv3 (which IPv6 and sub-second
 // adverts need); unicast mode relies on vrrp_check_unicast_src instead.
