@@ -116,6 +116,7 @@ type execProcess struct {
 
 var _ Process = (*execProcess)(nil)
 
+// Reload sends SIGHUP: keepalived rereads the config it was started with.
 func (p *execProcess) Reload() error { return p.signal(syscall.SIGHUP) }
 
 // Stop sends SIGTERM, and SIGKILL if keepalived is still running after the
@@ -139,6 +140,8 @@ func (p *execProcess) Stop() error {
 	return err
 }
 
+// Wait returns keepalived's exit status once it has exited; any number of
+// callers may wait.
 func (p *execProcess) Wait() error {
 	<-p.done
 	return p.err

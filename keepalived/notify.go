@@ -33,8 +33,12 @@ const (
 // speaker turns MASTER into the Service's holder annotation, events and
 // metrics.
 type Notification struct {
-	VIP      netip.Addr
-	State    State
+	// VIP is the instance's address (ParseInstanceName).
+	VIP netip.Addr
+	// State is the state the instance entered.
+	State State
+	// Priority is the instance's effective priority, as keepalived reports
+	// it.
 	Priority int
 }
 
