@@ -1,0 +1,146 @@
+package keepalived
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+)
+
+const (
+	// TopPriority is the priority of a VIP's first-ranked node: the highest
+	// a VRRP router may take, since 255 means "owns the address" and makes
+	// keepalived skip the election.
+	TopPriority = 254
+	// MinPriority is the lowest priority a participant gets. The
+	// master-down interval is 3×advert + (256−priority)/256×advert; keeping
+	// every priority at least 200 keeps the skew term under a quarter of an
+	// advert, so a failover costs about the same whichever backup wins.
+	MinPriority = 200
+	// DefaultParticipants is how many nodes run an instance for a VIP when
+	// the operator says nothing: one master and two backups survive any
+	// single node loss and a second one, without every node sending adverts
+	// for every VIP.
+	DefaultParticipants = 3
+	// MaxParticipants bounds the participant cap so that priorities, one
+	// per rank counted down from TopPriority, stay above MinPriority.
+	MaxParticipants = 54
+)
+
+// Rank orders nodes for vip by rendezvous (highest-random-weight) hashing:
+// the node with the highest hash of (node, address) comes first. Every
+// speaker computes the same order from the same node set without talking,
+// masters spread evenly over nodes, and removing a node changes nothing in
+// the relative order of the others. Equal weights, which 64-bit hashes make
+// astronomically unlikely, go to the smaller name, so there is never a tie.
+// Duplicate names count once; the input order does not matter and the
+// input is not modified.
+//
+// The hash is part of the protocol between speakers: two versions that rank
+// differently would render different priorities during a rolling upgrade.
+// TestRankPinned fixes it.
+func Rank(vip netip.Addr, nodes []string) []string {
+	vip = vip.Unmap()
+	type weighted struct {
+		name   string
+		weight uint64
+	}
+	ws := make([]weighted, 0, len(nodes))
+	seen := make(map[string]bool, len(nodes))
+	for _, n := range nodes {
+		if seen[n] {
+			continue
+		}
+		seen[n] = true
+		ws = append(ws, weighted{n, rankWeight(n, vip)})
+	}
+	slices.SortFunc(ws, func(a, b weighted) int {
+		if c := cmp.Compare(b.weight, a.weight); c != 0 {
+			return c
+		}
+		return strings.Compare(a.name, b.name)
+	})
+	out := make([]string, len(ws))
+	for i, w := range ws {
+		out[i] = w.name
+	}
+	return out
+}
+
+// Participants returns the nodes that run an instance for vip: the first
+// limit of Rank's order. A limit of zero or less means DefaultParticipants;
+// one above MaxParticipants is lowered to it, so that Priorities never goes
+// below MinPriority (Settings.Validate rejects such a limit first).
+func Participants(vip netip.Addr, nodes []string, limit int) []string {
+	switch {
+	case limit <= 0:
+		limit = DefaultParticipants
+	case limit > MaxParticipants:
+		limit = MaxParticipants
+	}
+	ranked := Rank(vip, nodes)
+	if len(ranked) > limit {
+		ranked = ranked[:limit]
+	}
+	return ranked
+}
+
+// PriorityAt is the VRRP priority of the node ranked rank (0 first):
+// TopPriority counting down by one, so no two participants of a VIP tie and
+// the election always agrees with the ranking. It fails for ranks that
+// would fall below MinPriority.
+func PriorityAt(rank int) (int, error) {
+	if rank < 0 || rank >= MaxParticipants {
+		return 0, fmt.Errorf("rank %d outside 0-%d: %w", rank, MaxParticipants-1, ErrTooManyParticipants)
+	}
+	return TopPriority - rank, nil
+}
+
+// Priorities maps each of a VIP's participants, in rank order, to its VRRP
+// priority (see PriorityAt).
+func Priorities(participants []string) (map[string]int, error) {
+	out := make(map[string]int, len(participants))
+	for i, n := range participants {
+		p, err := PriorityAt(i)
+		if err != nil {
+			return nil, fmt.Errorf("node %q: %w", n, err)
+		}
+		out[n] = p
+	}
+	return out, nil
+}
+
+// ErrTooManyParticipants means more nodes would run a VIP's instance than
+// there are priorities between MinPriority and TopPriority.
+var ErrTooManyParticipants = errors.New("too many participants")
+
+const (
+	fnvOffset64 = 14695981039346656037
+	fnvPrime64  = 1099511628211
+)
+
+// rankWeight is FNV-1a 64 over the node name, a 0x00 separator (so that
+// "a"+"b…" and "ab"+"…" differ) and the address bytes (4 for IPv4, 16 for
+// IPv6), finished with MurmurHash3's fmix64: FNV-1a alone mixes its last
+// bytes poorly into the high bits, and consecutive addresses differ only
+// there.
+func rankWeight(node string, vip netip.Addr) uint64 {
+	h := uint64(fnvOffset64)
+	for i := range len(node) {
+		h ^= uint64(node[i])
+		h *= fnvPrime64
+	}
+	h *= fnvPrime64 // the 0x00 separator: h ^= 0 changes nothing
+	for _, b := range vip.AsSlice() {
+		h ^= uint64(b)
+		h *= fnvPrime64
+	}
+	h ^= h >> 33
+	h *= 0xff51afd7ed558ccd
+	h ^= h >> 33
+	h *= 0xc4ceb9fe1a85ec53
+	h ^= h >> 33
+	return h
+}
