@@ -7,6 +7,8 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+
+	"github.com/herald-lb/herald/internal/rendezvous"
 )
 
 const (
@@ -116,31 +118,8 @@ func Priorities(participants []string) (map[string]int, error) {
 // there are priorities between MinPriority and TopPriority.
 var ErrTooManyParticipants = errors.New("too many participants")
 
-const (
-	fnvOffset64 = 14695981039346656037
-	fnvPrime64  = 1099511628211
-)
-
-// rankWeight is FNV-1a 64 over the node name, a 0x00 separator (so that
-// "a"+"b…" and "ab"+"…" differ) and the address bytes (4 for IPv4, 16 for
-// IPv6), finished with MurmurHash3's fmix64: FNV-1a alone mixes its last
-// bytes poorly into the high bits, and consecutive addresses differ only
-// there.
+// rankWeight is the rendezvous hash Layer2 ownership uses too
+// (internal/rendezvous).
 func rankWeight(node string, vip netip.Addr) uint64 {
-	h := uint64(fnvOffset64)
-	for i := range len(node) {
-		h ^= uint64(node[i])
-		h *= fnvPrime64
-	}
-	h *= fnvPrime64 // the 0x00 separator: h ^= 0 changes nothing
-	for _, b := range vip.AsSlice() {
-		h ^= uint64(b)
-		h *= fnvPrime64
-	}
-	h ^= h >> 33
-	h *= 0xff51afd7ed558ccd
-	h ^= h >> 33
-	h *= 0xc4ceb9fe1a85ec53
-	h ^= h >> 33
-	return h
+	return rendezvous.Weight(rendezvous.NodeSeed(node), vip)
 }

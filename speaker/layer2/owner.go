@@ -6,48 +6,9 @@ package layer2
 import (
 	"net/netip"
 	"slices"
+
+	"github.com/herald-lb/herald/internal/rendezvous"
 )
-
-const (
-	fnvOffset64 = 14695981039346656037
-	fnvPrime64  = 1099511628211
-)
-
-// nodeSeed is FNV-1a 64 of node followed by the 0x00 separator: the state
-// every weight of that node starts from, computed once per node.
-func nodeSeed(node string) uint64 {
-	h := uint64(fnvOffset64)
-	for i := range len(node) {
-		h ^= uint64(node[i])
-		h *= fnvPrime64
-	}
-	return h * fnvPrime64 // h ^= 0x00 changes nothing
-}
-
-// weight continues FNV-1a from a node's seed over the address's bytes and
-// finishes with MurmurHash3's fmix64, which spreads the last bytes (FNV-1a
-// alone mixes them poorly into the high bits, and consecutive addresses
-// differ only there).
-func weight(seed uint64, ip netip.Addr) uint64 {
-	h := seed
-	if ip = ip.Unmap(); ip.Is4() {
-		for _, b := range ip.As4() {
-			h ^= uint64(b)
-			h *= fnvPrime64
-		}
-	} else {
-		for _, b := range ip.As16() {
-			h ^= uint64(b)
-			h *= fnvPrime64
-		}
-	}
-	h ^= h >> 33
-	h *= 0xff51afd7ed558ccd
-	h ^= h >> 33
-	h *= 0xc4ceb9fe1a85ec53
-	h ^= h >> 33
-	return h
-}
 
 // OwnerOf returns the node among candidates that answers for ip: the one
 // with the highest rendezvous weight (see the design notes above), or ""
@@ -56,7 +17,7 @@ func OwnerOf(ip netip.Addr, candidates []string) string {
 	var best string
 	var bestWeight uint64
 	for _, n := range candidates {
-		if w := weight(nodeSeed(n), ip); best == "" || w > bestWeight || (w == bestWeight && n < best) {
+		if w := rendezvous.Weight(rendezvous.NodeSeed(n), ip); best == "" || w > bestWeight || (w == bestWeight && n < best) {
 			best, bestWeight = n, w
 		}
 	}
@@ -96,7 +57,7 @@ func AssignOwners(claims []AddressClaim, members Members) map[netip.Addr]string 
 	nodes := members.Nodes()
 	cands := make([]candidate, len(nodes))
 	for i, n := range nodes {
-		cands[i] = candidate{name: n, seed: nodeSeed(n), unavailable: members.Live[n]}
+		cands[i] = candidate{name: n, seed: rendezvous.NodeSeed(n), unavailable: members.Live[n]}
 	}
 
 	owners := make(map[netip.Addr]string, len(byIP))
@@ -129,7 +90,7 @@ func highestWeight(ip netip.Addr, cands []candidate, eligible func(*candidate) b
 		if !eligible(c) {
 			continue
 		}
-		if w := weight(c.seed, ip); best == nil || w > bestWeight {
+		if w := rendezvous.Weight(c.seed, ip); best == nil || w > bestWeight {
 			best, bestWeight = c, w
 		}
 	}

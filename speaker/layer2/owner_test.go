@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/herald-lb/herald/internal/rendezvous"
 )
 
 // TestRendezvousWeightIsStable pins the hash: speakers of different
@@ -25,7 +27,7 @@ func TestRendezvousWeightIsStable(t *testing.T) {
 		{"node1", "fd00::91", 0x68c67610107d3fe5},
 		{"", "10.0.0.1", 0x4b554be7346c8490},
 	} {
-		if got := weight(nodeSeed(tc.node), netip.MustParseAddr(tc.ip)); got != tc.want {
+		if got := rendezvous.Weight(rendezvous.NodeSeed(tc.node), netip.MustParseAddr(tc.ip)); got != tc.want {
 			t.Errorf("weight(%q, %s) = %#x, want %#x", tc.node, tc.ip, got, tc.want)
 		}
 	}
