@@ -40,6 +40,29 @@ apiVersion: network.kubesphere.io/v1alpha2
 kind: Eip
 metadata: {name: eip-v6}
 spec: {address: "2001:db8:1::/120", protocol: vip, interface: "can_reach:2001:db8::1", namespaces: [web]}`,
+		warning: "this vip Eip holds 256 addresses but the VRID range (1-100, no exclusions) gives 100 VRIDs per address family: at most 100",
+	}, {
+		name: "OpenELB users' /24 vip pool: admitted, with a warning on the VRID range the suite sets (1-100)",
+		manifest: `
+apiVersion: network.kubesphere.io/v1alpha2
+kind: Eip
+metadata: {name: eip-vip-24}
+spec: {address: 172.22.1.0/24, protocol: vip, interface: eth0}`,
+		warning: "this vip Eip holds 256 addresses but the VRID range (1-100, no exclusions) gives 100 VRIDs per address family: at most 100 of its addresses can be served at once",
+	}, {
+		name: "a small vip pool: no warning",
+		manifest: `
+apiVersion: network.kubesphere.io/v1alpha2
+kind: Eip
+metadata: {name: eip-vip-small}
+spec: {address: 172.22.2.0/28, protocol: vip, interface: eth0}`,
+	}, {
+		name: "a /24 bgp pool: no VRIDs, no warning",
+		manifest: `
+apiVersion: network.kubesphere.io/v1alpha2
+kind: Eip
+metadata: {name: eip-bgp-24}
+spec: {address: 172.22.3.0/24}`,
 	}, {
 		name: "OpenELB's BgpConf sample: admitted, with the routerId warning",
 		manifest: `
