@@ -157,14 +157,15 @@ func TestVRIDsRangeAndExclusions(t *testing.T) {
 }
 
 // TestVRIDsExhausted: with 2 VRIDs and 3 addresses, the third has none;
-// the Eip says so and how to fix it, and its Service gets a Warning. A
-// freed VRID goes to it.
+// the Eip says so and how to fix it, and its Service gets a Warning, once:
+// a restarted controller does not repeat it. Freed VRIDs go to the
+// addresses waiting, lowest first.
 func TestVRIDsExhausted(t *testing.T) {
 	pool, err := keepalived.ParseVRIDPool("1-2", "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	startController(t, Options{VRIDPool: pool})
+	stop := startController(t, Options{VRIDPool: pool})
 	createEip(t, "vrid-full", "203.0.113.32/29", vip)
 	ns := namespace(t, nil)
 	for i, name := range []string{"a", "b", "c"} {
@@ -184,9 +185,28 @@ func TestVRIDsExhausted(t *testing.T) {
 		t.Errorf("service a, which has a VRID, got %d %s events", n, ReasonVRIDRangeExhausted)
 	}
 
+	stop()
+	startController(t, Options{VRIDPool: pool})
+	createService(t, ns, "d", fromEip("vrid-full"))
+	waitIngress(t, ns, "d", "203.0.113.35")
+	waitEvent(t, ns, "d", ReasonVRIDRangeExhausted, "203.0.113.35")
+	c = waitVRIDsAssigned(t, "vrid-full", metav1.ConditionFalse, ReasonVRIDRangeExhausted)
+	if !contains(c.Message, "2 address") {
+		t.Errorf("condition message %q does not count 2 addresses", c.Message)
+	}
+	if n := countEvents(t, ns, "c", ReasonVRIDRangeExhausted); n != 1 {
+		t.Errorf("service c got %d %s events, want 1: the restart repeated it", n, ReasonVRIDRangeExhausted)
+	}
+
 	deleteService(t, ns, "a")
 	waitVRIDs(t, "vrid-full", map[string]int32{"203.0.113.33": 2, "203.0.113.34": 1})
+	deleteService(t, ns, "b")
+	waitVRIDs(t, "vrid-full", map[string]int32{"203.0.113.34": 1, "203.0.113.35": 2})
 	waitVRIDsAssigned(t, "vrid-full", metav1.ConditionTrue, ReasonVRIDsAssigned)
+
+	// The new controller's cleanup runs first: free the Eip while it runs.
+	emptyNamespace(t, ns)
+	deleteEip(t, "vrid-full")
 }
 
 // TestVRIDsFreedInAnotherEip: a VRID freed in one vip Eip goes to an
