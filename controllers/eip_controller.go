@@ -129,7 +129,7 @@ func (r *EipReconciler) Reconcile(ctx context.Context, req reconcile.Request) (r
 	if err != nil {
 		return reconcile.Result{}, fmt.Errorf("eip %q: %w", eip.Name, err)
 	}
-	prev := eip.Status.DeepCopy()
+	prev := r.previousForVRIDs(&eip, rep)
 	prevReady := meta.FindStatusCondition(eip.Status.Conditions, v1alpha2.ConditionReady).DeepCopy()
 	res, err := r.writeStatus(ctx, &eip, st)
 	if err != nil {
@@ -210,7 +210,7 @@ func (r *EipReconciler) finishDeletion(ctx context.Context, eip *v1alpha2.Eip, r
 		})
 		// Its addresses are still served, so they keep their VRIDs.
 		r.applyVRIDs(ctx, eip, &st, rep)
-		prev := eip.Status.DeepCopy()
+		prev := r.previousForVRIDs(eip, rep)
 		res, err := r.writeStatus(ctx, eip, st)
 		if err == nil {
 			r.announceVRIDs(ctx, eip, prev, &st, rep)

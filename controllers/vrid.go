@@ -147,6 +147,9 @@ func (r *EipReconciler) applyVRIDs(ctx context.Context, eip *v1alpha2.Eip, st *v
 			len(vr.missing), summarizeAddrs(vr.missing), vr.poolSize)
 	}
 	meta.SetStatusCondition(&st.Conditions, cond)
+	if r.changed == nil {
+		return // not set up with a manager: nobody to ask
+	}
 	for _, name := range vr.gained {
 		e := &v1alpha2.Eip{}
 		e.Name = name
@@ -158,6 +161,16 @@ func (r *EipReconciler) applyVRIDs(ctx context.Context, eip *v1alpha2.Eip, st *v
 	}
 }
 
+// previousForVRIDs keeps what announceVRIDs compares with, before the
+// status is written; only vip Eips need it, and a copy of a large pool's
+// status.used is not free.
+func (r *EipReconciler) previousForVRIDs(eip *v1alpha2.Eip, rep poolReport) *v1alpha2.EipStatus {
+	if rep.vrid == nil {
+		return nil
+	}
+	return eip.Status.DeepCopy()
+}
+
 // announceVRIDs tells of addresses newly left without a VRID once, after
 // the status that records it is written: an Info log line, a Warning event
 // on the Eip and one on each Service holding such an address; and of the
@@ -165,7 +178,7 @@ func (r *EipReconciler) applyVRIDs(ctx context.Context, eip *v1alpha2.Eip, st *v
 // memory, so a restart repeats nothing.
 func (r *EipReconciler) announceVRIDs(ctx context.Context, eip *v1alpha2.Eip, prev *v1alpha2.EipStatus, st *v1alpha2.EipStatus, rep poolReport) {
 	now := meta.FindStatusCondition(st.Conditions, v1alpha2.ConditionVRIDsAssigned)
-	if rep.vrid == nil || now == nil {
+	if rep.vrid == nil || prev == nil || now == nil {
 		return
 	}
 	before := meta.FindStatusCondition(prev.Conditions, v1alpha2.ConditionVRIDsAssigned)
