@@ -96,6 +96,35 @@
 // not be made, which an absent one would not) or it does not parse.
 // Editing the ConfigMap re-evaluates every layer2 Eip at once.
 //
+// VRIDs. Every address of a vip Eip that a Service holds is served by its
+// own keepalived instance, which needs a VRRP virtual router ID unique in
+// its address family on the LAN. The controller alone assigns them, with
+// keepalived.AssignVRIDs over every address in use of every accepted vip
+// Eip, and persists them where operators see them and speakers read them:
+// each vip Eip's status.vrids (address → VRID), written in the status
+// write the Eip reconciler makes anyway when an allocation changes the
+// Eip's status.used, so the happy path adds no write. They are stable
+// because changing a live instance's VRID leaves its address unheld for
+// seconds: the State seeds its assignment once, at its first use, from
+// the union of the vip Eips' status.vrids read from the synced cache
+// (before anything is allocated), so a restart, an upgrade or a new leader
+// continues the persisted assignment, and AssignVRIDs never changes a
+// valid entry. A released address frees its VRID at once, and the next
+// address takes the lowest free one, so a speaker must use a VRID only
+// for an address a Service holds: the released address's Eip may list it
+// for up to one status interval more. IPv4 and IPv6 are numbered
+// separately. The operator sets the range, --vrrp-vrid-range (default
+// 1-255), and the VRIDs other VRRP routers on the LAN use,
+// --vrrp-vrid-exclude (e.g. "1-10,50"); herald-controller refuses to start
+// on a bad value, and its webhook admits a vip Eip larger than the range
+// with a warning saying how many of its addresses can be served. When the
+// range runs out, the addresses left over are allocated without a VRID
+// and nothing serves them: the Eip's VRIDsAssigned condition turns False
+// (VRIDRangeExhausted, naming them and the fix), with one log line and a
+// Warning event on the Eip and on each Service newly left without one; a
+// VRID freed in any vip Eip goes to them and turns it True (Assigned)
+// again. Only vip Eips carry VRIDs and the condition.
+//
 // The BgpPeer reconciler reports two BgpPeers with one neighbour address
 // whose different node selectors both match some node: the speakers run
 // only the older one there (internal/bgpconfig.NodePeers, called by both),

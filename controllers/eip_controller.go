@@ -61,6 +61,8 @@ type EipReconciler struct {
 	SpeakerNamespace string
 
 	speakers *speakerView
+	// changed is the channel SetupWithManager makes to enqueue Eips.
+	changed chan<- event.TypedGenericEvent[*v1alpha2.Eip]
 
 	mu sync.Mutex
 	// lastWrite is when each Eip's status was last computed.
@@ -122,10 +124,12 @@ func (r *EipReconciler) Reconcile(ctx context.Context, req reconcile.Request) (r
 	r.State.setVerdict(eip.Name, verdict)
 	st := statusFor(&eip, rep)
 	applyServing(&st, verdict, eip.Generation)
+	r.applyVRIDs(ctx, &eip, &st, rep)
 	warn, err := r.kubeProxyStatus(ctx, &eip, &st)
 	if err != nil {
 		return reconcile.Result{}, fmt.Errorf("eip %q: %w", eip.Name, err)
 	}
+	prev := r.previousForVRIDs(&eip, rep)
 	prevReady := meta.FindStatusCondition(eip.Status.Conditions, v1alpha2.ConditionReady).DeepCopy()
 	res, err := r.writeStatus(ctx, &eip, st)
 	if err != nil {
@@ -135,6 +139,7 @@ func (r *EipReconciler) Reconcile(ctx context.Context, req reconcile.Request) (r
 		r.Recorder.Eventf(&eip, nil, corev1.EventTypeWarning, warn.Reason, "CheckKubeProxy", "%s", warn.Message)
 	}
 	r.announceServing(ctx, &eip, prevReady, &st, rep)
+	r.announceVRIDs(ctx, &eip, prev, &st, rep)
 	return res, nil
 }
 
@@ -203,7 +208,14 @@ func (r *EipReconciler) finishDeletion(ctx context.Context, eip *v1alpha2.Eip, r
 			Message: fmt.Sprintf("deletion waits until %d Service(s) release their addresses: %s; it hands out no new addresses meanwhile",
 				len(holders), summarizeKeys(holders)),
 		})
-		return r.writeStatus(ctx, eip, st)
+		// Its addresses are still served, so they keep their VRIDs.
+		r.applyVRIDs(ctx, eip, &st, rep)
+		prev := r.previousForVRIDs(eip, rep)
+		res, err := r.writeStatus(ctx, eip, st)
+		if err == nil {
+			r.announceVRIDs(ctx, eip, prev, &st, rep)
+		}
+		return res, err
 	}
 	orig := eip.DeepCopy()
 	controllerutil.RemoveFinalizer(eip, EipFinalizer)
@@ -289,6 +301,7 @@ func saturatingInt(n uint64) int {
 // promptly.
 func (r *EipReconciler) SetupWithManager(mgr ctrl.Manager) (chan event.TypedGenericEvent[*v1alpha2.Eip], error) {
 	changed := make(chan event.TypedGenericEvent[*v1alpha2.Eip], 1024)
+	r.changed = changed
 	if r.SpeakerNamespace != "" {
 		r.speakers = newSpeakerView(mgr.GetCache(), mgr.GetClient(), r.SpeakerNamespace, changed)
 		if err := mgr.Add(r.speakers); err != nil {

@@ -12,6 +12,8 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/herald-lb/herald/keepalived"
 )
 
 // Options configures the controllers.
@@ -28,6 +30,10 @@ type Options struct {
 	// controller's own namespace in the manifests); empty means
 	// DefaultSpeakerNamespace. CacheOptions must be given the same.
 	SpeakerNamespace string
+	// VRIDPool is where VRIDs of vip Eips' addresses come from
+	// (--vrrp-vrid-range minus --vrrp-vrid-exclude); the zero value means
+	// keepalived.DefaultVRIDPool, 1-255.
+	VRIDPool keepalived.VRIDPool
 
 	// wrapReader, when set, wraps the reader the State reads through
 	// (tests inject read failures with it).
@@ -46,6 +52,10 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 		reader = opts.wrapReader(reader)
 	}
 	state := NewState(reader, class, mgr.GetLogger().WithName("allocator"))
+	state.vrids.pool = opts.VRIDPool
+	if state.vrids.pool.Size() == 0 {
+		state.vrids.pool = keepalived.DefaultVRIDPool()
+	}
 	eips := &EipReconciler{
 		Client:           mgr.GetClient(),
 		Recorder:         mgr.GetEventRecorder("herald-controller"),

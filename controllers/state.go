@@ -35,6 +35,8 @@ type State struct {
 	// verdicts holds, by Eip, the last judgement of whether anything
 	// serves its addresses, for the Services allocated from it next.
 	verdicts map[string]servingVerdict
+	// vrids is the VRID assignment of the vip pools' addresses.
+	vrids vridBook
 }
 
 // NewState returns an empty State that restores itself through reader (the
@@ -126,7 +128,14 @@ func (s *State) refreshPoolsLocked(ctx context.Context) error {
 	if fp == s.fingerprint {
 		return nil
 	}
+	s.vrids.seedLocked(eips.Items)
 	pools, problems := buildPools(eips.Items)
+	s.vrids.vipPools = s.vrids.vipPools[:0]
+	for _, p := range pools {
+		if p.Protocol == v1alpha2.ProtocolVIP {
+			s.vrids.vipPools = append(s.vrids.vipPools, p.Name)
+		}
+	}
 	s.alloc.SetPools(pools)
 	s.problems = problems
 	s.fingerprint = fp
@@ -241,6 +250,8 @@ type poolReport struct {
 	size     uint64
 	used     map[netip.Addr][]string
 	deleting bool
+	// vrid is set for vip pools only.
+	vrid *vridReport
 }
 
 func (s *State) report(ctx context.Context, name string) (poolReport, error) {
@@ -255,7 +266,12 @@ func (s *State) report(ctx context.Context, name string) (poolReport, error) {
 	if !ok {
 		return poolReport{problem: "not yet seen by the allocator"}, nil
 	}
-	return poolReport{valid: true, size: p.Range.Size(), used: s.alloc.Usage(name), deleting: p.Deleting}, nil
+	rep := poolReport{valid: true, size: p.Range.Size(), used: s.alloc.Usage(name), deleting: p.Deleting}
+	if p.Protocol == v1alpha2.ProtocolVIP {
+		vr := s.assignVRIDsLocked(name, rep.used)
+		rep.vrid = &vr
+	}
+	return rep, nil
 }
 
 // inUse is how many addresses of a pool are held; cheap, unlike report.

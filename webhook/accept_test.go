@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/herald-lb/herald/api/v1alpha2"
@@ -40,6 +41,29 @@ apiVersion: network.kubesphere.io/v1alpha2
 kind: Eip
 metadata: {name: eip-v6}
 spec: {address: "2001:db8:1::/120", protocol: vip, interface: "can_reach:2001:db8::1", namespaces: [web]}`,
+		warning: "this vip Eip holds 256 addresses but the VRID range (1-100, no exclusions) gives 100 VRIDs per address family: at most 100",
+	}, {
+		name: "OpenELB users' /24 vip pool: admitted, with a warning on the VRID range the suite sets (1-100)",
+		manifest: `
+apiVersion: network.kubesphere.io/v1alpha2
+kind: Eip
+metadata: {name: eip-vip-24}
+spec: {address: 172.22.1.0/24, protocol: vip, interface: eth0}`,
+		warning: "this vip Eip holds 256 addresses but the VRID range (1-100, no exclusions) gives 100 VRIDs per address family: at most 100 of its addresses can be served at once",
+	}, {
+		name: "a small vip pool: no warning",
+		manifest: `
+apiVersion: network.kubesphere.io/v1alpha2
+kind: Eip
+metadata: {name: eip-vip-small}
+spec: {address: 172.22.2.0/28, protocol: vip, interface: eth0}`,
+	}, {
+		name: "a /24 bgp pool: no VRIDs, no warning",
+		manifest: `
+apiVersion: network.kubesphere.io/v1alpha2
+kind: Eip
+metadata: {name: eip-bgp-24}
+spec: {address: 172.22.3.0/24}`,
 	}, {
 		name: "OpenELB's BgpConf sample: admitted, with the routerId warning",
 		manifest: `
@@ -159,5 +183,38 @@ spec: {address: 10.77.0.0/28}`)
 	}
 	if diff := cmp.Diff(v1alpha2.ProtocolBGP, protocol()); diff != "" {
 		t.Errorf("protocol after an update removed it (-want +got):\n%s", diff)
+	}
+}
+
+// TestVIPEipGrowsPastVRIDRange: growing a vip Eip past the VRID range the
+// suite sets (1-100) brings the warning; an edit of its labels does not.
+func TestVIPEipGrowsPastVRIDRange(t *testing.T) {
+	ctx := context.Background()
+	c, warnings := userClient(t)
+	obj := manifest(t, `
+apiVersion: network.kubesphere.io/v1alpha2
+kind: Eip
+metadata: {name: eip-vip-grows}
+spec: {address: 172.22.4.0/26, protocol: vip, interface: eth0}`)
+	if err := c.Create(ctx, obj); err != nil {
+		t.Fatalf("refused: %v", err)
+	}
+	deleteAfter(t, obj)
+	if got := warnings.take(); len(got) > 0 {
+		t.Errorf("64 addresses, 100 VRIDs: unexpected warnings %q", got)
+	}
+	patch := func(p string) []string {
+		t.Helper()
+		if err := c.Patch(ctx, obj, client.RawPatch(types.MergePatchType, []byte(p))); err != nil {
+			t.Fatalf("patch %s refused: %v", p, err)
+		}
+		return warnings.take()
+	}
+	want := "this vip Eip holds 128 addresses but the VRID range (1-100, no exclusions) gives 100 VRIDs per address family"
+	if got := patch(`{"spec":{"address":"172.22.4.0/25"}}`); len(got) != 1 || !strings.Contains(got[0], want) {
+		t.Errorf("growing to a /25: warnings %q; want one containing %q", got, want)
+	}
+	if got := patch(`{"metadata":{"labels":{"team":"web"}}}`); len(got) > 0 {
+		t.Errorf("a label edit: unexpected warnings %q", got)
 	}
 }

@@ -1,9 +1,11 @@
 package webhook
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"net/netip"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
@@ -16,6 +18,7 @@ import (
 	"github.com/herald-lb/herald/api/v1alpha2"
 	"github.com/herald-lb/herald/internal/eippool"
 	"github.com/herald-lb/herald/internal/iprange"
+	"github.com/herald-lb/herald/keepalived"
 )
 
 // +kubebuilder:webhook:path=/mutate-network-kubesphere-io-v1alpha2-eip,mutating=true,failurePolicy=fail,sideEffects=None,groups=network.kubesphere.io,resources=eips,verbs=create;update,versions=v1alpha2,name=meip.network.kubesphere.io,admissionReviewVersions=v1,timeoutSeconds=10
@@ -44,6 +47,9 @@ type EipValidator struct {
 	// rather than its cache: a pool created a moment ago must be seen, or
 	// two overlapping pools applied together would both be admitted.
 	Reader client.Reader
+	// VRIDPool, VRIDRange and VRIDExclude are Options' (see there).
+	VRIDPool               keepalived.VRIDPool
+	VRIDRange, VRIDExclude string
 }
 
 var _ admission.Validator[*v1alpha2.Eip] = (*EipValidator)(nil)
@@ -54,7 +60,10 @@ func (v *EipValidator) ValidateCreate(ctx context.Context, e *v1alpha2.Eip) (adm
 	if err != nil {
 		return nil, err
 	}
-	return nil, invalid("Eip", e.Name, errs)
+	if len(errs) > 0 {
+		return nil, invalid("Eip", e.Name, errs)
+	}
+	return v.vridWarnings(e), nil
 }
 
 // ValidateUpdate checks an edit. Edits that leave the spec and the default
@@ -79,7 +88,44 @@ func (v *EipValidator) ValidateUpdate(ctx context.Context, oldEip, newEip *v1alp
 		}
 		errs = append(errs, eippool.ValidateUpdate(oldEip, newEip, allocated)...)
 	}
-	return nil, invalid("Eip", newEip.Name, errs)
+	if len(errs) > 0 {
+		return nil, invalid("Eip", newEip.Name, errs)
+	}
+	return v.vridWarnings(newEip), nil
+}
+
+// vridWarnings warns about a vip Eip that holds more addresses than the
+// VRID pool has VRIDs. It is admitted (OpenELB users have /24 vip pools,
+// rarely with 256 Services), but each address served needs a VRID of its
+// own, unique in its family across the cluster, and the operator should
+// know how many can be served before Services find out.
+func (v *EipValidator) vridWarnings(e *v1alpha2.Eip) admission.Warnings {
+	if eippool.Protocol(e) != v1alpha2.ProtocolVIP {
+		return nil
+	}
+	r, err := iprange.Parse(e.Spec.Address)
+	if err != nil {
+		return nil
+	}
+	pool := v.VRIDPool
+	if pool.Size() == 0 {
+		pool = keepalived.DefaultVRIDPool()
+	}
+	m := pool.Size()
+	if r.Size() <= uint64(m) {
+		return nil
+	}
+	spec := cmp.Or(strings.TrimSpace(v.VRIDRange), "1-255")
+	if x := strings.TrimSpace(v.VRIDExclude); x != "" {
+		spec += ", minus exclusions " + x
+	} else {
+		spec += ", no exclusions"
+	}
+	return admission.Warnings{fmt.Sprintf("this vip Eip holds %d addresses but the VRID range (%s) gives %d VRIDs per address family: "+
+		"at most %d of its addresses can be served at once, fewer while other vip Eips of the same family hold VRIDs; "+
+		"an address allocated beyond that has no VRID and no node serves it until one is freed "+
+		"(herald-controller's --vrrp-vrid-range and --vrrp-vrid-exclude set the range)",
+		r.Size(), spec, m, m)}
 }
 
 // ValidateDelete admits every deletion: the controller's finalizer keeps

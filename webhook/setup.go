@@ -6,6 +6,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	"github.com/herald-lb/herald/api/v1alpha2"
+	"github.com/herald-lb/herald/keepalived"
 )
 
 // Options configure the webhooks.
@@ -13,6 +14,14 @@ type Options struct {
 	// Namespace is Herald's own (the controller's): BgpPeer password
 	// Secrets must be there. Empty means herald-system.
 	Namespace string
+	// VRIDPool is herald-controller's VRID pool (--vrrp-vrid-range minus
+	// --vrrp-vrid-exclude): a vip Eip holding more addresses than it has
+	// VRIDs is admitted with a warning. The zero value means
+	// keepalived.DefaultVRIDPool.
+	VRIDPool keepalived.VRIDPool
+	// VRIDRange and VRIDExclude are those flags as the operator wrote
+	// them, for the warning's text; an empty range means "1-255".
+	VRIDRange, VRIDExclude string
 }
 
 // Setup registers the Eip, BgpConf and BgpPeer webhooks on the manager's
@@ -20,7 +29,7 @@ type Options struct {
 // config/webhook names. The manager's scheme must know v1alpha2 and the
 // core types. Serving certificates are webhook/certs' job.
 func Setup(mgr ctrl.Manager, opts Options) error {
-	eips := &EipValidator{Reader: mgr.GetAPIReader()}
+	eips := &EipValidator{Reader: mgr.GetAPIReader(), VRIDPool: opts.VRIDPool, VRIDRange: opts.VRIDRange, VRIDExclude: opts.VRIDExclude}
 	if err := ctrl.NewWebhookManagedBy(mgr, &v1alpha2.Eip{}).
 		WithDefaulter(EipDefaulter{}).
 		WithValidator(eips).

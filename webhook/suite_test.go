@@ -30,6 +30,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/herald-lb/herald/internal/testenv"
+	"github.com/herald-lb/herald/keepalived"
 	"github.com/herald-lb/herald/webhook"
 	"github.com/herald-lb/herald/webhook/certs"
 )
@@ -113,7 +114,13 @@ func startServer(ctx context.Context, name string, selector metav1.LabelSelector
 	if err != nil {
 		return nil, fmt.Errorf("server %s: new manager: %w", name, err)
 	}
-	if err := webhook.Setup(mgr, webhook.Options{}); err != nil {
+	// A VRID range smaller than the default, so that the warning on large
+	// vip Eips shows in TestAccepted.
+	vrids, err := keepalived.ParseVRIDPool("1-100", "")
+	if err != nil {
+		return nil, err
+	}
+	if err := webhook.Setup(mgr, webhook.Options{VRIDPool: vrids, VRIDRange: "1-100"}); err != nil {
 		return nil, fmt.Errorf("server %s: %w", name, err)
 	}
 	opts.SecretName = "herald-webhook-certs-" + name

@@ -53,6 +53,12 @@ const (
 	// (no kube-system/kube-proxy ConfigMap, as on clusters not installed
 	// by kubeadm, or one that does not parse).
 	ConditionKubeProxyCompatible = "KubeProxyCompatible"
+	// ConditionVRIDsAssigned is set on vip Eips only. It is true when every
+	// address of the Eip in use has a VRID in status.vrids, and false when
+	// the controller's VRID range (--vrrp-vrid-range minus
+	// --vrrp-vrid-exclude) ran out: the addresses left without one are
+	// allocated but no node serves them.
+	ConditionVRIDsAssigned = "VRIDsAssigned"
 )
 
 // EipSpec describes a pool of addresses and how they are announced.
@@ -113,6 +119,16 @@ type EipStatus struct {
 	Ready bool `json:"ready,omitempty"`
 	// V4 is true for an IPv4 pool.
 	V4 bool `json:"v4,omitempty"`
+	// VRIDs maps each address of a vip Eip in use to the VRRP virtual
+	// router ID of its keepalived instance; absent on other Eips. The
+	// controller assigns them, unique per address family across the
+	// cluster's vip Eips and inside its configured range, and never changes
+	// a VRID while its address stays in use: a live instance whose VRID
+	// changes leaves its address unheld for seconds. The speakers only read
+	// them. An address in use without an entry has no VRID (see the
+	// VRIDsAssigned condition).
+	// +optional
+	VRIDs map[string]int32 `json:"vrids,omitempty"`
 	// Conditions explain Ready and deletion in words and, on layer2
 	// Eips, whether kube-proxy lets one node alone answer ARP for the
 	// pool's addresses (KubeProxyCompatible).

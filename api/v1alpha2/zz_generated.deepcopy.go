@@ -487,6 +487,13 @@ func (in *EipStatus) DeepCopyInto(out *EipStatus) {
 			(*out)[key] = val
 		}
 	}
+	if in.VRIDs != nil {
+		in, out := &in.VRIDs, &out.VRIDs
+		*out = make(map[string]int32, len(*in))
+		for key, val := range *in {
+			(*out)[key] = val
+		}
+	}
 	if in.Conditions != nil {
 		in, out := &in.Conditions, &out.Conditions
 		*out = make([]v1.Condition, len(*in))

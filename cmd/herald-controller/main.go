@@ -24,6 +24,7 @@ import (
 
 	"github.com/herald-lb/herald/api/v1alpha2"
 	"github.com/herald-lb/herald/controllers"
+	"github.com/herald-lb/herald/keepalived"
 	heraldwebhook "github.com/herald-lb/herald/webhook"
 	"github.com/herald-lb/herald/webhook/certs"
 )
@@ -42,6 +43,10 @@ type flags struct {
 	certDir                      string
 	certIPs                      string
 	certs                        certs.Options
+	// vridRange and vridExclude are the VRRP flags as written; vridPool
+	// is what they parse to (parseVRRP).
+	vridRange, vridExclude string
+	vridPool               keepalived.VRIDPool
 }
 
 func parseFlags() flags {
@@ -66,6 +71,7 @@ func parseFlags() flags {
 	flag.StringVar(&f.certs.ServiceName, "webhook-service-name", certs.DefaultServiceName, "Service in front of the webhook server")
 	flag.StringVar(&f.certs.ValidatingWebhookConfiguration, "validating-webhook-configuration", certs.DefaultValidatingWebhook, "configuration whose caBundle is managed")
 	flag.StringVar(&f.certs.MutatingWebhookConfiguration, "mutating-webhook-configuration", certs.DefaultMutatingWebhook, "configuration whose caBundle is managed")
+	bindVRRPFlags(flag.CommandLine, &f)
 	opts := zap.Options{}
 	opts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -81,6 +87,9 @@ func main() {
 }
 
 func run(f flags) error {
+	if err := f.parseVRRP(); err != nil {
+		return err
+	}
 	scheme := runtime.NewScheme()
 	if err := clientgoscheme.AddToScheme(scheme); err != nil {
 		return fmt.Errorf("register core types: %w", err)
@@ -112,7 +121,7 @@ func run(f flags) error {
 	}
 	if err := controllers.Setup(mgr, controllers.Options{
 		LoadBalancerClass: f.class, EipStatusInterval: f.eipStatusInterval,
-		SpeakerNamespace: f.speakerNamespace,
+		SpeakerNamespace: f.speakerNamespace, VRIDPool: f.vridPool,
 	}); err != nil {
 		return err
 	}
@@ -128,7 +137,8 @@ func run(f flags) error {
 	if err := mgr.AddReadyzCheck("ping", healthz.Ping); err != nil {
 		return fmt.Errorf("add readyz check: %w", err)
 	}
-	ctrl.Log.Info("starting", "loadBalancerClass", f.class, "leaderElection", f.leaderElect, "webhooks", f.webhooks)
+	ctrl.Log.Info("starting", "loadBalancerClass", f.class, "leaderElection", f.leaderElect, "webhooks", f.webhooks,
+		"vrrpVRIDRange", f.vridRange, "vrrpVRIDExclude", f.vridExclude)
 	return mgr.Start(ctx)
 }
 
@@ -151,5 +161,8 @@ func setupWebhooks(ctx context.Context, mgr ctrl.Manager, f flags) error {
 	// The certificate Secret's namespace is the controller's own
 	// ($POD_NAMESPACE in the release), which is where BgpPeer password
 	// Secrets must be too.
-	return heraldwebhook.Setup(mgr, heraldwebhook.Options{Namespace: f.certs.SecretNamespace})
+	return heraldwebhook.Setup(mgr, heraldwebhook.Options{
+		Namespace: f.certs.SecretNamespace,
+		VRIDPool:  f.vridPool, VRIDRange: f.vridRange, VRIDExclude: f.vridExclude,
+	})
 }
