@@ -3,7 +3,8 @@
 // address on its interface and kube-proxy delivers. This package holds the
 // pure parts (VRID assignment, per-VIP ranking and priorities, the
 // keepalived.conf renderer) and the supervisor that drives a keepalived
-// process. It is not yet wired into the controller or the speaker.
+// process. herald-controller assigns VRIDs with it (controllers/vrid.go);
+// the speaker side, rendering and supervising, is not wired in yet.
 //
 // # One VRRP instance per VIP address
 //
