@@ -59,6 +59,10 @@ type EipReconciler struct {
 	// SpeakerNamespace holds the speakers' Leases, from which layer2 Eips
 	// are judged served or not; empty means they are not judged.
 	SpeakerNamespace string
+	// ServingGrace is how long an Eip must stay unserved, for a reason
+	// other objects may still remove, before Ready turns False and its
+	// Services are warned; zero means DefaultServingGrace.
+	ServingGrace time.Duration
 
 	speakers *speakerView
 	// changed is the channel SetupWithManager makes to enqueue Eips.
@@ -70,6 +74,8 @@ type EipReconciler struct {
 	// kubeProxyReason is the last verdict on kube-proxy's configuration
 	// that was logged.
 	kubeProxyReason string
+	// unserved holds back, by Eip, verdicts not reported yet (holdBack).
+	unserved map[string]unservedSince
 }
 
 // +kubebuilder:rbac:groups=network.kubesphere.io,resources=eips,verbs=get;list;watch;update;patch
@@ -82,6 +88,7 @@ func (r *EipReconciler) Reconcile(ctx context.Context, req reconcile.Request) (r
 	if err := r.Client.Get(ctx, req.NamespacedName, &eip); err != nil {
 		if apierrors.IsNotFound(err) {
 			r.State.setVerdict(req.Name, servingVerdict{})
+			r.holdBack(req.Name, servingVerdict{}, nil, time.Now()) // forgets it
 		}
 		return reconcile.Result{}, client.IgnoreNotFound(err)
 	}
@@ -120,6 +127,12 @@ func (r *EipReconciler) Reconcile(ctx context.Context, req reconcile.Request) (r
 		// no speaker at all.
 		r.forget(eip.Name)
 		return reconcile.Result{RequeueAfter: 100 * time.Millisecond}, nil
+	}
+	if wait := r.holdBack(eip.Name, verdict, meta.FindStatusCondition(eip.Status.Conditions, v1alpha2.ConditionReady), time.Now()); wait > 0 {
+		// Not served, maybe only until objects applied together or
+		// starting speakers arrive: judge again after the grace.
+		r.forget(eip.Name)
+		return reconcile.Result{RequeueAfter: wait}, nil
 	}
 	r.State.setVerdict(eip.Name, verdict)
 	st := statusFor(&eip, rep)

@@ -34,6 +34,9 @@ type Options struct {
 	// (--vrrp-vrid-range minus --vrrp-vrid-exclude); the zero value means
 	// keepalived.DefaultVRIDPool, 1-255.
 	VRIDPool keepalived.VRIDPool
+	// ServingGrace is EipReconciler.ServingGrace; zero means
+	// DefaultServingGrace.
+	ServingGrace time.Duration
 
 	// wrapReader, when set, wraps the reader the State reads through
 	// (tests inject read failures with it).
@@ -62,6 +65,7 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 		State:            state,
 		StatusInterval:   opts.EipStatusInterval,
 		SpeakerNamespace: cmp.Or(opts.SpeakerNamespace, DefaultSpeakerNamespace),
+		ServingGrace:     opts.ServingGrace,
 	}
 	changed, err := eips.SetupWithManager(mgr)
 	if err != nil {

@@ -56,6 +56,11 @@ func startController(t *testing.T, opts Options) (stop func()) {
 	if opts.EipStatusInterval == 0 {
 		opts.EipStatusInterval = 50 * time.Millisecond
 	}
+	if opts.ServingGrace == 0 {
+		// Short, so the tests see Ready turn False quickly, but not
+		// nothing: the hold-back runs on every path.
+		opts.ServingGrace = 100 * time.Millisecond
+	}
 	if err := Setup(mgr, opts); err != nil {
 		t.Fatal(err)
 	}
