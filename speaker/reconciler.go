@@ -87,6 +87,13 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ reconcile.Request) (reconc
 	for a, why := range d.Skipped {
 		logger.V(1).Info("not announced", "ip", a.String(), "reason", why)
 	}
+	if _, ok := r.Modes[v1alpha2.ProtocolVIP]; !ok {
+		// Compute leaves vip addresses to the VIP mode; without one they
+		// are served by nobody, and the debug output says so.
+		for _, c := range d.VIP {
+			logger.V(1).Info("not announced", "ip", c.Addr.String(), "reason", "protocol vip is not served by this speaker")
+		}
+	}
 	err = r.applyModes(ctx, logger, snap, d)
 	r.Metrics.announced(v1alpha2.ProtocolBGP, d.BGP)
 	if err != nil {
