@@ -101,6 +101,11 @@ func (m *VIPMode) Apply(_ context.Context, snap Snapshot, d Desired) error {
 	// Track files first: a node that loses its last endpoint must drop the
 	// VIP now (FAULT within milliseconds), not once keepalived reloads.
 	local, trackErr := m.writeTrackFiles(cfg)
+	if errors.Is(trackErr, errNoTrackDir) {
+		// keepalived would drop the track files of a config naming a
+		// missing directory and hold Local VIPs without endpoints.
+		return trackErr
+	}
 	conf, err := keepalived.Render(cfg)
 	if err != nil {
 		// Nothing is written: keepalived keeps its last good config.
@@ -146,7 +151,7 @@ func (m *VIPMode) writeTrackFiles(cfg keepalived.Config) ([]netip.Addr, error) {
 			// keepalived ignores track files whose directory is missing,
 			// and would then hold the VIP regardless of endpoints.
 			if err := os.MkdirAll(dir, 0o755); err != nil {
-				return local, fmt.Errorf("track files: %w", err)
+				return local, fmt.Errorf("%w: %w", errNoTrackDir, err)
 			}
 			made = true
 		}
@@ -156,6 +161,10 @@ func (m *VIPMode) writeTrackFiles(cfg keepalived.Config) ([]netip.Addr, error) {
 	}
 	return local, errors.Join(errs...)
 }
+
+// errNoTrackDir means the track directory could not be created; no
+// config naming it is written then.
+var errNoTrackDir = errors.New("track directory")
 
 func (m *VIPMode) trackDir() string {
 	if m.TrackDir != "" {

@@ -278,3 +278,25 @@ func TestVIPModeLogsProblemsOncePerChange(t *testing.T) {
 		t.Errorf("after the VRID came, logged %q; want one more line", lines)
 	}
 }
+
+// TestVIPModeNoTrackDirNoConfig: when the track directory cannot be
+// created, no config naming it is written (keepalived would drop its track
+// files and hold Local VIPs without endpoints), and Apply says why.
+func TestVIPModeNoTrackDirNoConfig(t *testing.T) {
+	f := newVIPFixture(t)
+	blocker := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(blocker, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f.mode.TrackDir = filepath.Join(blocker, "track")
+	svc := Service{Key: "a/web", Addrs: addrs("100.64.0.1"), LocalTraffic: true, ReadyNodes: []string{"node1"}}
+	f.vrids[netip.MustParseAddr("100.64.0.1")] = 1
+	d := Compute("node1", f.pools, []Service{svc}, bgpconfig.ServiceCIDRs{})
+	err := f.mode.Apply(context.Background(), Snapshot{Pools: f.pools, VRIDs: f.vrids}, d)
+	if err == nil || !strings.Contains(err.Error(), "track directory") {
+		t.Errorf("Apply = %v; want an error about the track directory", err)
+	}
+	if len(f.sink.writes) != 0 {
+		t.Errorf("wrote a config naming a missing track directory:\n%s", f.last(t))
+	}
+}
