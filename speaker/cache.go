@@ -20,9 +20,10 @@ const lastApplied = "kubectl.kubernetes.io/last-applied-configuration"
 // speaker runs on every node, so each byte it caches per Service is paid
 // once per node: the Node informer watches only this node (Node objects
 // carry image lists of kilobytes), every object drops its managedFields
-// and kubectl's last-applied copy, and Eips drop their status (the
-// controller's usage map grows with every address handed out; the speaker
-// decides from the spec and the metadata).
+// and kubectl's last-applied copy, and Eips drop their status but the
+// VRIDs (the controller's usage map grows with every address handed out;
+// the speaker decides from the spec, the metadata and, in VIP mode, the
+// VRIDs the controller assigned).
 func CacheOptions(node string) cache.Options {
 	return cache.Options{
 		DefaultTransform: stripForCache,
@@ -92,12 +93,14 @@ var stripEndpointSlice toolscache.TransformFunc = func(in any) (any, error) {
 	return stripForCache(in)
 }
 
-// stripEip drops the status: the speaker reads the spec, and the metadata
-// eippool.Accept decides by (name, creation and deletion time, the
-// default-pool annotation), which stay.
+// stripEip drops the status but status.vrids: the speaker reads the spec,
+// the metadata eippool.Accept decides by (name, creation and deletion
+// time, the default-pool annotation), which stay, and the VRIDs VIP mode
+// renders (one small entry per vip address in use; status.used, one entry
+// per address of every mode, is what makes Eip statuses large).
 var stripEip toolscache.TransformFunc = func(in any) (any, error) {
 	if e, ok := in.(*v1alpha2.Eip); ok {
-		e.Status = v1alpha2.EipStatus{}
+		e.Status = v1alpha2.EipStatus{VRIDs: e.Status.VRIDs}
 	}
 	return stripForCache(in)
 }

@@ -78,11 +78,42 @@ type Layer2Claim struct {
 	Annotated string
 }
 
+// VIPClaim is the wish of the Services sharing one address of a vip pool
+// that the address be held by some node through VRRP. Compute does not
+// decide which node: the VIP mode ranks the eligible nodes (vipConfig), the
+// same way on every node, and keepalived elects.
+type VIPClaim struct {
+	Addr netip.Addr
+	// Eip names the vip pool Addr comes from; nodes that mark it
+	// unavailable (its interface does not resolve there) cannot hold Addr.
+	Eip string
+	// Services are the Services sharing Addr ("namespace/name"), sorted.
+	Services []string
+	// Local is true when any of the Services has externalTrafficPolicy
+	// Local: the instance then tracks a file that this node's speaker sets
+	// from its endpoints, so a node without one drops the address within
+	// milliseconds, without a reload.
+	Local bool
+	// Nodes, when not nil, are the only nodes that can hold Addr for every
+	// Service sharing it: those with a ready endpoint of each Local
+	// Service (a Cluster Service accepts any node). Nil means any node;
+	// empty means none.
+	Nodes []string
+	// SomeNodes are the nodes that can hold Addr for at least one of the
+	// Services (nil: any node), used when no eligible node is in Nodes,
+	// as Layer2 does: no Service that could be served loses its address
+	// because another shares it. Equal to Nodes for a lone Service.
+	SomeNodes []string
+}
+
 // Desired is what one node announces.
 type Desired struct {
 	// Layer2 are the claims on addresses of layer2 pools, sorted by
 	// address, then Service.
 	Layer2 []Layer2Claim
+	// VIP are the claims on addresses of vip pools, one per address,
+	// sorted by address.
+	VIP []VIPClaim
 	// BGP are the routes advertised over BGP, one per prefix, sorted by
 	// address, then length (10.96.0.0/12 before 10.96.0.10/32).
 	BGP []Route
@@ -103,7 +134,10 @@ const (
 // contains it; when several Services share it, the node announces it if
 // any of them would have it announce: one with Cluster traffic, or one with
 // Local traffic that has a ready endpoint on the node. Addresses in no
-// valid Eip are skipped, with the reason.
+// valid Eip are skipped, with the reason. Addresses of layer2 and vip
+// pools are claims, the same on every node (Layer2Claim, VIPClaim): which
+// node answers for them is the mode's decision, so they are never skipped
+// here.
 //
 // BgpConf's Service ranges follow Calico's BGPConfiguration: every node
 // advertises each range, and an externalTrafficPolicy Local Service's
@@ -125,6 +159,7 @@ func Compute(node string, pools []eippool.Pool, services []Service, ranges bgpco
 		add(host(a), RouteLoadBalancer)
 	}
 	d.Layer2 = layer2Claims(pools, services)
+	d.VIP = vipClaims(pools, services)
 	clusterIPs := localHostRoutes(node, services, d.Skipped, ranges.ClusterIPs, func(s Service) []netip.Addr { return s.ClusterIPs })
 	externalIPs := localHostRoutes(node, services, d.Skipped, ranges.ExternalIPs, func(s Service) []netip.Addr { return s.ExternalIPs })
 	for _, a := range clusterIPs {
@@ -174,8 +209,8 @@ func loadBalancerAddrs(node string, pools []eippool.Pool, services []Service, sk
 	}
 	var out []netip.Addr
 	for a, yes := range wanted {
-		if protocol[a] == v1alpha2.ProtocolLayer2 {
-			continue // claimed by layer2Claims; ownership is the Layer2 mode's call
+		if protocol[a] == v1alpha2.ProtocolLayer2 || protocol[a] == v1alpha2.ProtocolVIP {
+			continue // claimed by layer2Claims or vipClaims; the mode decides who holds it
 		}
 		if !yes {
 			skipped[a] = skipNoLocalEndpoint
@@ -215,6 +250,67 @@ func layer2Claims(pools []eippool.Pool, services []Service) []Layer2Claim {
 		}
 		return strings.Compare(x.Service, y.Service)
 	})
+	return out
+}
+
+// vipClaims are the claims on addresses of vip pools, one per address
+// whatever the number of Services sharing it, whatever node this is. One
+// claim per address because keepalived runs one instance per address, and
+// all Services sharing it must agree on who holds it.
+func vipClaims(pools []eippool.Pool, services []Service) []VIPClaim {
+	byAddr := map[netip.Addr]*VIPClaim{}
+	// cluster marks addresses shared with a Cluster Service: any node
+	// serves that one, so the fallback (SomeNodes) is any node.
+	cluster := map[netip.Addr]bool{}
+	for _, svc := range services {
+		for _, a := range svc.Addrs {
+			p, ok := poolOf(pools, a)
+			if !ok || p.Protocol != v1alpha2.ProtocolVIP {
+				continue
+			}
+			c := byAddr[a]
+			if c == nil {
+				c = &VIPClaim{Addr: a, Eip: p.Name}
+				byAddr[a] = c
+			}
+			if slices.Contains(c.Services, svc.Key) {
+				continue // listed twice in one Service's status
+			}
+			c.Services = append(c.Services, svc.Key)
+			if !svc.LocalTraffic {
+				cluster[a] = true
+				continue
+			}
+			ready := slices.Sorted(slices.Values(svc.ReadyNodes))
+			ready = slices.Compact(ready)
+			if !c.Local {
+				c.Local = true
+				c.Nodes = append([]string{}, ready...) // empty, not nil: no node
+				c.SomeNodes = append([]string{}, ready...)
+				continue
+			}
+			c.Nodes = slices.DeleteFunc(c.Nodes, func(n string) bool { return !slices.Contains(ready, n) })
+			for _, n := range ready {
+				if !slices.Contains(c.SomeNodes, n) {
+					c.SomeNodes = append(c.SomeNodes, n)
+				}
+			}
+		}
+	}
+	out := make([]VIPClaim, 0, len(byAddr))
+	for a, c := range byAddr {
+		slices.Sort(c.Services)
+		if cluster[a] {
+			c.SomeNodes = nil
+		} else {
+			slices.Sort(c.SomeNodes)
+		}
+		out = append(out, *c)
+	}
+	slices.SortFunc(out, func(x, y VIPClaim) int { return x.Addr.Compare(y.Addr) })
+	if len(out) == 0 {
+		return nil
+	}
 	return out
 }
 

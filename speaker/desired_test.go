@@ -19,6 +19,8 @@ func pools(t *testing.T) []eippool.Pool {
 		{ObjectMeta: metav1.ObjectMeta{Name: "bgp4"}, Spec: v1alpha2.EipSpec{Address: "192.0.2.0/24"}},
 		{ObjectMeta: metav1.ObjectMeta{Name: "bgp6"}, Spec: v1alpha2.EipSpec{Address: "2001:db8::/64", Protocol: "bgp"}},
 		{ObjectMeta: metav1.ObjectMeta{Name: "l2"}, Spec: v1alpha2.EipSpec{Address: "198.51.100.0/24", Protocol: "layer2", Interface: "eth0"}},
+		{ObjectMeta: metav1.ObjectMeta{Name: "vip4"}, Spec: v1alpha2.EipSpec{Address: "100.64.0.0/24", Protocol: "vip", Interface: "eth0"}},
+		{ObjectMeta: metav1.ObjectMeta{Name: "vip6"}, Spec: v1alpha2.EipSpec{Address: "2001:db8:1::/64", Protocol: "vip", Interface: "eth0"}},
 	} {
 		p, err := eippool.FromEip(&e)
 		if err != nil {
@@ -89,6 +91,13 @@ func TestCompute(t *testing.T) {
 		{
 			name:     "layer2 address is not BGP's, nor skipped: the Layer2 mode decides",
 			services: []Service{{Key: "a/web", Addrs: addrs("198.51.100.7")}},
+		},
+		{
+			name: "vip addresses are not BGP's, nor skipped: the VIP mode decides",
+			services: []Service{
+				{Key: "a/web", Addrs: addrs("100.64.0.1", "2001:db8:1::1")},
+				{Key: "a/local", Addrs: addrs("100.64.0.2"), LocalTraffic: true, ReadyNodes: []string{"node2"}},
+			},
 		},
 		{
 			name: "sorted and unique",
@@ -218,5 +227,85 @@ func TestComputeLayer2Claims(t *testing.T) {
 		if len(got.Skipped) != 0 {
 			t.Errorf("%s: skipped %v; layer2 addresses are not skipped", node, got.Skipped)
 		}
+	}
+}
+
+// TestComputeVIPClaims: every address of a vip pool in use is one claim,
+// the same on every node, with the Services sharing it. Shared addresses
+// combine as Layer2 claims do: Nodes are the nodes that can serve every
+// Service (nil: any node), SomeNodes those that can serve at least one
+// (nil: any node), for when no node can serve all.
+func TestComputeVIPClaims(t *testing.T) {
+	a := netip.MustParseAddr
+	tests := []struct {
+		name     string
+		services []Service
+		want     []VIPClaim
+	}{
+		{
+			name:     "cluster traffic, IPv4 and IPv6: any node",
+			services: []Service{{Key: "a/web", Addrs: addrs("2001:db8:1::1", "100.64.0.1")}},
+			want: []VIPClaim{
+				{Addr: a("100.64.0.1"), Eip: "vip4", Services: []string{"a/web"}},
+				{Addr: a("2001:db8:1::1"), Eip: "vip6", Services: []string{"a/web"}},
+			},
+		},
+		{
+			name:     "local traffic: the nodes with a ready endpoint, IPv6",
+			services: []Service{{Key: "a/web", Addrs: addrs("2001:db8:1::1"), LocalTraffic: true, ReadyNodes: []string{"node3", "node1"}}},
+			want: []VIPClaim{{Addr: a("2001:db8:1::1"), Eip: "vip6", Services: []string{"a/web"}, Local: true,
+				Nodes: []string{"node1", "node3"}, SomeNodes: []string{"node1", "node3"}}},
+		},
+		{
+			name:     "local traffic without any endpoint: no node (empty, not nil)",
+			services: []Service{{Key: "a/web", Addrs: addrs("100.64.0.1"), LocalTraffic: true}},
+			want: []VIPClaim{{Addr: a("100.64.0.1"), Eip: "vip4", Services: []string{"a/web"}, Local: true,
+				Nodes: []string{}, SomeNodes: []string{}}},
+		},
+		{
+			name: "shared by two Local Services: intersection, and union as fallback",
+			services: []Service{
+				{Key: "b/https", Addrs: addrs("100.64.0.9"), LocalTraffic: true, ReadyNodes: []string{"node2", "node3"}},
+				{Key: "a/http", Addrs: addrs("100.64.0.9"), LocalTraffic: true, ReadyNodes: []string{"node1", "node2"}},
+			},
+			want: []VIPClaim{{Addr: a("100.64.0.9"), Eip: "vip4", Services: []string{"a/http", "b/https"}, Local: true,
+				Nodes: []string{"node2"}, SomeNodes: []string{"node1", "node2", "node3"}}},
+		},
+		{
+			name: "shared by a Local and a Cluster Service: the Local one restricts, any node as fallback",
+			services: []Service{
+				{Key: "a/local", Addrs: addrs("2001:db8:1::9"), LocalTraffic: true, ReadyNodes: []string{"node2"}},
+				{Key: "a/cluster", Addrs: addrs("2001:db8:1::9")},
+			},
+			want: []VIPClaim{{Addr: a("2001:db8:1::9"), Eip: "vip6", Services: []string{"a/cluster", "a/local"}, Local: true,
+				Nodes: []string{"node2"}}},
+		},
+		{
+			name: "sorted by address; other protocols and addresses in no Eip are no claims",
+			services: []Service{
+				{Key: "a/x", Addrs: addrs("100.64.0.20", "192.0.2.1", "198.51.100.1", "203.0.113.1")},
+				{Key: "a/y", Addrs: addrs("100.64.0.3")},
+				{Key: "a/z", Addrs: addrs("100.64.0.20")},
+			},
+			want: []VIPClaim{
+				{Addr: a("100.64.0.3"), Eip: "vip4", Services: []string{"a/y"}},
+				{Addr: a("100.64.0.20"), Eip: "vip4", Services: []string{"a/x", "a/z"}},
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for _, node := range []string{"node1", "node2"} {
+				got := Compute(node, pools(t), tt.services, bgpconfig.ServiceCIDRs{})
+				if diff := cmp.Diff(tt.want, got.VIP, cmpopts.EquateComparable(netip.Addr{})); diff != "" {
+					t.Errorf("%s: VIP (-want +got):\n%s", node, diff)
+				}
+				for _, c := range tt.want {
+					if why, ok := got.Skipped[c.Addr]; ok {
+						t.Errorf("%s: %s skipped (%s); vip addresses are the VIP mode's", node, c.Addr, why)
+					}
+				}
+			}
+		})
 	}
 }

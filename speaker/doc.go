@@ -17,7 +17,33 @@
 // nodes with a ready endpoint. Metrics: herald_speaker_announced_addresses
 // {mode} counts load-balancer addresses, herald_speaker_announced_prefixes
 // {kind} the routes the ranges bring (kind serviceClusterIPs,
-// serviceExternalIPs, clusterIP, externalIP).//
+// serviceExternalIPs, clusterIP, externalIP).
+//
+// # VIP mode
+//
+// `protocol: vip` Eips are served by keepalived (package keepalived), which
+// runs in its own DaemonSet under a Herald supervisor, so that a speaker
+// crash, restart or upgrade moves no VIP. The speaker's part is pure
+// rendering: Compute turns every vip address in use into one VIPClaim
+// (shared addresses combine as Layer2 claims do), the snapshot carries the
+// VRIDs the controller assigned (Eip status.vrids, which the cache keeps
+// and whose changes wake the reconciler), vipConfig ranks each VIP over
+// the eligible live speakers (keepalived.Rank, the same on every node) and
+// VIPMode writes keepalived.conf atomically and only on change
+// (FileConfigSink), plus the track files of the Local VIPs. VIPMode never
+// withdraws: Shutdown leaves keepalived running its last config, and Apply
+// writes nothing until this node sees itself among the members.
+//
+// Not wired yet: herald-speaker runs no VIPMode (the reconciler logs vip
+// addresses as not announced). The next step gives VIPMode its members
+// from the speakers' per-node Leases (layer2.NodeLease and Membership,
+// extended with each node's addresses and the vip Eips it cannot serve;
+// Members must return nothing until the view has synced, or a lone node
+// would rank itself first for every VIP), its interfaces from
+// layer2.ResolveEipInterfaces, a flag to turn it on with the settings and
+// the shared directory, and the supervisor (cmd/herald-keepalived) on the
+// other side of that directory.
+//
 // # Readiness
 //
 // The readyz check "announcing" fails until a reconcile has applied a

@@ -87,6 +87,13 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ reconcile.Request) (reconc
 	for a, why := range d.Skipped {
 		logger.V(1).Info("not announced", "ip", a.String(), "reason", why)
 	}
+	if _, ok := r.Modes[v1alpha2.ProtocolVIP]; !ok {
+		// Compute leaves vip addresses to the VIP mode; without one they
+		// are served by nobody, and the debug output says so.
+		for _, c := range d.VIP {
+			logger.V(1).Info("not announced", "ip", c.Addr.String(), "reason", "protocol vip is not served by this speaker")
+		}
+	}
 	err = r.applyModes(ctx, logger, snap, d)
 	r.Metrics.announced(v1alpha2.ProtocolBGP, d.BGP)
 	if err != nil {
@@ -98,7 +105,8 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ reconcile.Request) (reconc
 
 // SetupWithManager watches everything the snapshot reads. Status-only
 // changes of Herald's own objects (Eip usage, BgpPeer session status, which
-// the speakers write themselves) do not wake it.
+// the speakers write themselves) do not wake it, except the VRIDs in an
+// Eip's status, which VIP mode renders.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	toAll := handler.EnqueueRequestsFromMapFunc(func(context.Context, client.Object) []reconcile.Request {
 		return []reconcile.Request{all}
@@ -117,7 +125,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(&corev1.Service{}, toAll).
 		Watches(&discoveryv1.EndpointSlice{}, toAll).
 		Watches(&corev1.Node{}, toAll, builder.WithPredicates(thisNode)).
-		Watches(&v1alpha2.Eip{}, toAll, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		Watches(&v1alpha2.Eip{}, toAll, builder.WithPredicates(eipChanged)).
 		Watches(&v1alpha2.BgpConf{}, toAll, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Watches(&v1alpha2.BgpPeer{}, toAll, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Complete(r)

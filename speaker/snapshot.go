@@ -17,6 +17,7 @@ import (
 	"github.com/herald-lb/herald/internal/bgpconfig"
 	"github.com/herald-lb/herald/internal/eippool"
 	"github.com/herald-lb/herald/internal/optin"
+	"github.com/herald-lb/herald/keepalived"
 )
 
 // Snapshot is everything one node's modes decide from, read at one time.
@@ -37,6 +38,11 @@ type Snapshot struct {
 	ServiceCIDRs bgpconfig.ServiceCIDRs
 	// BgpPeers are all BgpPeers; modes pick the ones that select the node.
 	BgpPeers []v1alpha2.BgpPeer
+	// VRIDs are the VRRP virtual router IDs the controller assigned to the
+	// vip addresses in use, read from the accepted vip Eips' status.vrids.
+	// An address without one (not assigned yet, or the range is exhausted)
+	// is not served; speakers never allocate, so that all nodes agree.
+	VRIDs map[netip.Addr]keepalived.VRID
 }
 
 // ServiceLister returns the cached Services themselves, read-only. The
@@ -85,6 +91,7 @@ func gather(ctx context.Context, r client.Reader, services ServiceLister, node, 
 	// the same ones (the reasons for the others are the controller's to
 	// report, on the Eips' status).
 	snap.Pools, _ = eippool.Accept(eips.Items)
+	snap.VRIDs = vridsOf(snap.Pools, eips.Items)
 
 	// The BgpConf comes first: its Service ranges decide which Services
 	// matter.
@@ -132,6 +139,35 @@ func gather(ctx context.Context, r client.Reader, services ServiceLister, node, 
 	}
 	snap.BgpPeers = peers.Items
 	return snap, nil
+}
+
+// vridsOf collects the VRIDs in the status of the Eips that count as vip
+// pools. Entries that do not parse, are no VRID (1-255) or lie outside
+// their Eip's range are ignored without a word: the controller owns them
+// and reports its own problems on the Eip; a log line here would repeat on
+// every reconcile of every node.
+func vridsOf(pools []eippool.Pool, eips []v1alpha2.Eip) map[netip.Addr]keepalived.VRID {
+	vip := map[string]eippool.Pool{}
+	for _, p := range pools {
+		if p.Protocol == v1alpha2.ProtocolVIP {
+			vip[p.Name] = p
+		}
+	}
+	out := map[netip.Addr]keepalived.VRID{}
+	for i := range eips {
+		p, ok := vip[eips[i].Name]
+		if !ok {
+			continue
+		}
+		for s, v := range eips[i].Status.VRIDs {
+			a, err := netip.ParseAddr(s)
+			if err != nil || v < 1 || v > 255 || !p.Range.Contains(a) {
+				continue
+			}
+			out[a.Unmap()] = keepalived.VRID(v)
+		}
+	}
+	return out
 }
 
 // toService keeps what Compute needs of svc, and says whether it needs
