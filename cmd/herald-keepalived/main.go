@@ -1,0 +1,227 @@
+// Command herald-keepalived is the entrypoint of Herald's VIP DaemonSet
+// (hostNetwork, NET_ADMIN and NET_RAW, updateStrategy OnDelete, so a
+// speaker crash or upgrade moves no VIP): it runs keepalived on the
+// configuration the speaker renders and reports VRRP states back, through a
+// host directory it shares with the speaker (--dir):
+//
+//	keepalived.conf.candidate  written by the speaker (temp file + rename);
+//	                           reread every --poll-interval
+//	keepalived.conf            the live file keepalived reads, installed only
+//	                           by this supervisor after `keepalived -t`
+//	                           accepted the exact bytes
+//	keepalived.conf.check      the staged copy being checked (transient)
+//	track/                     track files of externalTrafficPolicy Local
+//	                           VIPs (speaker writes; Settings.TrackDir)
+//	notify.fifo                keepalived's notify_fifo (Settings.NotifyFIFO),
+//	                           created here if missing, read only here
+//	state.json                 {"vips": {"<addr>": "MASTER|BACKUP|FAULT|STOP"}},
+//	                           rewritten atomically on every change, read by
+//	                           the speaker (package vipstate)
+//
+// The default --dir is the directory keepalived.DefaultSettings names, so
+// the paths the renderer writes into keepalived.conf and the ones this
+// command reads agree without flags on either side. keepalived's pid files
+// go to a private directory (--run-dir), never the shared one: a pid file
+// left by a previous container names a pid the next one may reuse, and
+// keepalived would refuse to start as "already running".
+//
+// SIGTERM or SIGINT stops keepalived gracefully (priority-0 adverts: a
+// backup takes over within ~0.6 s, a planned hand-over) and exits 0.
+// /metrics and /healthz are served on --metrics-bind-address.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/go-logr/logr"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+
+	"github.com/herald-lb/herald/keepalived"
+	"github.com/herald-lb/herald/vipstate"
+)
+
+// The files of the shared directory (see the package comment).
+const (
+	candidateName = "keepalived.conf.candidate"
+	liveName      = "keepalived.conf"
+	trackName     = "track"
+	fifoName      = "notify.fifo"
+)
+
+type flags struct {
+	dir, runDir, binary, metricsAddr string
+	poll, stopGrace                  time.Duration
+}
+
+func parseFlags() flags {
+	var f flags
+	flag.StringVar(&f.dir, "dir", filepath.Dir(keepalived.DefaultSettings().NotifyFIFO),
+		"host directory shared with the speaker: "+candidateName+" in, "+liveName+", "+trackName+"/, "+fifoName+" and "+vipstate.FileName)
+	flag.StringVar(&f.runDir, "run-dir", "", "private directory for keepalived's pid files; empty means a fresh temporary one, removed on exit")
+	flag.StringVar(&f.binary, "keepalived", "/usr/sbin/keepalived", "keepalived binary")
+	flag.StringVar(&f.metricsAddr, "metrics-bind-address", ":7474", "address of /metrics and /healthz; 0 disables them")
+	flag.DurationVar(&f.poll, "poll-interval", time.Second, "how often "+candidateName+" is checked for a change")
+	flag.DurationVar(&f.stopGrace, "stop-grace", 10*time.Second, "how long keepalived may take to stop after SIGTERM before it is killed")
+	opts := zap.Options{}
+	opts.BindFlags(flag.CommandLine)
+	flag.Parse()
+	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts)))
+	return f
+}
+
+func main() {
+	f := parseFlags()
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	if err := run(ctx, f, ctrl.Log.WithName("keepalived")); err != nil {
+		ctrl.Log.Error(err, "herald-keepalived failed")
+		os.Exit(1)
+	}
+}
+
+func (f flags) validate() error {
+	var errs []error
+	if f.dir == "" {
+		errs = append(errs, errors.New("--dir: empty"))
+	}
+	if f.poll <= 0 {
+		errs = append(errs, fmt.Errorf("--poll-interval %v: must be positive", f.poll))
+	}
+	if f.stopGrace <= 0 {
+		errs = append(errs, fmt.Errorf("--stop-grace %v: must be positive", f.stopGrace))
+	}
+	if flag.NArg() > 0 {
+		errs = append(errs, fmt.Errorf("unexpected arguments %q", flag.Args()))
+	}
+	return errors.Join(errs...)
+}
+
+func run(ctx context.Context, f flags, log logr.Logger) error {
+	if err := f.validate(); err != nil {
+		return fmt.Errorf("bad flags: %w", err)
+	}
+	if err := os.MkdirAll(f.dir, 0o755); err != nil {
+		return fmt.Errorf("directory %s: %w", f.dir, err)
+	}
+	runDir := f.runDir
+	if runDir == "" {
+		d, err := os.MkdirTemp("", "herald-keepalived-")
+		if err != nil {
+			return fmt.Errorf("run directory: %w", err)
+		}
+		defer os.RemoveAll(d)
+		runDir = d
+	}
+	// A fresh keepalived reports every instance anew; what a previous run
+	// wrote must not claim VIPs meanwhile. This also proves --dir writable.
+	state := &vipstate.Recorder{Path: filepath.Join(f.dir, vipstate.FileName)}
+	if err := state.Reset(); err != nil {
+		return fmt.Errorf("directory %s: %w", f.dir, err)
+	}
+	fifo, err := keepalived.OpenNotifyFIFO(filepath.Join(f.dir, fifoName))
+	if err != nil {
+		return err
+	}
+	defer fifo.Close()
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m, err := keepalived.NewMetrics(reg)
+	if err != nil {
+		return fmt.Errorf("register metrics: %w", err)
+	}
+	srv, err := serve(f.metricsAddr, reg, log)
+	if err != nil {
+		return err
+	}
+	defer srv.close()
+
+	var readers sync.WaitGroup
+	readers.Add(1)
+	go func() {
+		defer readers.Done()
+		readStates(fifo, m, state, log)
+	}()
+
+	ka := keepalived.Exec{Binary: f.binary, RunDir: runDir, StopGrace: f.stopGrace, Output: os.Stderr}
+	sup := &keepalived.Supervisor{
+		Candidate: filepath.Join(f.dir, candidateName),
+		Live:      filepath.Join(f.dir, liveName),
+		TrackDir:  filepath.Join(f.dir, trackName),
+		Start:     ka.Start,
+		Check:     ka.Check,
+		Changed:   keepalived.PollChanges(ctx, filepath.Join(f.dir, candidateName), f.poll),
+		Report:    func(ev keepalived.Event) { report(ev, m, state, log) },
+	}
+	log.Info("starting", "dir", f.dir, "keepalived", f.binary, "runDir", runDir)
+	srv.healthy.Store(true)
+	err = sup.Run(ctx)
+	srv.healthy.Store(false)
+	// keepalived is gone: take what it wrote last, then stop reading.
+	drainFIFO(fifo)
+	readers.Wait()
+	if serr := state.Stopped(); serr != nil {
+		log.Error(serr, "write vip state")
+	}
+	if err != nil {
+		return fmt.Errorf("supervise keepalived: %w", err)
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// readStates feeds every notify_fifo line into the metrics and the state
+// file until the FIFO is closed or drained.
+func readStates(fifo *os.File, m *keepalived.Metrics, state *vipstate.Recorder, log logr.Logger) {
+	err := keepalived.ReadNotifications(fifo, func(n keepalived.Notification) {
+		m.Notification(n)
+		log.Info("vrrp state", "ip", n.VIP.String(), "state", string(n.State), "priority", n.Priority)
+		if err := state.Notify(n); err != nil {
+			log.Error(err, "write vip state", "ip", n.VIP.String())
+		}
+	}, func(err error) { log.Error(err, "unreadable notify_fifo line") })
+	if err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
+		log.Error(err, "notify_fifo reader stopped")
+	}
+}
+
+// drainFIFO lets the reader take the lines keepalived wrote before it
+// exited, then ends it: reads return what the pipe holds and time out once
+// it is empty (we hold the only writer, so it would never report EOF).
+func drainFIFO(fifo *os.File) {
+	if fifo.SetReadDeadline(time.Now().Add(200*time.Millisecond)) != nil {
+		_ = fifo.Close() // not pollable: end the reader the hard way
+	}
+}
+
+// report logs ev and counts it; when keepalived has exited, its VIPs are no
+// longer held by it, whatever it said last.
+func report(ev keepalived.Event, m *keepalived.Metrics, state *vipstate.Recorder, log logr.Logger) {
+	m.Event(ev)
+	kv := []any{"kind", string(ev.Kind)}
+	if ev.Backoff > 0 {
+		kv = append(kv, "backoff", ev.Backoff.String())
+	}
+	if ev.Err != nil {
+		log.Error(ev.Err, "keepalived", kv...)
+	} else {
+		log.Info("keepalived", kv...)
+	}
+	if ev.Kind == keepalived.EventExited || ev.Kind == keepalived.EventStopped {
+		if err := state.Stopped(); err != nil {
+			log.Error(err, "write vip state")
+		}
+	}
+}
