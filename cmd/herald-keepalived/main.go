@@ -2,32 +2,27 @@
 // (hostNetwork, NET_ADMIN and NET_RAW, updateStrategy OnDelete, so a
 // speaker crash or upgrade moves no VIP): it runs keepalived on the
 // configuration the speaker renders and reports VRRP states back, through a
-// host directory it shares with the speaker (--dir):
+// host directory it shares with the speaker (--dir, default
+// /run/herald/keepalived, the one keepalived.DefaultSettings renders into;
+// package vipdir is the contract):
 //
-//	keepalived.conf.candidate  written by the speaker (temp file + rename);
-//	                           reread every --poll-interval
-//	keepalived.conf            the live file keepalived reads, installed only
-//	                           by this supervisor after `keepalived -t`
-//	                           accepted the exact bytes
-//	keepalived.conf.check      the staged copy being checked (transient)
-//	track/                     track files of externalTrafficPolicy Local
-//	                           VIPs (speaker writes; Settings.TrackDir)
-//	notify.fifo                keepalived's notify_fifo (Settings.NotifyFIFO),
-//	                           created here if missing, read only here
-//	state.json                 {"vips": {"<addr>": "MASTER|BACKUP|FAULT|STOP"}},
-//	                           rewritten atomically on every change, read by
-//	                           the speaker (package vipstate)
+//	keepalived.conf.candidate  in: rendered by the speaker (temp + rename),
+//	                           checked every --poll-interval
+//	keepalived.conf            the live config, installed only after
+//	                           `keepalived -t` accepted the exact bytes
+//	track/                     created here; the speaker writes track files
+//	notify.fifo                keepalived's notify_fifo, created here
+//	state.json                 out: {"vips": {"<addr>": "MASTER|BACKUP|FAULT|STOP"}},
+//	                           rewritten atomically on every change
 //
-// The default --dir is the directory keepalived.DefaultSettings names, so
-// the paths the renderer writes into keepalived.conf and the ones this
-// command reads agree without flags on either side. keepalived's pid files
-// go to a private directory (--run-dir), never the shared one: a pid file
-// left by a previous container names a pid the next one may reuse, and
-// keepalived would refuse to start as "already running".
+// keepalived's pid files go to a private directory (--run-dir), never the
+// shared one: a pid file left by a previous container names a pid the next
+// one may reuse, and keepalived would refuse to start as "already running".
 //
 // SIGTERM or SIGINT stops keepalived gracefully (priority-0 adverts: a
 // backup takes over within ~0.6 s, a planned hand-over) and exits 0.
-// /metrics and /healthz are served on --metrics-bind-address.
+// /metrics and /healthz (ok while keepalived is supervised) are served on
+// --metrics-bind-address.
 package main
 
 import (
@@ -37,7 +32,6 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"sync"
 	"syscall"
 	"time"
@@ -49,15 +43,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/herald-lb/herald/keepalived"
-	"github.com/herald-lb/herald/vipstate"
-)
-
-// The files of the shared directory (see the package comment).
-const (
-	candidateName = "keepalived.conf.candidate"
-	liveName      = "keepalived.conf"
-	trackName     = "track"
-	fifoName      = "notify.fifo"
+	"github.com/herald-lb/herald/vipdir"
 )
 
 type flags struct {
@@ -67,12 +53,12 @@ type flags struct {
 
 func parseFlags() flags {
 	var f flags
-	flag.StringVar(&f.dir, "dir", filepath.Dir(keepalived.DefaultSettings().NotifyFIFO),
-		"host directory shared with the speaker: "+candidateName+" in, "+liveName+", "+trackName+"/, "+fifoName+" and "+vipstate.FileName)
+	flag.StringVar(&f.dir, "dir", vipdir.DefaultDir,
+		"host directory shared with the speaker: "+vipdir.CandidateName+" in, "+vipdir.LiveName+", "+vipdir.TrackName+"/, "+vipdir.FIFOName+" and "+vipdir.StateName)
 	flag.StringVar(&f.runDir, "run-dir", "", "private directory for keepalived's pid files; empty means a fresh temporary one, removed on exit")
 	flag.StringVar(&f.binary, "keepalived", "/usr/sbin/keepalived", "keepalived binary")
 	flag.StringVar(&f.metricsAddr, "metrics-bind-address", ":7474", "address of /metrics and /healthz; 0 disables them")
-	flag.DurationVar(&f.poll, "poll-interval", time.Second, "how often "+candidateName+" is checked for a change")
+	flag.DurationVar(&f.poll, "poll-interval", time.Second, "how often "+vipdir.CandidateName+" is checked for a change")
 	flag.DurationVar(&f.stopGrace, "stop-grace", 10*time.Second, "how long keepalived may take to stop after SIGTERM before it is killed")
 	opts := zap.Options{}
 	opts.BindFlags(flag.CommandLine)
@@ -126,11 +112,12 @@ func run(ctx context.Context, f flags, log logr.Logger) error {
 	}
 	// A fresh keepalived reports every instance anew; what a previous run
 	// wrote must not claim VIPs meanwhile. This also proves --dir writable.
-	state := &vipstate.Recorder{Path: filepath.Join(f.dir, vipstate.FileName)}
+	dir := vipdir.Dir(f.dir)
+	state := &vipdir.Recorder{Path: dir.State()}
 	if err := state.Reset(); err != nil {
 		return fmt.Errorf("directory %s: %w", f.dir, err)
 	}
-	fifo, err := keepalived.OpenNotifyFIFO(filepath.Join(f.dir, fifoName))
+	fifo, err := keepalived.OpenNotifyFIFO(dir.FIFO())
 	if err != nil {
 		return err
 	}
@@ -157,12 +144,12 @@ func run(ctx context.Context, f flags, log logr.Logger) error {
 
 	ka := keepalived.Exec{Binary: f.binary, RunDir: runDir, StopGrace: f.stopGrace, Output: os.Stderr}
 	sup := &keepalived.Supervisor{
-		Candidate: filepath.Join(f.dir, candidateName),
-		Live:      filepath.Join(f.dir, liveName),
-		TrackDir:  filepath.Join(f.dir, trackName),
+		Candidate: dir.Candidate(),
+		Live:      dir.Live(),
+		TrackDir:  dir.Track(),
 		Start:     ka.Start,
 		Check:     ka.Check,
-		Changed:   keepalived.PollChanges(ctx, filepath.Join(f.dir, candidateName), f.poll),
+		Changed:   keepalived.PollChanges(ctx, dir.Candidate(), f.poll),
 		Report:    func(ev keepalived.Event) { report(ev, m, state, log) },
 	}
 	log.Info("starting", "dir", f.dir, "keepalived", f.binary, "runDir", runDir)
@@ -184,7 +171,7 @@ func run(ctx context.Context, f flags, log logr.Logger) error {
 
 // readStates feeds every notify_fifo line into the metrics and the state
 // file until the FIFO is closed or drained.
-func readStates(fifo *os.File, m *keepalived.Metrics, state *vipstate.Recorder, log logr.Logger) {
+func readStates(fifo *os.File, m *keepalived.Metrics, state *vipdir.Recorder, log logr.Logger) {
 	err := keepalived.ReadNotifications(fifo, func(n keepalived.Notification) {
 		m.Notification(n)
 		log.Info("vrrp state", "ip", n.VIP.String(), "state", string(n.State), "priority", n.Priority)
@@ -208,7 +195,7 @@ func drainFIFO(fifo *os.File) {
 
 // report logs ev and counts it; when keepalived has exited, its VIPs are no
 // longer held by it, whatever it said last.
-func report(ev keepalived.Event, m *keepalived.Metrics, state *vipstate.Recorder, log logr.Logger) {
+func report(ev keepalived.Event, m *keepalived.Metrics, state *vipdir.Recorder, log logr.Logger) {
 	m.Event(ev)
 	kv := []any{"kind", string(ev.Kind)}
 	if ev.Backoff > 0 {

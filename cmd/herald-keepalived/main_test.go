@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/herald-lb/herald/vipdir"
 )
 
 // The test binary doubles as a fake keepalived for the command under test:
@@ -115,7 +117,7 @@ func render(t *testing.T, dir, content string) {
 	if err := os.WriteFile(tmp, []byte(content), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Rename(tmp, filepath.Join(dir, candidateName)); err != nil {
+	if err := os.Rename(tmp, filepath.Join(dir, vipdir.CandidateName)); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -186,7 +188,7 @@ func TestCommand(t *testing.T) {
 		data, _ := os.ReadFile(fakeLog)
 		return "command output:\n" + output() + "\nfake keepalived log:\n" + string(data)
 	}
-	live := filepath.Join(dir, liveName)
+	live := filepath.Join(dir, vipdir.LiveName)
 	statePath := filepath.Join(dir, "state.json")
 
 	eventually(t, "an empty state file", fileIs(statePath, `{"vips":{}}`+"\n"), logs)
@@ -206,7 +208,7 @@ func TestCommand(t *testing.T) {
 		return fileIs(live, "good 2\n")() && fileIs(fakeLog, "start\nHUP\n")()
 	}, logs)
 
-	fifo, err := os.OpenFile(filepath.Join(dir, fifoName), os.O_WRONLY, 0)
+	fifo, err := os.OpenFile(filepath.Join(dir, vipdir.FIFOName), os.O_WRONLY, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

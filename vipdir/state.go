@@ -1,4 +1,4 @@
-package vipstate
+package vipdir
 
 import (
 	"encoding/json"
@@ -12,10 +12,6 @@ import (
 
 	"github.com/herald-lb/herald/keepalived"
 )
-
-// FileName is the state file's name in the directory the supervisor shares
-// with the speaker.
-const FileName = "state.json"
 
 // States maps each VIP instance on this node to its last reported state.
 type States map[netip.Addr]keepalived.State

@@ -1,4 +1,4 @@
-package vipstate
+package vipdir
 
 import (
 	"errors"
@@ -70,7 +70,7 @@ func TestStopped(t *testing.T) {
 }
 
 func TestWriteRead(t *testing.T) {
-	path := filepath.Join(t.TempDir(), FileName)
+	path := filepath.Join(t.TempDir(), StateName)
 	if _, err := Read(path); !errors.Is(err, ErrNoState) {
 		t.Fatalf("Read of a missing file: %v, want ErrNoState", err)
 	}
@@ -114,7 +114,7 @@ func TestWriteRead(t *testing.T) {
 // may be left behind.
 func TestWriteIsAtomic(t *testing.T) {
 	dir := t.TempDir()
-	path := filepath.Join(dir, FileName)
+	path := filepath.Join(dir, StateName)
 	const n = 500
 	big := States{}
 	for i := range n {
@@ -152,7 +152,7 @@ func TestWriteIsAtomic(t *testing.T) {
 				t.Fatal(err)
 			}
 			if len(entries) != 1 {
-				t.Errorf("directory holds %d files after writing, want only %s", len(entries), FileName)
+				t.Errorf("directory holds %d files after writing, want only %s", len(entries), StateName)
 			}
 			return
 		default:
@@ -168,7 +168,7 @@ func TestWriteIsAtomic(t *testing.T) {
 }
 
 func TestRecorder(t *testing.T) {
-	path := filepath.Join(t.TempDir(), FileName)
+	path := filepath.Join(t.TempDir(), StateName)
 	if err := Write(path, States{v4: keepalived.StateMaster}); err != nil {
 		t.Fatal(err)
 	}
