@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 
 	"github.com/herald-lb/herald/keepalived"
@@ -31,14 +32,17 @@ func (s States) Apply(n keepalived.Notification) bool {
 
 // Stopped marks every VIP STOP, for when keepalived has exited: a crashed
 // keepalived writes nothing on its way out, so its last MASTER lines would
-// otherwise claim VIPs nobody holds. It reports whether the map changed.
-func (s States) Stopped() bool {
-	changed := false
+// otherwise claim VIPs nobody holds. It returns the VIPs whose entry
+// changed, sorted.
+func (s States) Stopped() []netip.Addr {
+	var changed []netip.Addr
 	for vip, st := range s {
 		if st != keepalived.StateStop {
-			s[vip], changed = keepalived.StateStop, true
+			s[vip] = keepalived.StateStop
+			changed = append(changed, vip)
 		}
 	}
+	slices.SortFunc(changed, netip.Addr.Compare)
 	return changed
 }
 
@@ -130,9 +134,15 @@ func (r *Recorder) Notify(n keepalived.Notification) error {
 }
 
 // Stopped marks every VIP STOP and writes the file when that changed
-// anything; call it when keepalived has exited.
-func (r *Recorder) Stopped() error {
-	return r.update(States.Stopped)
+// anything; call it when keepalived has exited. It returns the VIPs that
+// changed, so that their metrics can follow.
+func (r *Recorder) Stopped() ([]netip.Addr, error) {
+	var changed []netip.Addr
+	err := r.update(func(s States) bool {
+		changed = s.Stopped()
+		return len(changed) > 0
+	})
+	return changed, err
 }
 
 // States returns a copy of the current map.

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/herald-lb/herald/keepalived"
 )
@@ -56,16 +57,16 @@ func TestApply(t *testing.T) {
 }
 
 func TestStopped(t *testing.T) {
-	s := States{v4: keepalived.StateMaster, v6: keepalived.StateBackup}
-	if !s.Stopped() {
-		t.Error("Stopped reported no change")
+	s := States{v6: keepalived.StateBackup, v4: keepalived.StateMaster}
+	if diff := cmp.Diff([]netip.Addr{v4, v6}, s.Stopped(), cmpopts.EquateComparable(netip.Addr{})); diff != "" {
+		t.Errorf("Stopped changed (-want +got):\n%s", diff)
 	}
 	want := States{v4: keepalived.StateStop, v6: keepalived.StateStop}
 	if diff := cmp.Diff(want, s); diff != "" {
 		t.Errorf("states (-want +got):\n%s", diff)
 	}
-	if s.Stopped() {
-		t.Error("Stopped twice reported a change")
+	if changed := s.Stopped(); len(changed) != 0 {
+		t.Errorf("Stopped twice changed %v", changed)
 	}
 }
 
@@ -202,8 +203,8 @@ func TestRecorder(t *testing.T) {
 	if diff := cmp.Diff(States{v4: keepalived.StateMaster}, read()); diff != "" {
 		t.Errorf("after DELETED (-want +got):\n%s", diff)
 	}
-	if err := r.Stopped(); err != nil {
-		t.Fatal(err)
+	if changed, err := r.Stopped(); err != nil || len(changed) != 1 || changed[0] != v4 {
+		t.Fatalf("Stopped = %v, %v; want [%v]", changed, err, v4)
 	}
 	if diff := cmp.Diff(States{v4: keepalived.StateStop}, read()); diff != "" {
 		t.Errorf("after Stopped (-want +got):\n%s", diff)

@@ -135,11 +135,12 @@ func run(ctx context.Context, f flags, log logr.Logger) error {
 	}
 	defer srv.close()
 
+	rep := &reporter{metrics: m, state: state, log: log}
 	var readers sync.WaitGroup
 	readers.Add(1)
 	go func() {
 		defer readers.Done()
-		readStates(fifo, m, state, log)
+		rep.readStates(fifo)
 	}()
 
 	ka := keepalived.Exec{Binary: f.binary, RunDir: runDir, StopGrace: f.stopGrace, Output: os.Stderr}
@@ -150,7 +151,7 @@ func run(ctx context.Context, f flags, log logr.Logger) error {
 		Start:     ka.Start,
 		Check:     ka.Check,
 		Changed:   keepalived.PollChanges(ctx, dir.Candidate(), f.poll),
-		Report:    func(ev keepalived.Event) { report(ev, m, state, log) },
+		Report:    rep.event,
 	}
 	log.Info("starting", "dir", f.dir, "keepalived", f.binary, "runDir", runDir)
 	srv.healthy.Store(true)
@@ -159,56 +160,10 @@ func run(ctx context.Context, f flags, log logr.Logger) error {
 	// keepalived is gone: take what it wrote last, then stop reading.
 	drainFIFO(fifo)
 	readers.Wait()
-	if serr := state.Stopped(); serr != nil {
-		log.Error(serr, "write vip state")
-	}
+	rep.stopped()
 	if err != nil {
 		return fmt.Errorf("supervise keepalived: %w", err)
 	}
 	log.Info("stopped")
 	return nil
-}
-
-// readStates feeds every notify_fifo line into the metrics and the state
-// file until the FIFO is closed or drained.
-func readStates(fifo *os.File, m *keepalived.Metrics, state *vipdir.Recorder, log logr.Logger) {
-	err := keepalived.ReadNotifications(fifo, func(n keepalived.Notification) {
-		m.Notification(n)
-		log.Info("vrrp state", "ip", n.VIP.String(), "state", string(n.State), "priority", n.Priority)
-		if err := state.Notify(n); err != nil {
-			log.Error(err, "write vip state", "ip", n.VIP.String())
-		}
-	}, func(err error) { log.Error(err, "unreadable notify_fifo line") })
-	if err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
-		log.Error(err, "notify_fifo reader stopped")
-	}
-}
-
-// drainFIFO lets the reader take the lines keepalived wrote before it
-// exited, then ends it: reads return what the pipe holds and time out once
-// it is empty (we hold the only writer, so it would never report EOF).
-func drainFIFO(fifo *os.File) {
-	if fifo.SetReadDeadline(time.Now().Add(200*time.Millisecond)) != nil {
-		_ = fifo.Close() // not pollable: end the reader the hard way
-	}
-}
-
-// report logs ev and counts it; when keepalived has exited, its VIPs are no
-// longer held by it, whatever it said last.
-func report(ev keepalived.Event, m *keepalived.Metrics, state *vipdir.Recorder, log logr.Logger) {
-	m.Event(ev)
-	kv := []any{"kind", string(ev.Kind)}
-	if ev.Backoff > 0 {
-		kv = append(kv, "backoff", ev.Backoff.String())
-	}
-	if ev.Err != nil {
-		log.Error(ev.Err, "keepalived", kv...)
-	} else {
-		log.Info("keepalived", kv...)
-	}
-	if ev.Kind == keepalived.EventExited || ev.Kind == keepalived.EventStopped {
-		if err := state.Stopped(); err != nil {
-			log.Error(err, "write vip state")
-		}
-	}
 }

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -22,8 +23,9 @@ import (
 // The test binary doubles as a fake keepalived for the command under test:
 // with fakeLogEnv set, `-t -f <file>` exits 5 when the file contains
 // "BROKEN" (keepalived's status for a config error) and 0 otherwise; any
-// other invocation logs "start", every SIGHUP as "HUP" and SIGTERM as
-// "TERM", then exits 0. No real keepalived, no network namespace.
+// other invocation logs "start <pid>", every SIGHUP as "HUP", and SIGTERM
+// as "TERM", then exits 0, or SIGUSR1 as "CRASH", then exits 1. No real
+// keepalived, no network namespace.
 const fakeLogEnv = "HERALD_FAKE_KEEPALIVED_LOG"
 
 // command is herald-keepalived built once for the whole run.
@@ -76,15 +78,19 @@ func fakeKeepalived(log string) {
 		os.Exit(2)
 	}
 	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGTERM)
-	fmt.Fprintln(f, "start")
+	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGUSR1)
+	fmt.Fprintln(f, "start", os.Getpid())
 	for sig := range sigs {
-		if sig == syscall.SIGHUP {
+		switch sig {
+		case syscall.SIGHUP:
 			fmt.Fprintln(f, "HUP")
-			continue
+		case syscall.SIGUSR1:
+			fmt.Fprintln(f, "CRASH")
+			os.Exit(1)
+		default:
+			fmt.Fprintln(f, "TERM")
+			os.Exit(0)
 		}
-		fmt.Fprintln(f, "TERM")
-		os.Exit(0)
 	}
 }
 
@@ -195,7 +201,29 @@ func TestCommand(t *testing.T) {
 
 	render(t, dir, "good 1\n")
 	eventually(t, "the first config installed", fileIs(live, "good 1\n"), logs)
-	eventually(t, "keepalived started", fileIs(fakeLog, "start\n"), logs)
+	// fakeSaid is the fake's log without pids; fakePid the last one.
+	fakeSaid := func() string {
+		data, _ := os.ReadFile(fakeLog)
+		var lines []string
+		for _, l := range strings.Split(string(data), "\n") {
+			if f := strings.Fields(l); len(f) > 0 {
+				lines = append(lines, f[0])
+			}
+		}
+		return strings.Join(lines, " ")
+	}
+	fakePid := func() int {
+		data, _ := os.ReadFile(fakeLog)
+		pid := 0
+		for _, l := range strings.Split(string(data), "\n") {
+			if p, ok := strings.CutPrefix(l, "start "); ok {
+				pid, _ = strconv.Atoi(p)
+			}
+		}
+		return pid
+	}
+	saidIs := func(want string) func() bool { return func() bool { return fakeSaid() == want } }
+	eventually(t, "keepalived started", saidIs("start"), logs)
 
 	render(t, dir, "BROKEN\n")
 	eventually(t, "the refused config reported", func() bool { return strings.Contains(output(), `"kind":"Refused"`) }, logs)
@@ -205,7 +233,7 @@ func TestCommand(t *testing.T) {
 
 	render(t, dir, "good 2\n")
 	eventually(t, "the next good config installed and reloaded", func() bool {
-		return fileIs(live, "good 2\n")() && fileIs(fakeLog, "start\nHUP\n")()
+		return fileIs(live, "good 2\n")() && saidIs("start HUP")()
 	}, logs)
 
 	fifo, err := os.OpenFile(filepath.Join(dir, vipdir.FIFOName), os.O_WRONLY, 0)
@@ -243,6 +271,26 @@ func TestCommand(t *testing.T) {
 		}
 	}
 
+	// keepalived crashes: it says nothing more, so the supervisor must
+	// take its VIPs out of the state file and the metrics itself, and
+	// start it again.
+	if err := syscall.Kill(fakePid(), syscall.SIGUSR1); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "keepalived restarted after the crash", saidIs("start HUP CRASH start"), logs)
+	if data, _ := os.ReadFile(statePath); string(data) != `{"vips":{"192.0.2.10":"STOP"}}`+"\n" {
+		t.Errorf("state file after a crash = %q, want every VIP STOP", data)
+	}
+	code, body = get("http://" + addr + "/metrics")
+	if code != http.StatusOK || !strings.Contains(body, `herald_keepalived_events_total{kind="Exited"} 1`) ||
+		strings.Contains(body, `herald_keepalived_vip_state{ip="192.0.2.10"`) {
+		t.Errorf("/metrics (%d) after a crash: want one Exited and no state series for the VIP:\n%s", code, body)
+	}
+	if _, err := fmt.Fprintln(fifo, `INSTANCE "vip_192.0.2.10" BACKUP 254`); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the restarted keepalived's state", fileIs(statePath, `{"vips":{"192.0.2.10":"BACKUP"}}`+"\n"), logs)
+
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
@@ -254,8 +302,8 @@ func TestCommand(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatalf("still running 10 s after SIGTERM\n%s", logs())
 	}
-	if data, _ := os.ReadFile(fakeLog); string(data) != "start\nHUP\nTERM\n" {
-		t.Errorf("fake keepalived log = %q: want it stopped gracefully with SIGTERM", data)
+	if said := fakeSaid(); said != "start HUP CRASH start TERM" {
+		t.Errorf("fake keepalived said %q: want it stopped gracefully with SIGTERM", said)
 	}
 	if data, _ := os.ReadFile(statePath); string(data) != `{"vips":{"192.0.2.10":"STOP"}}`+"\n" {
 		t.Errorf("state file after stop = %q, want every VIP STOP", data)
