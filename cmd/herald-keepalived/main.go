@@ -59,7 +59,7 @@ func parseFlags() flags {
 	flag.StringVar(&f.binary, "keepalived", "/usr/sbin/keepalived", "keepalived binary")
 	flag.StringVar(&f.metricsAddr, "metrics-bind-address", ":7474", "address of /metrics and /healthz; 0 disables them")
 	flag.DurationVar(&f.poll, "poll-interval", time.Second, "how often "+vipdir.CandidateName+" is checked for a change")
-	flag.DurationVar(&f.stopGrace, "stop-grace", 10*time.Second, "how long keepalived may take to stop after SIGTERM before it is killed")
+	flag.DurationVar(&f.stopGrace, "stop-grace", 10*time.Second, "how long keepalived may take to stop after SIGTERM before it is killed; keep it below the pod's terminationGracePeriodSeconds")
 	opts := zap.Options{}
 	opts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -70,8 +70,9 @@ func parseFlags() flags {
 func main() {
 	f := parseFlags()
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
-	defer stop()
-	if err := run(ctx, f, ctrl.Log.WithName("keepalived")); err != nil {
+	err := run(ctx, f, ctrl.Log.WithName("keepalived"))
+	stop()
+	if err != nil {
 		ctrl.Log.Error(err, "herald-keepalived failed")
 		os.Exit(1)
 	}
