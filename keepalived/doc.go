@@ -4,7 +4,9 @@
 // pure parts (VRID assignment, per-VIP ranking and priorities, the
 // keepalived.conf renderer) and the supervisor that drives a keepalived
 // process. herald-controller assigns VRIDs with it (controllers/vrid.go);
-// the speaker side, rendering and supervising, is not wired in yet.
+// cmd/herald-keepalived runs the supervisor over the directory vipdir
+// describes, and speaker.VIPMode renders into it; the speaker does not
+// run VIP mode yet (not wired into herald-speaker).
 //
 // # One VRRP instance per VIP address
 //
