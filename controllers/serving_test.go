@@ -36,15 +36,22 @@ func TestSpeakerLeaseProtocol(t *testing.T) {
 // reason, and returns it.
 func waitReady(t *testing.T, name string, status metav1.ConditionStatus, reason string) metav1.Condition {
 	t.Helper()
+	return waitCondition(t, name, v1alpha2.ConditionReady, status, reason)
+}
+
+// waitCondition waits until an Eip's condition of this type has this
+// status and reason, and returns it.
+func waitCondition(t *testing.T, name, condType string, status metav1.ConditionStatus, reason string) metav1.Condition {
+	t.Helper()
 	var got metav1.Condition
 	testenv.Eventually(t, 15*time.Second, func() error {
 		e, err := getEip(name)
 		if err != nil {
 			return err
 		}
-		c := meta.FindStatusCondition(e.Status.Conditions, v1alpha2.ConditionReady)
+		c := meta.FindStatusCondition(e.Status.Conditions, condType)
 		if c == nil || c.Status != status || c.Reason != reason {
-			return fmt.Errorf("eip %s Ready = %+v, want %s/%s", name, c, status, reason)
+			return fmt.Errorf("eip %s %s = %+v, want %s/%s", name, condType, c, status, reason)
 		}
 		got = *c
 		return nil

@@ -46,20 +46,7 @@ func waitVRIDs(t *testing.T, name string, want map[string]int32) {
 // status and reason, and returns it.
 func waitVRIDsAssigned(t *testing.T, name string, status metav1.ConditionStatus, reason string) metav1.Condition {
 	t.Helper()
-	var got metav1.Condition
-	testenv.Eventually(t, 15*time.Second, func() error {
-		e, err := getEip(name)
-		if err != nil {
-			return err
-		}
-		c := meta.FindStatusCondition(e.Status.Conditions, v1alpha2.ConditionVRIDsAssigned)
-		if c == nil || c.Status != status || c.Reason != reason {
-			return fmt.Errorf("eip %s VRIDsAssigned = %+v, want %s/%s", name, c, status, reason)
-		}
-		got = *c
-		return nil
-	})
-	return got
+	return waitCondition(t, name, v1alpha2.ConditionVRIDsAssigned, status, reason)
 }
 
 func deleteService(t *testing.T, ns, name string) {
