@@ -67,34 +67,36 @@
 // addresses, and status.ready stays true: it is valid, and the Services
 // get their traffic as soon as the missing piece is added, which turns
 // Ready True again with a Normal event on the Eip. The cases:
-// VIPNotImplemented (a vip Eip: this version has no VIP mode); NoBgpConf
-// and NoBgpPeer (a bgp Eip while there is no BgpConf "default" or no
-// BgpPeer at all; their creation and deletion re-evaluate bgp Eips, their
-// updates do not); for a layer2 Eip, the speakers report it: each leads a
-// Lease herald-speaker-<node> in its namespace (--speaker-namespace, the
-// controller's own by default) listing the Eips its node cannot answer
-// for, and the controller follows them (speakerView, the only Leases it
-// caches) to find NoLayer2Speakers (no such Lease at all: no speaker runs
-// layer2 mode), NoLiveLayer2Speaker (none renewed lately) or
-// InterfaceUnavailable (every live node lists the Eip). A Lease is live
-// while the controller saw its renewTime change within twice its
-// duration plus a second, by its own clock; renewals cost a table update,
-// and only a change of the answer, or an expiry, re-evaluates the layer2
-// Eips. On the happy path none of this adds a write.
+// NoBgpConf and NoBgpPeer (a bgp Eip while there is no BgpConf "default"
+// or no BgpPeer at all; their creation and deletion re-evaluate bgp Eips,
+// their updates do not); for a layer2 or vip Eip, the speakers report it:
+// while a pool of either protocol exists each leads a Lease
+// herald-speaker-<node> in its namespace (--speaker-namespace, the
+// controller's own by default) listing the Eips its node cannot serve,
+// and the controller follows them (speakerView, the only Leases it
+// caches) to find NoLayer2Speakers or NoVIPSpeakers (no such Lease at
+// all), NoLiveLayer2Speaker or NoLiveVIPSpeaker (none renewed lately) or
+// InterfaceUnavailable (every live node lists the Eip). Whether keepalived
+// runs next to the speakers of a vip Eip it cannot see; the speakers log
+// it. A Lease is live while the controller saw its renewTime change
+// within twice its duration plus a second, by its own clock; renewals
+// cost a table update, and only a change of the answer, or an expiry,
+// re-evaluates those Eips. On the happy path none of this adds a write.
 //
 // The Eip reconciler also tells operators when kube-proxy defeats layer2
-// mode: in IPVS mode without strictARP, kube-proxy puts every Service
+// and vip mode: in IPVS mode without strictARP, kube-proxy puts every Service
 // address on each node's kube-ipvs0 and every node answers ARP for it.
 // It reads kube-proxy's KubeProxyConfiguration where kubeadm keeps it
 // (ConfigMap kube-system/kube-proxy, key config.conf; the only ConfigMap
 // it caches, see CacheOptions) and sets the KubeProxyCompatible condition
-// on layer2 Eips only: False with the fix in the message, a Warning event
+// on layer2 and vip Eips only (the modes in which one node answers ARP
+// for an address): False with the fix in the message, a Warning event
 // and one log line when IPVS runs without strictARP; True when it runs
 // with it, in another mode, or for an IPv6 pool (NDP is not affected);
 // Unknown when there is no such ConfigMap (other distributions, or
 // kube-proxy replaced; an Unknown condition says that the check could
 // not be made, which an absent one would not) or it does not parse.
-// Editing the ConfigMap re-evaluates every layer2 Eip at once.
+// Editing the ConfigMap re-evaluates every layer2 and vip Eip at once.
 //
 // VRIDs. Every address of a vip Eip that a Service holds is served by its
 // own keepalived instance, which needs a VRRP virtual router ID unique in

@@ -310,7 +310,7 @@ func saturatingInt(n uint64) int {
 // SetupWithManager registers the reconciler and returns the channel the
 // ServiceReconciler uses to ask for a status refresh. It also watches
 // kube-proxy's ConfigMap (CacheOptions keep that informer to the one
-// object), so that fixing strictARP clears the layer2 Eips' condition
+// object), so that fixing strictARP clears the layer2 and vip Eips' condition
 // promptly.
 func (r *EipReconciler) SetupWithManager(mgr ctrl.Manager) (chan event.TypedGenericEvent[*v1alpha2.Eip], error) {
 	changed := make(chan event.TypedGenericEvent[*v1alpha2.Eip], 1024)
@@ -324,7 +324,7 @@ func (r *EipReconciler) SetupWithManager(mgr ctrl.Manager) (chan event.TypedGene
 	b := ctrl.NewControllerManagedBy(mgr).
 		Named("eip").
 		For(&v1alpha2.Eip{}).
-		Watches(&corev1.ConfigMap{}, handler.EnqueueRequestsFromMapFunc(r.layer2Eips), builder.WithPredicates(isKubeProxyConfig)).
+		Watches(&corev1.ConfigMap{}, handler.EnqueueRequestsFromMapFunc(r.arpEips), builder.WithPredicates(isKubeProxyConfig)).
 		WatchesRawSource(source.Channel(changed, &handler.TypedEnqueueRequestForObject[*v1alpha2.Eip]{}))
 	err := r.watchServingInputs(b).Complete(r)
 	return changed, err

@@ -136,7 +136,8 @@ func TestKubeProxyNoConfig(t *testing.T) {
 }
 
 // TestKubeProxyStrictARP: IPVS without strictARP turns the condition of
-// layer2 IPv4 Eips False with the fix, and records one Warning event each,
+// layer2 and vip IPv4 Eips False with the fix, and records one Warning
+// event each,
 // however often they are reconciled; fixing the ConfigMap clears it
 // promptly; bgp Eips, and an Eip that stops being layer2, carry no such
 // condition.
@@ -146,11 +147,14 @@ func TestKubeProxyStrictARP(t *testing.T) {
 	createEip(t, "kp-arp-l2", "198.51.100.16/29", layer2)
 	createEip(t, "kp-arp-l2-v6", "2001:db8:77::/124", layer2)
 	createEip(t, "kp-arp-bgp", "198.51.100.24/29")
+	createEip(t, "kp-arp-vip", "198.51.100.40/29", vip)
 
 	waitKubeProxyCondition(t, "kp-arp-l2", metav1.ConditionFalse, ReasonStrictARPDisabled, "Fix: "+StrictARPFix)
 	waitOneEvent(t, "kp-arp-l2", ReasonStrictARPDisabled, StrictARPFix)
 	waitKubeProxyCondition(t, "kp-arp-l2-v6", metav1.ConditionTrue, ReasonIPv6Pool, "IPv4 pools only")
 	waitNoKubeProxyCondition(t, "kp-arp-bgp")
+	waitKubeProxyCondition(t, "kp-arp-vip", metav1.ConditionFalse, ReasonStrictARPDisabled, "not only the one holding it")
+	waitOneEvent(t, "kp-arp-vip", ReasonStrictARPDisabled, StrictARPFix)
 
 	// Another reconcile (a new generation) keeps the condition, and
 	// records no second event.
@@ -168,6 +172,7 @@ func TestKubeProxyStrictARP(t *testing.T) {
 	setKubeProxyConfig(t, kubeadmConfig("ipvs", "true"))
 	waitKubeProxyCondition(t, "kp-arp-l2", metav1.ConditionTrue, ReasonStrictARPEnabled, "with strictARP")
 	waitKubeProxyCondition(t, "kp-arp-l2-v6", metav1.ConditionTrue, ReasonStrictARPEnabled, "with strictARP")
+	waitKubeProxyCondition(t, "kp-arp-vip", metav1.ConditionTrue, ReasonStrictARPEnabled, "with strictARP")
 	if notes := eipEvents(t, "kp-arp-l2", ReasonStrictARPDisabled); len(notes) != 1 {
 		t.Errorf("%s events after several reconciles: %q, want exactly one", ReasonStrictARPDisabled, notes)
 	}

@@ -20,7 +20,7 @@ const (
 	kubeProxyConfigKey = "config.conf"
 )
 
-// Reasons of the KubeProxyCompatible condition of layer2 Eips.
+// Reasons of the KubeProxyCompatible condition of layer2 and vip Eips.
 const (
 	// ReasonNotIPVS: kube-proxy runs in iptables or nftables mode, which
 	// puts no Service address on a node's interfaces.
@@ -120,13 +120,13 @@ func judgeKubeProxy(cm *corev1.ConfigMap) kubeProxyVerdict {
 	switch {
 	case c.Mode != "ipvs":
 		v.reason = ReasonNotIPVS
-		v.message = fmt.Sprintf("kube-proxy runs in %s mode, which puts no Service address on a node's interfaces: only the node Herald chooses answers ARP/NDP", c.Mode)
+		v.message = fmt.Sprintf("kube-proxy runs in %s mode, which puts no Service address on a node's interfaces: only the node holding an address answers ARP/NDP for it", c.Mode)
 	case c.IPVS.StrictARP:
 		v.reason = ReasonStrictARPEnabled
-		v.message = "kube-proxy runs in IPVS mode with strictARP: nodes do not answer ARP for the addresses on kube-ipvs0, only the node Herald chooses does"
+		v.message = "kube-proxy runs in IPVS mode with strictARP: nodes do not answer ARP for the addresses on kube-ipvs0, only the node holding an address does"
 	default:
 		v.status, v.reason = metav1.ConditionFalse, ReasonStrictARPDisabled
-		v.message = "kube-proxy runs in IPVS mode without strictARP: every node answers ARP for this pool's addresses, not only the one Herald chooses. Fix: " + StrictARPFix
+		v.message = "kube-proxy runs in IPVS mode without strictARP: every node answers ARP for this pool's addresses, not only the one holding it. Fix: " + StrictARPFix
 	}
 	return v
 }

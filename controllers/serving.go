@@ -26,8 +26,6 @@ import (
 // hands out while it knows nothing delivers traffic for them. Each comes
 // with the fix in the condition's message.
 const (
-	// ReasonVIPNotImplemented: a vip Eip; this version has no VIP mode.
-	ReasonVIPNotImplemented = "VIPNotImplemented"
 	// ReasonNoBgpConf: a bgp Eip, and no BgpConf named "default".
 	ReasonNoBgpConf = "NoBgpConf"
 	// ReasonNoBgpPeer: a bgp Eip, and no BgpPeer to announce to.
@@ -36,8 +34,13 @@ const (
 	ReasonNoLayer2Speakers = "NoLayer2Speakers"
 	// ReasonNoLiveLayer2Speaker: a layer2 Eip, and no speaker Lease live.
 	ReasonNoLiveLayer2Speaker = "NoLiveLayer2Speaker"
-	// ReasonInterfaceUnavailable: a layer2 Eip that every live speaker
-	// reports it cannot serve (interface missing or without carrier).
+	// ReasonNoVIPSpeakers: a vip Eip, and no speaker Lease at all.
+	ReasonNoVIPSpeakers = "NoVIPSpeakers"
+	// ReasonNoLiveVIPSpeaker: a vip Eip, and no speaker Lease live.
+	ReasonNoLiveVIPSpeaker = "NoLiveVIPSpeaker"
+	// ReasonInterfaceUnavailable: a layer2 or vip Eip that every live
+	// speaker reports it cannot serve (interface missing or without
+	// carrier).
 	ReasonInterfaceUnavailable = "InterfaceUnavailable"
 )
 
@@ -61,8 +64,8 @@ func (v servingVerdict) served() bool { return v.reason == "" }
 // isNotServedReason reports whether a Ready reason is one of the above.
 func isNotServedReason(reason string) bool {
 	switch reason {
-	case ReasonVIPNotImplemented, ReasonNoBgpConf, ReasonNoBgpPeer,
-		ReasonNoLayer2Speakers, ReasonNoLiveLayer2Speaker, ReasonInterfaceUnavailable:
+	case ReasonNoBgpConf, ReasonNoBgpPeer, ReasonNoLayer2Speakers, ReasonNoLiveLayer2Speaker,
+		ReasonNoVIPSpeakers, ReasonNoLiveVIPSpeaker, ReasonInterfaceUnavailable:
 		return true
 	}
 	return false
@@ -72,15 +75,13 @@ func isNotServedReason(reason string) bool {
 // +kubebuilder:rbac:groups=coordination.k8s.io,namespace=herald-system,resources=leases,verbs=get;list;watch
 
 // judgeServing decides whether anything will deliver traffic for the
-// Eip's addresses. The first two cases the controller judges from the
-// API; the third from what the speakers publish in their Leases.
+// Eip's addresses. bgp Eips the controller judges from the API; layer2 and
+// vip Eips from what the speakers publish in their Leases, which they
+// renew while a pool of either protocol exists.
 // ok is false while the speakers' view is not yet synced: no verdict then.
 func (r *EipReconciler) judgeServing(ctx context.Context, eip *v1alpha2.Eip) (v servingVerdict, ok bool, err error) {
 	switch eip.Spec.Protocol {
-	case v1alpha2.ProtocolVIP:
-		return servingVerdict{reason: ReasonVIPNotImplemented, message: "VIP mode is not implemented in this version of Herald: " +
-			"the addresses of this Eip are allocated, but no node answers for them. Fix: set spec.protocol to layer2 (with spec.interface) or bgp"}, true, nil
-	case v1alpha2.ProtocolLayer2:
+	case v1alpha2.ProtocolLayer2, v1alpha2.ProtocolVIP:
 		if r.speakers == nil {
 			return servingVerdict{}, true, nil
 		}

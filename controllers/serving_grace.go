@@ -25,14 +25,13 @@ type unservedSince struct {
 // a verdict that depends on other objects (BgpConf, BgpPeers, the
 // speakers' Leases) must hold for grace before it turns Ready False and
 // warns every Service, so that objects applied together, or speakers
-// starting, raise no alarm. A vip Eip's verdict depends on nothing that
-// can arrive later and is reported at once, as is a verdict already
-// reported (prev, the Ready condition as written). It returns 0 when the
+// starting, raise no alarm. A verdict already reported is reported again
+// at once (prev, the Ready condition as written). It returns 0 when the
 // verdict may be reported now.
 func (r *EipReconciler) holdBack(name string, v servingVerdict, prev *metav1.Condition, now time.Time) time.Duration {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if v.served() || v.reason == ReasonVIPNotImplemented || (prev != nil && prev.Reason == v.reason) {
+	if v.served() || (prev != nil && prev.Reason == v.reason) {
 		delete(r.unserved, name)
 		return 0
 	}

@@ -8,8 +8,8 @@ import (
 )
 
 // TestHoldBack: a verdict that other objects may still change waits out
-// the grace before it is reported; one already reported, a served one and
-// a vip Eip's are reported at once.
+// the grace before it is reported; one already reported and a served one
+// are reported at once.
 func TestHoldBack(t *testing.T) {
 	const grace = 5 * time.Second
 	t0 := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
@@ -24,7 +24,6 @@ func TestHoldBack(t *testing.T) {
 		want    time.Duration
 	}{
 		{"served: at once", servingVerdict{}, nil, 0, 0},
-		{"vip: at once", servingVerdict{reason: ReasonVIPNotImplemented}, nil, 0, 0},
 		{"first unserved: the whole grace", noConf, nil, 0, grace},
 		{"still unserved: the rest of it", noConf, nil, 2 * time.Second, 3 * time.Second},
 		{"another reason: the grace again", noPeer, nil, 3 * time.Second, grace},

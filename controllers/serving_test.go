@@ -86,24 +86,36 @@ func withBgp(t *testing.T) {
 	createBgpPeer(t, "router")
 }
 
+// TestNotServedVIP: a vip Eip is judged from the speakers' Leases like a
+// layer2 one, with its own reasons and a fix that names the keepalived
+// DaemonSet too.
 func TestNotServedVIP(t *testing.T) {
-	startController(t, Options{})
-	withBgp(t)
+	speakers := namespace(t, nil)
+	startController(t, Options{SpeakerNamespace: speakers})
 	e := createEip(t, "vip-pool", "192.0.2.192/30", asDefault, func(e *v1alpha2.Eip) {
-		e.Spec.Protocol, e.Spec.Interface = v1alpha2.ProtocolVIP, "eth0"
+		e.Spec.Protocol, e.Spec.Interface = v1alpha2.ProtocolVIP, "eth7"
 	})
 	ns := namespace(t, nil)
 	createService(t, ns, "web")
 	waitIngress(t, ns, "web", "192.0.2.192")
-	c := waitReady(t, e.Name, metav1.ConditionFalse, ReasonVIPNotImplemented)
-	if !contains(c.Message, "VIP mode is not implemented") || !contains(c.Message, "Fix: set spec.protocol to layer2") {
+	c := waitReady(t, e.Name, metav1.ConditionFalse, ReasonNoVIPSpeakers)
+	if !contains(c.Message, "no herald-speaker runs vip mode") || !contains(c.Message, "herald-keepalived") || !contains(c.Message, "Fix:") {
 		t.Errorf("message %q does not say what is wrong and how to fix it", c.Message)
 	}
-	waitEvent(t, ns, "web", ReasonVIPNotImplemented, "VIP mode is not implemented")
+	waitEvent(t, ns, "web", ReasonNoVIPSpeakers, "no node runs VRRP for")
 
-	// The fix: announce the pool with BGP instead.
-	patchEip(t, e.Name, func(e *v1alpha2.Eip) { e.Spec.Protocol, e.Spec.Interface = v1alpha2.ProtocolBGP, "" })
+	a := startFakeSpeaker(t, speakers, "node-a", e.Name)
+	testenv.Eventually(t, 15*time.Second, func() error {
+		c := waitReady(t, e.Name, metav1.ConditionFalse, ReasonInterfaceUnavailable)
+		if !contains(c.Message, "vip pool") || !contains(c.Message, "interface eth7") {
+			return fmt.Errorf("message %q does not name the mode and the interface", c.Message)
+		}
+		return nil
+	})
+	a.setUnavailable("")
 	waitReady(t, e.Name, metav1.ConditionTrue, ReasonAccepted)
+	a.stop()
+	waitReady(t, e.Name, metav1.ConditionFalse, ReasonNoLiveVIPSpeaker)
 }
 
 func TestNotServedBGP(t *testing.T) {

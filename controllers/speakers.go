@@ -18,10 +18,11 @@ import (
 	"github.com/herald-lb/herald/api/v1alpha2"
 )
 
-// What the layer2 speakers publish about themselves (speaker/layer2,
-// "Availability"): each leads a Lease named speakerLeasePrefix + its node
-// name in the speakers' namespace, labelled speakerLeaseLabel=true, whose
-// speakerUnavailableAnnotation lists the Eips the node cannot answer for.
+// What the speakers publish about themselves while layer2 or vip pools
+// exist (speaker/layer2, "Availability"): each leads a Lease named
+// speakerLeasePrefix + its node name in the speakers' namespace, labelled
+// speakerLeaseLabel=true, whose speakerUnavailableAnnotation lists the
+// Eips the node cannot answer for.
 // The controller reads them without importing the speaker; a test checks
 // that both sides spell them alike.
 const (
@@ -33,7 +34,7 @@ const (
 // DefaultSpeakerNamespace is where the manifests run the speakers.
 const DefaultSpeakerNamespace = "herald-system"
 
-// viewSyncTimeout bounds how long layer2 Eips wait for the speakers' view
+// viewSyncTimeout bounds how long layer2 and vip Eips wait for the speakers' view
 // to load. Past it (the controller may not read Leases there, or the
 // namespace is wrong) they are judged as served, with one error logged,
 // rather than never getting a status.
@@ -72,10 +73,10 @@ func (l *speakerLease) expiry() time.Time {
 func (l *speakerLease) live(now time.Time) bool { return now.Before(l.expiry()) }
 
 // speakerView follows the speakers' Leases for the Eip reconciler: which
-// nodes run a live layer2 speaker and which Eips each cannot serve. It
+// nodes run a live speaker (in layer2 or vip mode) and which Eips each cannot serve. It
 // runs on the leader only; whenever the answer may have changed (a Lease
 // appears, goes, is released, changes its list, or expires unrenewed) it
-// asks the Eip reconciler to look at every layer2 Eip again. Renewals
+// asks the Eip reconciler to look at every layer2 and vip Eip again. Renewals
 // alone cost a table update and nothing else.
 type speakerView struct {
 	informers cache.Informers
@@ -138,8 +139,8 @@ func (v *speakerView) Start(ctx context.Context) error {
 		summary, next := v.summary(time.Now())
 		if summary != last {
 			last = summary
-			if err := v.requeueLayer2(ctx); err != nil {
-				log.FromContext(ctx).Error(err, "re-evaluate layer2 eips after a change of the speakers' leases")
+			if err := v.requeueLeaseJudged(ctx); err != nil {
+				log.FromContext(ctx).Error(err, "re-evaluate layer2 and vip eips after a change of the speakers' leases")
 			}
 		}
 		if next.IsZero() {
@@ -155,7 +156,7 @@ func (v *speakerView) Start(ctx context.Context) error {
 	}
 }
 
-// judgeNow judges a layer2 Eip once the view holds every Lease of the
+// judgeNow judges a layer2 or vip Eip once the view holds every Lease of the
 // cache; ok is false while it is still loading. A view that has not loaded
 // within viewSyncTimeout judges every Eip served (it cannot tell), and
 // says so once in the log.
@@ -171,7 +172,7 @@ func (v *speakerView) judgeNow(ctx context.Context, eip *v1alpha2.Eip, now time.
 		return v.judge(eip, now), true
 	case first:
 		log.FromContext(ctx).Error(fmt.Errorf("speaker leases in %q not loaded within %s", v.namespace, viewSyncTimeout),
-			"cannot tell whether any node serves layer2 Eips; check that herald-controller may list and watch Leases there (--speaker-namespace)")
+			"cannot tell whether any node serves layer2 or vip Eips; check that herald-controller may list and watch Leases there (--speaker-namespace)")
 	}
 	return servingVerdict{}, giveUp
 }
@@ -254,14 +255,15 @@ func (v *speakerView) summary(now time.Time) (string, time.Time) {
 	return fmt.Sprintf("%d;%s", len(v.leases), strings.Join(parts, ";")), next
 }
 
-// requeueLayer2 asks the Eip reconciler to judge every layer2 Eip again.
-func (v *speakerView) requeueLayer2(ctx context.Context) error {
+// requeueLeaseJudged asks the Eip reconciler to judge every layer2 and
+// vip Eip again.
+func (v *speakerView) requeueLeaseJudged(ctx context.Context) error {
 	var eips v1alpha2.EipList
 	if err := v.reader.List(ctx, &eips); err != nil {
 		return fmt.Errorf("list eips: %w", err)
 	}
 	for i := range eips.Items {
-		if eips.Items[i].Spec.Protocol != v1alpha2.ProtocolLayer2 {
+		if p := eips.Items[i].Spec.Protocol; p != v1alpha2.ProtocolLayer2 && p != v1alpha2.ProtocolVIP {
 			continue
 		}
 		e := &v1alpha2.Eip{}
@@ -275,17 +277,42 @@ func (v *speakerView) requeueLayer2(ctx context.Context) error {
 	return nil
 }
 
-// judge says whether some live node answers for a layer2 Eip, and if not,
-// why.
+// modeWords are what the judge's messages say of a mode: which reasons it
+// reports, what a node does for the pool's addresses, and what else must
+// run for it.
+type modeWords struct {
+	noSpeakers, noLive string
+	mode, answers      string
+	alsoRun            string
+}
+
+func wordsFor(protocol string) modeWords {
+	if protocol == v1alpha2.ProtocolVIP {
+		return modeWords{
+			noSpeakers: ReasonNoVIPSpeakers, noLive: ReasonNoLiveVIPSpeaker,
+			mode: "vip", answers: "runs VRRP for",
+			alsoRun: " with the herald-keepalived DaemonSet next to it (it runs keepalived)",
+		}
+	}
+	return modeWords{
+		noSpeakers: ReasonNoLayer2Speakers, noLive: ReasonNoLiveLayer2Speaker,
+		mode: "layer2", answers: "answers ARP/NDP for",
+	}
+}
+
+// judge says whether some live node can serve a layer2 or vip Eip, and if
+// not, why. For a vip Eip it cannot tell whether keepalived runs next to
+// the speakers: the speakers' logs and the herald-keepalived pods do.
 func (v *speakerView) judge(eip *v1alpha2.Eip, now time.Time) servingVerdict {
 	v.mu.Lock()
 	defer v.mu.Unlock()
+	w := wordsFor(eip.Spec.Protocol)
 	where := fmt.Sprintf("in namespace %s", v.namespace)
 	if len(v.leases) == 0 {
-		return servingVerdict{reason: ReasonNoLayer2Speakers, message: fmt.Sprintf(
-			"no herald-speaker runs layer2 mode: there is no speaker Lease (%s<node>) %s, so no node answers ARP/NDP for this pool's addresses. "+
-				"Fix: make sure the herald-speaker DaemonSet runs %s and its pods are ready (kubectl -n %s get pods); they take part in layer2 mode as soon as a layer2 Eip exists",
-			speakerLeasePrefix, where, where, v.namespace)}
+		return servingVerdict{reason: w.noSpeakers, message: fmt.Sprintf(
+			"no herald-speaker runs %s mode: there is no speaker Lease (%s<node>) %s, so no node %s this pool's addresses. "+
+				"Fix: make sure the herald-speaker DaemonSet runs %s%s and its pods are ready (kubectl -n %s get pods); they take part in %s mode as soon as a %s Eip exists",
+			w.mode, speakerLeasePrefix, where, w.answers, where, w.alsoRun, v.namespace, w.mode, w.mode)}
 	}
 	var live, lacking, dead []string
 	for _, l := range v.leases {
@@ -304,17 +331,17 @@ func (v *speakerView) judge(eip *v1alpha2.Eip, now time.Time) servingVerdict {
 	slices.Sort(lacking)
 	slices.Sort(dead)
 	if len(lacking) == 0 {
-		return servingVerdict{reason: ReasonNoLiveLayer2Speaker, message: fmt.Sprintf(
-			"no live herald-speaker: the Leases of node(s) %s %s are released or no longer renewed, so no node answers ARP/NDP for this pool's addresses. "+
+		return servingVerdict{reason: w.noLive, message: fmt.Sprintf(
+			"no live herald-speaker: the Leases of node(s) %s %s are released or no longer renewed, so no node %s this pool's addresses. "+
 				"Fix: check the herald-speaker pods on those nodes (kubectl -n %s get pods -o wide) and that they reach the API server",
-			summarizeKeys(dead), where, v.namespace)}
+			summarizeKeys(dead), where, w.answers, v.namespace)}
 	}
 	iface := eip.Spec.Interface
 	if iface == "" {
 		iface = "(none set)"
 	}
-	msg := fmt.Sprintf("no node can answer for this pool: every live speaker (node(s) %s) reports that interface %s is missing or has no carrier",
-		summarizeKeys(lacking), iface)
+	msg := fmt.Sprintf("no node can serve this %s pool: every live speaker (node(s) %s) reports that interface %s is missing or has no carrier",
+		w.mode, summarizeKeys(lacking), iface)
 	if len(dead) > 0 {
 		msg += fmt.Sprintf(", and the speakers of node(s) %s are not live", summarizeKeys(dead))
 	}

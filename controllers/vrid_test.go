@@ -77,8 +77,8 @@ func TestVRIDsAssignedAndFreed(t *testing.T) {
 	if !contains(c.Message, "3 address") {
 		t.Errorf("message %q does not say how many addresses have a VRID", c.Message)
 	}
-	// The VIP mode's own Ready verdict is untouched.
-	waitReady(t, "vrid-basic", metav1.ConditionFalse, ReasonVIPNotImplemented)
+	// The Ready verdict is the speakers' (none run here).
+	waitReady(t, "vrid-basic", metav1.ConditionFalse, ReasonNoVIPSpeakers)
 
 	deleteService(t, ns, "b")
 	waitVRIDs(t, "vrid-basic", map[string]int32{"203.0.113.0": 1, "203.0.113.2": 3})
