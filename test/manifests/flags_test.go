@@ -28,6 +28,7 @@ func TestArgsAreDefinedFlags(t *testing.T) {
 	}{
 		{"herald-controller", r.controller, "webhook-secret-name"},
 		{"herald-speaker", r.speaker, "shutdown-timeout"},
+		{"herald-keepalived", r.keepalived, "stop-grace"},
 	} {
 		t.Run(tc.cmd, func(t *testing.T) {
 			defined := definedFlags(t, tc.cmd)

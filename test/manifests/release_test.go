@@ -74,9 +74,12 @@ func repoFile(t *testing.T, rel string) []*unstructured.Unstructured {
 type release struct {
 	objs       []*unstructured.Unstructured
 	deployment *appsv1.Deployment
-	daemonSet  *appsv1.DaemonSet
-	controller *workload // herald-controller, the Deployment's pod
-	speaker    *workload // herald-speaker, the DaemonSet's pod
+	daemonSet  *appsv1.DaemonSet // herald-speaker's
+	controller *workload         // herald-controller, the Deployment's pod
+	speaker    *workload         // herald-speaker, its DaemonSet's pod
+	// keepalivedSet runs herald-keepalived (VIP mode's keepalived).
+	keepalivedSet *appsv1.DaemonSet
+	keepalived    *workload
 	webhookSvc *corev1.Service
 	validating *admissionregistrationv1.ValidatingWebhookConfiguration
 	mutating   *admissionregistrationv1.MutatingWebhookConfiguration
@@ -94,10 +97,14 @@ type workload struct {
 	containerPort         map[string]int32
 }
 
-// The names of herald-controller's and herald-speaker's containers.
+// The names of herald-controller's, herald-speaker's and
+// herald-keepalived's containers, and of the DaemonSets.
 const (
 	controllerContainer = "controller"
 	speakerContainer    = "speaker"
+	keepalivedContainer = "keepalived"
+	speakerDaemonSet    = "herald-speaker"
+	keepalivedDaemonSet = "herald-keepalived"
 )
 
 func loadRelease(t *testing.T) *release {
@@ -105,8 +112,13 @@ func loadRelease(t *testing.T) *release {
 	r := &release{objs: repoFile(t, releaseManifest)}
 	r.deployment = only[appsv1.Deployment](t, r.objs, "Deployment")
 	r.controller = newWorkload(t, "Deployment", r.deployment.ObjectMeta, &r.deployment.Spec.Template, controllerContainer)
-	r.daemonSet = only[appsv1.DaemonSet](t, r.objs, "DaemonSet")
+	r.daemonSet = named[appsv1.DaemonSet](t, r.objs, "DaemonSet", speakerDaemonSet)
 	r.speaker = newWorkload(t, "DaemonSet", r.daemonSet.ObjectMeta, &r.daemonSet.Spec.Template, speakerContainer)
+	r.keepalivedSet = named[appsv1.DaemonSet](t, r.objs, "DaemonSet", keepalivedDaemonSet)
+	r.keepalived = newWorkload(t, "DaemonSet", r.keepalivedSet.ObjectMeta, &r.keepalivedSet.Spec.Template, keepalivedContainer)
+	if n := len(ofKind[appsv1.DaemonSet](t, r.objs, "DaemonSet")); n != 2 {
+		t.Fatalf("%s: %d DaemonSets, want %s and %s", releaseManifest, n, speakerDaemonSet, keepalivedDaemonSet)
+	}
 	r.webhookSvc = only[corev1.Service](t, r.objs, "Service")
 	r.validating = only[admissionregistrationv1.ValidatingWebhookConfiguration](t, r.objs, "ValidatingWebhookConfiguration")
 	r.mutating = only[admissionregistrationv1.MutatingWebhookConfiguration](t, r.objs, "MutatingWebhookConfiguration")
@@ -142,6 +154,24 @@ func only[T any](t *testing.T, objs []*unstructured.Unstructured, kind string) *
 		t.Fatalf("%s: want exactly one %s, found %d", releaseManifest, kind, len(found))
 	}
 	return found[0]
+}
+
+// named converts the object of kind with this name in objs to T, failing
+// when there is none.
+func named[T any](t *testing.T, objs []*unstructured.Unstructured, kind, name string) *T {
+	t.Helper()
+	for _, u := range objs {
+		if u.GetKind() != kind || u.GetName() != name {
+			continue
+		}
+		obj := new(T)
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructuredWithValidation(u.Object, obj, true); err != nil {
+			t.Fatalf("%s %s: decode: %v", kind, name, err)
+		}
+		return obj
+	}
+	t.Fatalf("%s: no %s named %s", releaseManifest, kind, name)
+	return nil
 }
 
 // ofKind converts every object of kind in objs to T.

@@ -157,6 +157,9 @@ func TestSpeakerPodsAreTheSpeakers(t *testing.T) {
 	if sel, err := metav1.LabelSelectorAsSelector(r.deployment.Spec.Selector); err != nil || sel.Matches(speaker) {
 		t.Errorf("Deployment selector %v (err %v) selects the speaker's pods", r.deployment.Spec.Selector, err)
 	}
+	if sel, err := metav1.LabelSelectorAsSelector(r.keepalivedSet.Spec.Selector); err != nil || sel.Matches(speaker) {
+		t.Errorf("DaemonSet %s selector %v (err %v) selects the speaker's pods", r.keepalivedSet.Name, r.keepalivedSet.Spec.Selector, err)
+	}
 	if labels.SelectorFromSet(r.webhookSvc.Spec.Selector).Matches(speaker) {
 		t.Errorf("webhook Service %s selects the speaker's pods", r.webhookSvc.Name)
 	}
