@@ -80,9 +80,9 @@ type release struct {
 	// keepalivedSet runs herald-keepalived (VIP mode's keepalived).
 	keepalivedSet *appsv1.DaemonSet
 	keepalived    *workload
-	webhookSvc *corev1.Service
-	validating *admissionregistrationv1.ValidatingWebhookConfiguration
-	mutating   *admissionregistrationv1.MutatingWebhookConfiguration
+	webhookSvc    *corev1.Service
+	validating    *admissionregistrationv1.ValidatingWebhookConfiguration
+	mutating      *admissionregistrationv1.MutatingWebhookConfiguration
 }
 
 // workload is the pod one of Herald's commands runs in: its template's
