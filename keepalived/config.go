@@ -50,6 +50,8 @@ type VIP struct {
 	// speaker writes, non-zero while this node has no ready local endpoint,
 	// which puts the instance in FAULT without a reload.
 	Local bool
+	// Override is the Eip's own VRRP settings (spec.vrrp), if any.
+	Override Override
 }
 
 // instance is one vrrp_instance as the template writes it.
@@ -60,6 +62,12 @@ type instance struct {
 	VRID      VRID
 	Interface string
 	Priority  int
+	// Advert and PreemptDelay are the instance's advert_int and
+	// preempt_delay as keepalived reads them; PreemptDelay "" for none.
+	Advert, PreemptDelay string
+	// Version is "3" when this instance needs VRRPv3 (a sub-second
+	// advert) while the file's default is VRRPv2, else "".
+	Version   string
 	Unicast   bool
 	SrcIP     netip.Addr
 	Peers     []netip.Addr
@@ -68,12 +76,14 @@ type instance struct {
 
 // view is the whole file as the template writes it.
 type view struct {
-	Node         string
-	Settings     Settings
-	Advert       string
-	PreemptDelay string
-	VRRPv3       bool
-	Instances    []instance
+	Node     string
+	Settings Settings
+	// VRRPv3 is the file's default version (vrrp_version 3).
+	VRRPv3 bool
+	// CheckUnicastSrc sets vrrp_check_unicast_src: some instance may run
+	// unicast.
+	CheckUnicastSrc bool
+	Instances       []instance
 }
 
 // buildView validates c and computes every instance this node runs, sorted
@@ -90,13 +100,10 @@ func buildView(c Config) (view, error) {
 		return view{}, err
 	}
 	v := view{
-		Node:     c.Node,
-		Settings: c.Settings,
-		Advert:   seconds(c.Settings.advert()),
-		VRRPv3:   c.Settings.needsVRRPv3(),
-	}
-	if c.Settings.PreemptDelay > 0 {
-		v.PreemptDelay = seconds(c.Settings.PreemptDelay)
+		Node:            c.Node,
+		Settings:        c.Settings,
+		VRRPv3:          c.Settings.needsVRRPv3(),
+		CheckUnicastSrc: c.Settings.Unicast,
 	}
 
 	vips := slices.Clone(c.VIPs)
@@ -120,13 +127,14 @@ func buildView(c Config) (view, error) {
 			continue
 		}
 		vridOwner[family(vip.Addr)][vip.VRID] = vip.Addr
-		inst, ok, err := c.instance(vip)
+		inst, ok, err := c.instance(vip, v.VRRPv3)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("vip %s: %w", vip.Addr, err))
 			continue
 		}
 		if ok {
 			v.Instances = append(v.Instances, inst)
+			v.CheckUnicastSrc = v.CheckUnicastSrc || inst.Unicast
 		}
 	}
 	return v, errors.Join(errs...)
@@ -135,10 +143,17 @@ func buildView(c Config) (view, error) {
 // instance computes vip's instance on this node; ok is false when this node
 // is not among its participants. Errors concern every node's view of vip
 // (checked whether or not this node participates, so all nodes refuse the
-// same input), or this node's own interface and addresses.
-func (c Config) instance(vip VIP) (instance, bool, error) {
+// same input), or this node's own interface and addresses. v3 is the
+// file's default VRRP version.
+func (c Config) instance(vip VIP, v3 bool) (instance, bool, error) {
 	if vip.VRID == 0 {
 		return instance{}, false, fmt.Errorf("no vrid: %w", ErrInvalidConfig)
+	}
+	s := vip.Override.apply(c.Settings)
+	if !vip.Override.IsZero() {
+		if err := vip.Override.Validate(); err != nil {
+			return instance{}, false, fmt.Errorf("eip settings: %w", err)
+		}
 	}
 	if n, dup := firstDuplicate(vip.Ranked); dup {
 		return instance{}, false, fmt.Errorf("node %q ranked twice: %w", n, ErrInvalidConfig)
@@ -162,6 +177,13 @@ func (c Config) instance(vip VIP) (instance, bool, error) {
 		VRID:      vip.VRID,
 		Interface: vip.Interface,
 		Priority:  prio,
+		Advert:    seconds(s.advert()),
+	}
+	if s.PreemptDelay > 0 {
+		inst.PreemptDelay = seconds(s.PreemptDelay)
+	}
+	if s.needsVRRPv3() && !v3 {
+		inst.Version = "3"
 	}
 	if vip.Local {
 		inst.TrackFile = TrackFilePath(c.Settings.TrackDir, vip.Addr)
@@ -173,7 +195,7 @@ func (c Config) instance(vip VIP) (instance, bool, error) {
 	// addresses, so that switch likely re-creates the instance (a
 	// master-down interval without the VIP; for the e2e suite to measure):
 	// the price of serving a VIP that only one node may hold.
-	if !c.Settings.Unicast || len(participants) < 2 {
+	if !s.Unicast || len(participants) < 2 {
 		return inst, true, nil
 	}
 	inst.Unicast = true

@@ -72,6 +72,21 @@ func goldenCases() map[string]Config {
 
 	cases["empty"] = base()
 
+	// Per-Eip overrides on a cluster of 1 s multicast adverts: one VIP
+	// with fast unicast adverts and a preempt delay (VRRPv3 for that
+	// instance alone), one back on multicast in a unicast cluster, and
+	// one left alone.
+	fast, delay, on, off := 100*time.Millisecond, 30*time.Second, true, false
+	c = base()
+	c.VIPs = []VIP{
+		{Addr: netip.MustParseAddr("198.51.100.30"), VRID: 30, Interface: "eth0", Ranked: nodes("node-a", "node-b"),
+			Override: Override{AdvertInterval: fast, PreemptDelay: &delay, Unicast: &on}},
+		{Addr: netip.MustParseAddr("198.51.100.31"), VRID: 31, Interface: "eth0", Ranked: nodes("node-b", "node-a")},
+		{Addr: netip.MustParseAddr("2001:db8::30"), VRID: 30, Interface: "eth0", Ranked: nodes("node-b", "node-a"),
+			Override: Override{AdvertInterval: 2 * time.Second, Unicast: &off}},
+	}
+	cases["override"] = c
+
 	// node-a is second or lower everywhere and the cap is 1.
 	c = base()
 	c.Settings.Participants = 1

@@ -121,6 +121,7 @@ func vipConfig(node string, claims []VIPClaim, pools []eippool.Pool, vrids map[n
 			Interface: iface,
 			Ranked:    keepalived.Rank(addr, eligible),
 			Local:     c.Local,
+			Override:  pool.VRRP,
 		})
 	}
 	slices.SortFunc(cfg.VIPs, func(a, b keepalived.VIP) int { return a.Addr.Compare(b.Addr) })

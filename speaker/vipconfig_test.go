@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
@@ -219,5 +220,34 @@ func TestVIPConfigRenders(t *testing.T) {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("rendered config lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+// TestVIPConfigCarriesEipVRRP: a vip Eip's spec.vrrp reaches its VIPs'
+// instances, and only theirs.
+func TestVIPConfigCarriesEipVRRP(t *testing.T) {
+	ps := pools(t)
+	fast := keepalived.Override{AdvertInterval: 100 * time.Millisecond}
+	for i := range ps {
+		if ps[i].Name == "vip4" {
+			ps[i].VRRP = fast
+		}
+	}
+	v4, v6 := netip.MustParseAddr("100.64.0.1"), netip.MustParseAddr("2001:db8:1::1")
+	claims := []VIPClaim{{Addr: v4, Eip: "vip4"}, {Addr: v6, Eip: "vip6"}}
+	vrids := map[netip.Addr]keepalived.VRID{v4: 1, v6: 1}
+	cfg, _ := vipConfig("node1", claims, ps, vrids, threeNodes(), ifacesExcept(), keepalived.DefaultSettings())
+	for _, v := range cfg.VIPs {
+		want := keepalived.Override{}
+		if v.Addr == v4 {
+			want = fast
+		}
+		if v.Override != want {
+			t.Errorf("vip %s: override %+v, want %+v", v.Addr, v.Override, want)
+		}
+	}
+	out, err := keepalived.Render(cfg)
+	if err != nil || !strings.Contains(string(out), "advert_int 0.1") || !strings.Contains(string(out), "advert_int 1\n") {
+		t.Errorf("rendered (err %v) without both intervals:\n%s", err, out)
 	}
 }

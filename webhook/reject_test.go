@@ -68,6 +68,10 @@ spec: {address: 10.1.0.1, protocol: vip}`, "spec.interface", "a vip Eip must nam
 spec: {address: 10.1.0.1, protocol: layer2, interface: "can_reach:router"}`, "spec.interface", "can_reach: must be followed by one IPv4 or IPv6 address"},
 		{"interface name too long", byEip, eip + `metadata: {name: long-iface}
 spec: {address: 10.1.0.1, protocol: layer2, interface: averyveryverylongname0}`, "spec.interface", "not a Linux interface name"},
+		{"vrrp settings on a bgp eip", byEip, eip + `metadata: {name: bgp-vrrp}
+spec: {address: 10.1.0.1, vrrp: {unicast: true}}`, "spec.vrrp", "VRRP settings apply to vip Eips only"},
+		{"vrrp advert interval beyond VRRP's limit", byEip, eip + `metadata: {name: vip-slow}
+spec: {address: 10.1.0.1, protocol: vip, interface: eth0, vrrp: {advertInterval: 1m}}`, "spec.vrrp.advertInterval", "want whole centiseconds from 10ms to 40.95s"},
 		// Eip: namespaces and annotations.
 		{"namespace not a name", byEip, eip + `metadata: {name: bad-ns}
 spec: {address: 10.1.0.1, namespaces: [Bad_NS]}`, "spec.namespaces[0]", "not a namespace name"},

@@ -98,6 +98,39 @@ type EipSpec struct {
 	// all of these.
 	// +optional
 	NamespaceSelector map[string]string `json:"namespaceSelector,omitempty"`
+	// VRRP overrides, for the addresses of this vip Eip only, the
+	// cluster-wide VRRP settings the speakers are started with
+	// (herald-speaker's --vrrp-* flags). Herald's own field: OpenELB has
+	// none. Only vip Eips may set it.
+	// +optional
+	VRRP *EipVRRP `json:"vrrp,omitempty"`
+}
+
+// EipVRRP are a vip Eip's own VRRP settings; an unset field keeps the
+// cluster's. Every node renders the Eip's keepalived instances with them,
+// so changing one on a live Eip makes the nodes reload keepalived at
+// about the same moment; for that moment they may disagree.
+type EipVRRP struct {
+	// AdvertInterval is how often the holder advertises: whole
+	// centiseconds from 10ms to 40.95s. Failover takes about three
+	// intervals, so 100ms fails over in ~0.35 s instead of ~3.4 s, for ten
+	// times the adverts. Sub-second intervals run VRRPv3.
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h))+$`
+	// +optional
+	AdvertInterval *metav1.Duration `json:"advertInterval,omitempty"`
+	// PreemptDelay makes a higher-ranked node that returns wait this long
+	// before taking its addresses back (at most 1000s), e.g. until its
+	// kube-proxy has synced after a reboot.
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h))+$`
+	// +optional
+	PreemptDelay *metav1.Duration `json:"preemptDelay,omitempty"`
+	// Unicast sends this Eip's adverts to the other participants'
+	// addresses instead of the VRRP multicast group, for networks that
+	// block multicast.
+	// +optional
+	Unicast *bool `json:"unicast,omitempty"`
 }
 
 // EipStatus is what the controller observed and allocated from the pool.

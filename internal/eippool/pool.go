@@ -12,6 +12,7 @@ import (
 
 	"github.com/herald-lb/herald/api/v1alpha2"
 	"github.com/herald-lb/herald/internal/iprange"
+	"github.com/herald-lb/herald/keepalived"
 )
 
 // Pool is an Eip after validation and defaulting.
@@ -39,6 +40,8 @@ type Pool struct {
 	// Deleting is true once the Eip has a deletion timestamp: the pool
 	// keeps its allocations but hands out nothing new.
 	Deleting bool
+	// VRRP is a vip pool's spec.vrrp; zero when unset.
+	VRRP keepalived.Override
 }
 
 // IsDefault reports whether an Eip carries the default-pool annotation.
@@ -86,7 +89,54 @@ func build(e *v1alpha2.Eip) Pool {
 	if len(e.Spec.NamespaceSelector) > 0 {
 		p.NamespaceSelector = labels.SelectorFromSet(e.Spec.NamespaceSelector)
 	}
+	p.VRRP = vrrpOverride(e.Spec.VRRP)
 	return p
+}
+
+// vrrpOverride is spec.vrrp as the renderer takes it.
+func vrrpOverride(v *v1alpha2.EipVRRP) keepalived.Override {
+	var o keepalived.Override
+	if v == nil {
+		return o
+	}
+	if v.AdvertInterval != nil {
+		o.AdvertInterval = v.AdvertInterval.Duration
+	}
+	if v.PreemptDelay != nil {
+		d := v.PreemptDelay.Duration
+		o.PreemptDelay = &d
+	}
+	if v.Unicast != nil {
+		u := *v.Unicast
+		o.Unicast = &u
+	}
+	return o
+}
+
+// validateVRRP checks spec.vrrp: vip Eips only, and values keepalived
+// takes as written.
+func validateVRRP(path *field.Path, protocol string, v *v1alpha2.EipVRRP) field.ErrorList {
+	if v == nil {
+		return nil
+	}
+	if protocol != v1alpha2.ProtocolVIP {
+		return field.ErrorList{field.Forbidden(path, fmt.Sprintf(
+			"VRRP settings apply to vip Eips only; this Eip's protocol is %s: remove spec.vrrp, or set spec.protocol to vip", protocol))}
+	}
+	var errs field.ErrorList
+	if a := v.AdvertInterval; a != nil {
+		if err := (keepalived.Override{AdvertInterval: a.Duration}).Validate(); err != nil || a.Duration == 0 {
+			errs = append(errs, field.Invalid(path.Child("advertInterval"), a.Duration.String(),
+				"want whole centiseconds from 10ms to 40.95s (VRRP's limits), e.g. 1s or 100ms"))
+		}
+	}
+	if d := v.PreemptDelay; d != nil {
+		if err := (keepalived.Override{PreemptDelay: &d.Duration}).Validate(); err != nil {
+			errs = append(errs, field.Invalid(path.Child("preemptDelay"), d.Duration.String(),
+				"want whole centiseconds from 0s to 1000s (keepalived's limit), e.g. 30s"))
+		}
+	}
+	return errs
 }
 
 // Validate checks everything about an Eip that needs no other object.
@@ -108,6 +158,7 @@ func Validate(e *v1alpha2.Eip) field.ErrorList {
 	}
 
 	errs = append(errs, validateInterface(spec.Child("interface"), protocol, e.Spec.Interface)...)
+	errs = append(errs, validateVRRP(spec.Child("vrrp"), protocol, e.Spec.VRRP)...)
 
 	for i, ns := range e.Spec.Namespaces {
 		for _, msg := range validation.IsDNS1123Label(ns) {

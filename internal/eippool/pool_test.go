@@ -4,8 +4,10 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 
 	"github.com/herald-lb/herald/api/v1alpha2"
 )
@@ -44,6 +46,14 @@ func TestValidate(t *testing.T) {
 		{"bad selector", eip("a", v1alpha2.EipSpec{Address: "192.0.2.1", NamespaceSelector: map[string]string{"bad key!": "x"}}), []string{"spec.namespaceSelector"}},
 		{"bad default annotation", eip("a", v1alpha2.EipSpec{Address: "192.0.2.1"}, v1alpha2.AnnotationDefaultEip, "yes"), []string{`must be "true" or "false"`}},
 		{"two errors", eip("a", v1alpha2.EipSpec{Address: "x", Protocol: "layer2"}), []string{"spec.address", "spec.interface"}},
+		{"vip with vrrp settings", vipEip(&v1alpha2.EipVRRP{AdvertInterval: dur(100 * time.Millisecond), PreemptDelay: dur(time.Minute), Unicast: ptr.To(true)}), nil},
+		{"vrrp on a layer2 eip", eip("a", v1alpha2.EipSpec{Address: "192.0.2.1", Protocol: "layer2", Interface: "eth0", VRRP: &v1alpha2.EipVRRP{Unicast: ptr.To(true)}}),
+			[]string{"spec.vrrp: Forbidden: VRRP settings apply to vip Eips only; this Eip's protocol is layer2"}},
+		{"advert too slow", vipEip(&v1alpha2.EipVRRP{AdvertInterval: dur(time.Minute)}), []string{`spec.vrrp.advertInterval: Invalid value: "1m0s": want whole centiseconds from 10ms to 40.95s`}},
+		{"advert zero", vipEip(&v1alpha2.EipVRRP{AdvertInterval: dur(0)}), []string{"spec.vrrp.advertInterval"}},
+		{"advert not centiseconds", vipEip(&v1alpha2.EipVRRP{AdvertInterval: dur(1005 * time.Millisecond)}), []string{"spec.vrrp.advertInterval"}},
+		{"preempt delay too long", vipEip(&v1alpha2.EipVRRP{PreemptDelay: dur(time.Hour)}), []string{`spec.vrrp.preemptDelay: Invalid value: "1h0m0s"`}},
+		{"negative preempt delay", vipEip(&v1alpha2.EipVRRP{PreemptDelay: dur(-time.Second)}), []string{"spec.vrrp.preemptDelay"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -151,5 +161,26 @@ func TestValidateUpdate(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func dur(d time.Duration) *metav1.Duration { return &metav1.Duration{Duration: d} }
+
+func vipEip(v *v1alpha2.EipVRRP) *v1alpha2.Eip {
+	return eip("a", v1alpha2.EipSpec{Address: "192.0.2.1", Protocol: "vip", Interface: "eth0", VRRP: v})
+}
+
+// TestFromEipVRRP: spec.vrrp reaches the pool as the renderer's override;
+// unset fields stay unset, so the cluster's settings apply.
+func TestFromEipVRRP(t *testing.T) {
+	p, err := FromEip(vipEip(&v1alpha2.EipVRRP{AdvertInterval: dur(100 * time.Millisecond), Unicast: ptr.To(false)}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o := p.VRRP; o.AdvertInterval != 100*time.Millisecond || o.PreemptDelay != nil || o.Unicast == nil || *o.Unicast {
+		t.Errorf("pool VRRP = %+v, want a 100ms advert, unicast off, no preempt delay", o)
+	}
+	if p, err = FromEip(vipEip(nil)); err != nil || !p.VRRP.IsZero() {
+		t.Errorf("pool VRRP without spec.vrrp = %+v (err %v), want zero", p.VRRP, err)
 	}
 }
