@@ -62,6 +62,8 @@ type instance struct {
 	VRID      VRID
 	Interface string
 	Priority  int
+	// State is the initial state: MASTER for OwnerPriority, else BACKUP.
+	State string
 	// Advert and PreemptDelay are the instance's advert_int and
 	// preempt_delay as keepalived reads them; PreemptDelay "" for none.
 	Advert, PreemptDelay string
@@ -177,7 +179,11 @@ func (c Config) instance(vip VIP, v3 bool) (instance, bool, error) {
 		VRID:      vip.VRID,
 		Interface: vip.Interface,
 		Priority:  prio,
+		State:     "BACKUP",
 		Advert:    seconds(s.advert()),
+	}
+	if rank == 0 && s.PreemptDelay == 0 {
+		inst.Priority, inst.State = OwnerPriority, "MASTER"
 	}
 	if s.PreemptDelay > 0 {
 		inst.PreemptDelay = seconds(s.PreemptDelay)

@@ -56,8 +56,11 @@
 // Render turns one node's Config into keepalived.conf: router_id is the
 // node, GARPs are refreshed every minute while master, VRRP states go to
 // notify_fifo also on reloads, and an instance a reload removes reports
-// DELETED rather than FAULT (notify_deleted). Every instance starts BACKUP and preempts by
-// priority. `vrrp_version 3` is set globally only for sub-second adverts:
+// DELETED rather than FAULT (notify_deleted). Instances preempt by
+// priority and start BACKUP, except on a VIP's first-ranked node when no
+// preempt delay is set: it gets OwnerPriority and `state MASTER`, which
+// keepalived honours at once, so a new VIP is served in milliseconds
+// rather than after a master-down interval. `vrrp_version 3` is set globally only for sub-second adverts:
 // IPv6 instances run VRRPv3 anyway, and flipping the version of every IPv4
 // instance when the first IPv6 VIP appears would disturb them all. In
 // unicast mode each instance sends to the other participants and accepts

@@ -12,10 +12,19 @@ import (
 )
 
 const (
-	// TopPriority is the priority of a VIP's first-ranked node: the highest
-	// a VRRP router may take, since 255 means "owns the address" and makes
-	// keepalived skip the election.
+	// TopPriority is the priority of a VIP's first-ranked node when it must
+	// not claim the address at once (a preempt delay is set): the highest a
+	// VRRP router may take while it still waits for the election, since
+	// OwnerPriority skips it.
 	TopPriority = 254
+	// OwnerPriority is VRRP's "owns the address" priority. keepalived starts
+	// an instance that has it and says `state MASTER` as master at once
+	// (80 ms here) instead of as backup for a master-down interval (3.4 s
+	// at a 1 s advert), so Render gives it to a VIP's first-ranked node
+	// when no preempt delay asks that node to wait: a new VIP answers
+	// without the wait, and a first-ranked node that returns takes its
+	// VIPs back at once, as preemption would do 3.4 s later anyway.
+	OwnerPriority = 255
 	// MinPriority is the lowest priority a participant gets. The
 	// master-down interval is 3×advert + (256−priority)/256×advert; keeping
 	// every priority at least 200 keeps the skew term under a quarter of an

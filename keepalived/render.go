@@ -20,9 +20,11 @@ var conf = template.Must(template.New("keepalived.conf").Option("missingkey=erro
 // cluster state is byte-for-byte equal and the supervisor reloads only on
 // real change.
 //
-// Every instance starts as BACKUP: keepalived starts new instances as
-// BACKUP whatever they say, and a master that restarts must not claim the
-// address before it has heard the others. Render refuses the whole config
+// Instances start as BACKUP (keepalived starts new instances as BACKUP
+// whatever they say, but for OwnerPriority): a node that restarts must not
+// claim an address before it has heard the others, except the VIP's
+// first-ranked node, which would take it back from any other anyway
+// (OwnerPriority). Render refuses the whole config
 // (nil, an error naming every bad VIP, wrapping ErrInvalidConfig) rather
 // than drop a VIP, so that keepalived keeps its last good configuration.
 func Render(c Config) ([]byte, error) {
