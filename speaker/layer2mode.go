@@ -89,6 +89,7 @@ type L2ResponderFactory func(iface string, onConflict func(netip.Addr, net.Hardw
 // over the live speakers' leases), so no two nodes answer for one address
 // while their views agree; see speaker/layer2's package documentation for
 // the design, the timings and what a node cut off from the API server does.
+// The membership it runs is VIP mode's too (VIPMembers).
 type Layer2Mode struct {
 	// Node is this node's name.
 	Node string
