@@ -166,3 +166,36 @@ func TestLayer2ModeVIPMembers(t *testing.T) {
 		t.Errorf("VIPMembers of a frozen view (-want +got):\n%s", diff)
 	}
 }
+
+// TestLayer2ModeVIPMembersWhileApplying: VIPMembers may run on another
+// goroutine than Apply (the race detector checks the session handover).
+func TestLayer2ModeVIPMembersWhileApplying(t *testing.T) {
+	f := newL2Fixture(t)
+	pools := f.snap.Pools
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if got := f.mode.VIPMembers(); got != nil && len(got) != 2 {
+				t.Errorf("VIPMembers = %v, want nil or n1 and n2", got)
+				return
+			}
+		}
+	}()
+	for i := range 200 {
+		if i%2 == 0 {
+			f.snap.Pools = pools
+		} else {
+			f.snap.Pools = nil
+		}
+		f.apply(t, l2TestClaims())
+	}
+	close(stop)
+	<-done
+}
