@@ -100,8 +100,9 @@ type Layer2Mode struct {
 	Carrier  L2Carrier
 	// Routes resolves can_reach:<ip> interfaces.
 	Routes layer2.RouteLookup
-	// InterfaceAddrs lists an interface's addresses, for the ones this
-	// node publishes for VIP mode; nil means the host's (net.Interfaces).
+	// InterfaceAddrs lists an interface's addresses, from which the ones
+	// this node publishes for VIP mode are picked (tests fake it); nil
+	// means the host's, through net.InterfaceByName.
 	InterfaceAddrs func(iface string) ([]netip.Addr, error)
 	Responders     L2ResponderFactory
 	// Client writes the owner annotation on Services; Recorder the events.

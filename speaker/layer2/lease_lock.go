@@ -32,9 +32,9 @@ type renewal struct {
 
 // leaseLock is leaderelection's resourcelock.Interface for a speaker's own
 // Lease. Unlike client-go's LeaseLock it also writes the Lease's label,
-// owner and the annotations it publishes (leaseAnnotations), remembers when it wrote each
-// renewTime (for the membership view), and releases only on a planned
-// stop.
+// owner and the annotations the speaker publishes (leaseAnnotations),
+// remembers when it wrote each renewTime (for the membership view), and
+// releases only on a planned stop.
 type leaseLock struct {
 	leases    coordinationv1client.LeaseInterface
 	name      string

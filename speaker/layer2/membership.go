@@ -124,8 +124,7 @@ func (m *Membership) Healthy() bool {
 
 // Changed receives a value after the view changes: a node became live or
 // dead, changed its unavailable Eips or its addresses, or the view froze
-// or thawed. Changes
-// coalesce; read Snapshot after receiving.
+// or thawed. Changes coalesce; read Snapshot after receiving.
 func (m *Membership) Changed() <-chan struct{} {
 	return m.changed
 }
