@@ -316,8 +316,9 @@ func TestLayer2ModeShutdownTimesOut(t *testing.T) {
 	}
 }
 
-// TestLayer2ModeSessionOnlyWithPools: the Lease runs only while layer2
-// pools exist, and Shutdown releases it.
+// TestLayer2ModeSessionOnlyWithPools: the Lease runs only while layer2 (or
+// vip, TestLayer2ModeSessionForVIPPools) pools exist, and Shutdown
+// releases it.
 func TestLayer2ModeSessionOnlyWithPools(t *testing.T) {
 	f := newL2Fixture(t)
 	pools := f.snap.Pools

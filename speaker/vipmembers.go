@@ -84,6 +84,9 @@ func pickSourceAddrs(accepted, vipPools []eippool.Pool, ifaces layer2.EipInterfa
 	read := map[string]bool{}
 	var errs []error
 	for _, p := range pools {
+		if v4.IsValid() && v6.IsValid() {
+			break
+		}
 		iface, ok := ifaces.Available[p.Name]
 		if !ok || read[iface] {
 			continue

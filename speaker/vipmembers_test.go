@@ -199,3 +199,18 @@ func TestLayer2ModeVIPMembersWhileApplying(t *testing.T) {
 	close(stop)
 	<-done
 }
+
+// TestHostInterfaceAddrs reads the loopback of the test's own network
+// namespace, which needs no privilege.
+func TestHostInterfaceAddrs(t *testing.T) {
+	got, err := hostInterfaceAddrs("lo")
+	if err != nil {
+		t.Skipf("no loopback here: %v", err)
+	}
+	if !slices.Contains(got, netip.MustParseAddr("127.0.0.1")) {
+		t.Errorf("lo has %v, want 127.0.0.1 among them", got)
+	}
+	if _, err := hostInterfaceAddrs("herald-no-such0"); err == nil {
+		t.Error("a missing interface gave no error")
+	}
+}
