@@ -34,15 +34,23 @@
 // withdraws: Shutdown leaves keepalived running its last config, and Apply
 // writes nothing until this node sees itself among the members.
 //
+// VIPMode's members come from the speakers' per-node Leases, the ones
+// Layer2 mode runs (layer2.NodeLease and Membership): Layer2Mode keeps
+// that session running while layer2 or vip pools exist, publishes in this
+// node's Lease the layer2 and vip Eips it cannot serve and, while vip
+// pools exist, its addresses (for each family the first global unicast
+// address on the vip pools' interfaces that is no Herald address;
+// layer2.AddressesAnnotation), and Layer2Mode.VIPMembers turns the view
+// into VIPMembers. VIPMembers returns nothing until the view has been
+// confirmed once, or a lone node would rank itself first for every VIP;
+// a view frozen after that is kept, as Layer2 keeps it. No Node object is
+// watched for the addresses.
+//
 // Not wired yet: herald-speaker runs no VIPMode (the reconciler logs vip
-// addresses as not announced). The next step gives VIPMode its members
-// from the speakers' per-node Leases (layer2.NodeLease and Membership,
-// extended with each node's addresses and the vip Eips it cannot serve;
-// Members must return nothing until the view has synced, or a lone node
-// would rank itself first for every VIP), its interfaces from
-// layer2.ResolveEipInterfaces, a flag to turn it on with the settings and
-// the shared directory, and the supervisor (cmd/herald-keepalived) on the
-// other side of that directory.
+// addresses as not announced). What is left is the wiring: Members from
+// Layer2Mode.VIPMembers, its interfaces from layer2.ResolveEipInterfaces,
+// a flag to turn it on with the settings and the shared directory, and the
+// supervisor (cmd/herald-keepalived) on the other side of that directory.
 //
 // # Readiness
 //
@@ -72,7 +80,9 @@
 //     and membership goroutines, which never call the mode (they signal on
 //     Changed, read by forwardChanges, which nobody waits for); Close waits
 //     for the responder's receive goroutine, whose conflict callback takes
-//     only conflictMu.
+//     only conflictMu. VIPMembers (VIPMode.Apply's Members, on the
+//     reconciler's goroutine) takes it only to read the session and calls
+//     the session's Snapshot after releasing it, as Apply does.
 //   - Layer2Mode.conflictMu guards the conflict state (heard, heardCh,
 //     frozen). A leaf: conflict takes it on a responder's receive
 //     goroutine; Apply and Shutdown take it after mu, never the other way

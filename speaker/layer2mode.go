@@ -41,15 +41,20 @@ const (
 	ReasonLayer2Owner = "Layer2Owner"
 )
 
-// L2Session is this node's part in the Layer2 membership: its own Lease
-// renewed (layer2.NodeLease) and its view of the others'
-// (layer2.Membership). It runs only while layer2 pools exist, so that a
-// cluster that uses BGP alone pays no Lease writes.
+// L2Session is this node's part in the speakers' membership, which Layer2
+// and VIP mode share: its own Lease renewed (layer2.NodeLease) and its
+// view of the others' (layer2.Membership). It runs only while layer2 or
+// vip pools exist, so that a cluster that uses BGP alone pays no Lease
+// writes.
 type L2Session interface {
 	// Snapshot is the current membership view.
 	Snapshot() layer2.Members
-	// SetUnavailableEips publishes the Eips this node cannot serve.
+	// SetUnavailableEips publishes the layer2 and vip Eips this node
+	// cannot serve.
 	SetUnavailableEips(eips []string)
+	// SetAddresses publishes this node's addresses for VIP mode (the
+	// first of each family counts); nil publishes none.
+	SetAddresses(addrs []netip.Addr)
 	// Changed is poked when the view changes.
 	Changed() <-chan struct{}
 	// Stop releases the Lease and ends the session; it returns when both
@@ -84,16 +89,22 @@ type L2ResponderFactory func(iface string, onConflict func(netip.Addr, net.Hardw
 // over the live speakers' leases), so no two nodes answer for one address
 // while their views agree; see speaker/layer2's package documentation for
 // the design, the timings and what a node cut off from the API server does.
+// The membership it runs is VIP mode's too (VIPMembers).
 type Layer2Mode struct {
 	// Node is this node's name.
 	Node string
 	// Sessions starts the Lease and membership view when the first layer2
-	// pool appears; the session is stopped when the last one goes.
+	// or vip pool appears; the session is stopped when the last one goes.
+	// VIP mode reads the view through VIPMembers.
 	Sessions L2SessionFactory
 	Carrier  L2Carrier
 	// Routes resolves can_reach:<ip> interfaces.
-	Routes     layer2.RouteLookup
-	Responders L2ResponderFactory
+	Routes layer2.RouteLookup
+	// InterfaceAddrs lists an interface's addresses, from which the ones
+	// this node publishes for VIP mode are picked (tests fake it); nil
+	// means the host's, through net.InterfaceByName.
+	InterfaceAddrs func(iface string) ([]netip.Addr, error)
+	Responders     L2ResponderFactory
 	// Client writes the owner annotation on Services; Recorder the events.
 	Client   client.Client
 	Recorder events.EventRecorder
@@ -149,30 +160,39 @@ func (m *Layer2Mode) Owned() []netip.Addr {
 }
 
 // Apply assigns every claimed address to a live node and answers for the
-// ones this node got, on their pools' interfaces.
+// ones this node got, on their pools' interfaces. It also keeps the
+// membership session VIP mode reads (VIPMembers) running while vip pools
+// exist, and publishes in this node's Lease the vip Eips it cannot serve
+// and its addresses for them.
 func (m *Layer2Mode) Apply(ctx context.Context, snap Snapshot, d Desired) error {
 	if !m.Carrier.Synced() {
 		// Every interface would look down; the carrier watch's first
 		// sync triggers another reconcile.
 		return nil
 	}
-	var pools []eippool.Pool
+	var pools, vipPools []eippool.Pool
 	for _, p := range snap.Pools {
-		if p.Protocol == v1alpha2.ProtocolLayer2 {
+		switch p.Protocol {
+		case v1alpha2.ProtocolLayer2:
 			pools = append(pools, p)
+		case v1alpha2.ProtocolVIP:
+			vipPools = append(vipPools, p)
 		}
 	}
-	session, err := m.ensureSession(len(pools) > 0)
+	session, err := m.ensureSession(len(pools)+len(vipPools) > 0)
 	if err != nil {
 		return err
 	}
 	if session == nil {
-		// No layer2 pool: nothing to answer for, no Lease to renew.
+		// No layer2 or vip pool: nothing to answer for, no Lease to renew.
 		m.Metrics.layer2(0, 0, false)
 		return m.applyOwned(nil, false)
 	}
-	ifaces := layer2.ResolveEipInterfaces(pools, m.Routes, m.Carrier.Up)
+	// Layer2 claims name layer2 Eips only, so the vip pools resolved here
+	// serve the Lease's annotations and never a responder.
+	ifaces := layer2.ResolveEipInterfaces(slices.Concat(pools, vipPools), m.Routes, m.Carrier.Up)
 	session.SetUnavailableEips(ifaces.UnavailableNames())
+	session.SetAddresses(m.vipSourceAddrs(snap.Pools, vipPools, ifaces))
 	for eip, why := range ifaces.Unavailable {
 		m.Log.V(1).Info("eip not served on this node", "eip", eip, "reason", why.Error())
 	}
@@ -237,9 +257,9 @@ func (m *Layer2Mode) applyOwned(owned map[netip.Addr]string, frozen bool) error 
 	return err
 }
 
-// ensureSession starts the Lease and membership session when layer2
-// pools exist and none runs, and stops it when none exist; it returns the
-// running session, or nil.
+// ensureSession starts the Lease and membership session when layer2 or
+// vip pools exist (wanted) and none runs, and stops it when none exist; it
+// returns the running session, or nil.
 func (m *Layer2Mode) ensureSession(wanted bool) (L2Session, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -251,10 +271,10 @@ func (m *Layer2Mode) ensureSession(wanted bool) (L2Session, error) {
 		}
 		m.session, m.stopWatch = s, make(chan struct{})
 		go m.forwardChanges(s.Changed(), m.stopWatch)
-		m.Log.Info("layer2 pools exist: renewing this node's Lease")
+		m.Log.Info("layer2 or vip pools exist: renewing this node's Lease")
 	case !wanted && m.session != nil:
 		m.stopSessionLocked()
-		m.Log.Info("no layer2 pool left: this node's Lease released")
+		m.Log.Info("no layer2 or vip pool left: this node's Lease released")
 	}
 	return m.session, nil
 }

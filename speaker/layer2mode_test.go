@@ -23,12 +23,14 @@ import (
 type fakeSession struct {
 	m           layer2.Members
 	unavailable []string
+	addrs       []netip.Addr
 	changed     chan struct{}
 	stopped     bool
 }
 
 func (f *fakeSession) Snapshot() layer2.Members         { return f.m }
 func (f *fakeSession) SetUnavailableEips(eips []string) { f.unavailable = eips }
+func (f *fakeSession) SetAddresses(addrs []netip.Addr)  { f.addrs = addrs }
 func (f *fakeSession) Changed() <-chan struct{}         { return f.changed }
 func (f *fakeSession) Stop()                            { f.stopped = true }
 
@@ -314,8 +316,9 @@ func TestLayer2ModeShutdownTimesOut(t *testing.T) {
 	}
 }
 
-// TestLayer2ModeSessionOnlyWithPools: the Lease runs only while layer2
-// pools exist, and Shutdown releases it.
+// TestLayer2ModeSessionOnlyWithPools: the Lease runs only while layer2 (or
+// vip, TestLayer2ModeSessionForVIPPools) pools exist, and Shutdown
+// releases it.
 func TestLayer2ModeSessionOnlyWithPools(t *testing.T) {
 	f := newL2Fixture(t)
 	pools := f.snap.Pools

@@ -163,6 +163,8 @@ func startSession(lease *layer2.NodeLease, members *layer2.Membership) *session 
 
 func (s *session) SetUnavailableEips(eips []string) { s.lease.SetUnavailableEips(eips) }
 
+func (s *session) SetAddresses(addrs []netip.Addr) { s.lease.SetAddresses(addrs) }
+
 // Stop releases the Lease (NodeLease releases it when its context ends)
 // and waits for both to return.
 func (s *session) Stop() {

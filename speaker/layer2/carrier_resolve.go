@@ -19,7 +19,8 @@ type RouteLookup interface {
 	InterfaceTo(dst netip.Addr) (string, error)
 }
 
-// InterfaceFor returns the name of the interface a layer2 pool answers on:
+// InterfaceFor returns the name of the interface a layer2 pool answers on
+// (or a vip pool's keepalived holds its addresses on):
 // spec.interface itself, or for "can_reach:<ip>" the interface the routing
 // table sends that address through, as OpenELB does. Routes change, so
 // resolve again on every reconcile rather than caching the answer.
@@ -37,7 +38,8 @@ func InterfaceFor(pool eippool.Pool, routes RouteLookup) (string, error) {
 	return pool.Interface, nil
 }
 
-// EipInterfaces is where this node can answer for each layer2 pool.
+// EipInterfaces is where this node can answer for each layer2 pool, or
+// hold the addresses of each vip pool.
 type EipInterfaces struct {
 	// Available maps an Eip to its interface, which has carrier.
 	Available map[string]string

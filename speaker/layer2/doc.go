@@ -8,6 +8,12 @@
 // node won, and records the owner in the Service annotation
 // layer2.openelb.kubesphere.io/v1alpha1 with an event when it changes.
 //
+// The Leases and the membership view serve VIP mode too: it ranks the
+// live speakers for each VIP (speaker.Layer2Mode.VIPMembers feeds
+// speaker.VIPMode), so the session runs while layer2 or vip Eips exist,
+// and a speaker's Lease also lists the vip Eips it cannot serve and its
+// addresses (see Availability and Addresses below).
+//
 // The end-to-end suite (test/e2e TestLayer2) checks it against the real
 // Linux neighbour tables of a client: the address resolves to the owner's
 // MAC and curl answers; Local Services are owned by a node with endpoints;
@@ -15,8 +21,8 @@
 // a new owner after SIGKILL (about 1.2 s), link loss and a planned stop
 // (about 70 ms); IPv6 through NDP.
 //
-// Liveness. While at least one layer2 Eip exists (a cluster that uses BGP
-// alone renews no Lease and watches none), each speaker runs client-go
+// Liveness. While at least one layer2 or vip Eip exists (a cluster that
+// uses BGP alone renews no Lease and watches none), each speaker runs client-go
 // leaderelection on a Lease of its own, herald-speaker-<node> in the speaker's namespace, with the node
 // name as holder identity. It is the only candidate, so it always leads;
 // the election is used for its renewal loop and for ReleaseOnCancel: a
@@ -75,7 +81,20 @@
 // another path), and lists the Eip in the UnavailableAnnotation of its
 // Lease ("eip-a,eip-b", sorted), written only when the list changes (one
 // extra write per change) and carried by every renewal after. Carrier back
-// removes it. CarrierWatch follows links through netlink; InterfaceFor
+// removes it. The list covers vip Eips too, which VIP mode then ranks
+// without this node.
+//
+// Addresses. While vip Eips exist, a speaker's Lease also carries the
+// node's addresses in AddressesAnnotation ("192.0.2.7,2001:db8::7": IPv4
+// first, at most one per family): for each family the first global
+// unicast address, not inside any Eip's range, on the interfaces its vip
+// Eips resolve to (pools in name order; an unavailable Eip contributes
+// none). VIP mode uses them as unicast VRRP peers and sources, and as the
+// proof that a node can run instances of a family, so no speaker watches
+// Node objects for them (that would cost a watch of every Node per node).
+// A change is written as the unavailable list is, and when both change
+// together one update carries both; renewals carry them after. Without
+// vip Eips the annotation is absent. CarrierWatch follows links through netlink; InterfaceFor
 // resolves an Eip's interface by name or by "can_reach:<ip>" through the
 // routing table.
 //

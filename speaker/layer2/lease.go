@@ -1,9 +1,11 @@
 package layer2
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"slices"
 	"strings"
 	"time"
@@ -37,6 +39,13 @@ const (
 	// cannot answer for (interface missing or without carrier), sorted and
 	// comma-separated; absent when there are none.
 	UnavailableAnnotation = "layer2.herald.io/unavailable"
+	// AddressesAnnotation on a speaker's Lease lists the node's addresses
+	// for VIP mode (its unicast VRRP source of each family: the peers'
+	// address and the proof that it can run instances of that family),
+	// comma-separated, IPv4 first, at most one per family; absent when
+	// there are none (no vip Eip, or none resolves on the node). Nobody
+	// then needs to watch Node objects for them.
+	AddressesAnnotation = "layer2.herald.io/addresses"
 )
 
 // ErrLeaseConfig is wrapped by NewNodeLease's errors about its config.
@@ -98,7 +107,8 @@ func (c LeaseConfig) validate() error {
 }
 
 // NodeLease keeps this speaker's Lease renewed, so that the other speakers
-// count the node live, and carries its list of unavailable Eips.
+// count the node live, and carries its list of unavailable Eips and its
+// addresses.
 type NodeLease struct {
 	cfg     LeaseConfig
 	lock    *leaseLock
@@ -169,7 +179,23 @@ func (l *NodeLease) Name() string { return l.lock.name }
 // (one write), in the background; every renewal carries it too, so a
 // write that fails is repaired by the next renewal. It never blocks.
 func (l *NodeLease) SetUnavailableEips(eips []string) {
-	if l.lock.setUnavailable(formatUnavailable(eips)) {
+	value := formatUnavailable(eips)
+	l.publish(func(a *leaseAnnotations) { a.unavailable = value })
+}
+
+// SetAddresses records the node's addresses for VIP mode: the first of
+// each family counts, IPv4 first (AddressesAnnotation). It is written as
+// SetUnavailableEips's list is, by the same one write when both changed.
+// It never blocks.
+func (l *NodeLease) SetAddresses(addrs []netip.Addr) {
+	value := formatAddresses(addrs)
+	l.publish(func(a *leaseAnnotations) { a.addresses = value })
+}
+
+// publish applies change to the annotations the Lease carries and, when
+// they changed, wakes writeAnnotations.
+func (l *NodeLease) publish(change func(*leaseAnnotations)) {
+	if l.lock.publish(change) {
 		select {
 		case l.poke <- struct{}{}:
 		default:
@@ -177,8 +203,9 @@ func (l *NodeLease) SetUnavailableEips(eips []string) {
 	}
 }
 
-// writeAnnotations writes a changed unavailable list outside the renewal
-// cycle, until ctx ends.
+// writeAnnotations writes changed annotations outside the renewal cycle,
+// until ctx ends. Changes made while a write is in flight coalesce into
+// the next one.
 func (l *NodeLease) writeAnnotations(ctx context.Context) {
 	for {
 		select {
@@ -187,8 +214,8 @@ func (l *NodeLease) writeAnnotations(ctx context.Context) {
 		case <-l.poke:
 		}
 		wctx, cancel := context.WithTimeout(ctx, l.cfg.RenewDeadline)
-		if err := l.lock.writeUnavailable(wctx); err != nil {
-			l.cfg.Log.Info("could not write unavailable eips now; the next renewal carries them", "lease", l.lock.Describe(), "error", err.Error())
+		if err := l.lock.writePublished(wctx); err != nil {
+			l.cfg.Log.Info("could not write the lease annotations now; the next renewal carries them", "lease", l.lock.Describe(), "error", err.Error())
 		}
 		cancel()
 	}
@@ -217,4 +244,48 @@ func parseUnavailable(v string) []string {
 	}
 	slices.Sort(s)
 	return slices.Compact(s)
+}
+
+// formatAddresses is the annotation value for a node's addresses: the
+// first valid address of each family in addrs (IPv4-mapped IPv6 counts as
+// IPv4; zones are dropped), IPv4 first.
+func formatAddresses(addrs []netip.Addr) string {
+	var v4, v6 netip.Addr
+	for _, a := range addrs {
+		a = a.Unmap().WithZone("")
+		switch {
+		case a.Is4() && !v4.IsValid():
+			v4 = a
+		case a.Is6() && !v6.IsValid():
+			v6 = a
+		}
+	}
+	var out []string
+	for _, a := range []netip.Addr{v4, v6} {
+		if a.IsValid() {
+			out = append(out, a.String())
+		}
+	}
+	return strings.Join(out, ",")
+}
+
+// parseAddresses reads the annotation back leniently: entries that are
+// not addresses, or carry a zone (meaningless on another node), are
+// skipped, as are duplicates; IPv4 comes first, otherwise the written
+// order is kept. nil when none is left.
+func parseAddresses(v string) []netip.Addr {
+	var out []netip.Addr
+	for f := range strings.SplitSeq(v, ",") {
+		a, err := netip.ParseAddr(strings.TrimSpace(f))
+		if err != nil || a.Zone() != "" {
+			continue
+		}
+		if a = a.Unmap(); !slices.Contains(out, a) {
+			out = append(out, a)
+		}
+	}
+	slices.SortStableFunc(out, func(a, b netip.Addr) int {
+		return cmp.Compare(a.BitLen(), b.BitLen())
+	})
+	return out
 }

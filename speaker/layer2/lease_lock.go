@@ -32,9 +32,9 @@ type renewal struct {
 
 // leaseLock is leaderelection's resourcelock.Interface for a speaker's own
 // Lease. Unlike client-go's LeaseLock it also writes the Lease's label,
-// owner and unavailable annotation, remembers when it wrote each
-// renewTime (for the membership view), and releases only on a planned
-// stop.
+// owner and the annotations the speaker publishes (leaseAnnotations),
+// remembers when it wrote each renewTime (for the membership view), and
+// releases only on a planned stop.
 type leaseLock struct {
 	leases    coordinationv1client.LeaseInterface
 	name      string
@@ -48,11 +48,42 @@ type leaseLock struct {
 	lease *coordinationv1.Lease
 
 	// mu guards what follows; never held during a request.
-	mu          sync.Mutex
-	stop        <-chan struct{}
-	unavailable string
-	writes      [recentWrites]renewal
-	nextWrite   int
+	mu        sync.Mutex
+	stop      <-chan struct{}
+	published leaseAnnotations
+	writes    [recentWrites]renewal
+	nextWrite int
+}
+
+// leaseAnnotations are the annotation values a speaker publishes on its
+// Lease; an empty one is absent from it. Renewals and writePublished carry
+// all of them at once, so a change of several costs one write.
+type leaseAnnotations struct {
+	unavailable string // UnavailableAnnotation
+	addresses   string // AddressesAnnotation
+}
+
+// carriedBy reports whether lease carries exactly these values.
+func (a leaseAnnotations) carriedBy(lease *coordinationv1.Lease) bool {
+	return lease.Annotations[UnavailableAnnotation] == a.unavailable &&
+		lease.Annotations[AddressesAnnotation] == a.addresses
+}
+
+// applyTo sets the values on lease, removing the empty ones.
+func (a leaseAnnotations) applyTo(lease *coordinationv1.Lease) {
+	for _, kv := range [...]struct{ key, value string }{
+		{UnavailableAnnotation, a.unavailable},
+		{AddressesAnnotation, a.addresses},
+	} {
+		if kv.value == "" {
+			delete(lease.Annotations, kv.key)
+			continue
+		}
+		if lease.Annotations == nil {
+			lease.Annotations = map[string]string{}
+		}
+		lease.Annotations[kv.key] = kv.value
+	}
 }
 
 var _ resourcelock.Interface = (*leaseLock)(nil)
@@ -138,7 +169,7 @@ func (l *leaseLock) Update(ctx context.Context, ler resourcelock.LeaderElectionR
 }
 
 // dress sets the record as the Lease's spec, and its label, owner and
-// annotation; a renewal's renewTime is remembered before it is sent,
+// annotations; a renewal's renewTime is remembered before it is sent,
 // because the watch may deliver it before Update returns.
 func (l *leaseLock) dress(lease *coordinationv1.Lease, ler resourcelock.LeaderElectionRecord) {
 	lease.Spec = resourcelock.LeaderElectionRecordToLeaseSpec(&ler)
@@ -151,22 +182,11 @@ func (l *leaseLock) dress(lease *coordinationv1.Lease, ler resourcelock.LeaderEl
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	setUnavailableAnnotation(lease, l.unavailable)
+	l.published.applyTo(lease)
 	if ler.HolderIdentity == l.node {
 		l.writes[l.nextWrite] = renewal{micros: ler.RenewTime.UnixMicro(), at: ler.RenewTime.Time}
 		l.nextWrite = (l.nextWrite + 1) % recentWrites
 	}
-}
-
-func setUnavailableAnnotation(lease *coordinationv1.Lease, value string) {
-	if value == "" {
-		delete(lease.Annotations, UnavailableAnnotation)
-		return
-	}
-	if lease.Annotations == nil {
-		lease.Annotations = map[string]string{}
-	}
-	lease.Annotations[UnavailableAnnotation] = value
 }
 
 // writtenAt returns the local time this speaker wrote renewTime at, if it
@@ -183,39 +203,41 @@ func (l *leaseLock) writtenAt(renewTime time.Time) (time.Time, bool) {
 	return time.Time{}, false
 }
 
-// setUnavailable records the annotation value renewals carry and reports
-// whether it changed.
-func (l *leaseLock) setUnavailable(value string) bool {
+// publish applies change to the annotations renewals carry and reports
+// whether they changed.
+func (l *leaseLock) publish(change func(*leaseAnnotations)) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.unavailable == value {
+	next := l.published
+	change(&next)
+	if next == l.published {
 		return false
 	}
-	l.unavailable = value
+	l.published = next
 	return true
 }
 
-// writeUnavailable writes the recorded annotation value when the Lease
-// last read or written carries another one. Before the Lease exists the
-// creating renewal carries it; after a conflict the next renewal, which
-// rereads the Lease, does.
-func (l *leaseLock) writeUnavailable(ctx context.Context) error {
+// writePublished writes the recorded annotations, all in one update, when
+// the Lease last read or written carries other values. Before the Lease
+// exists the creating renewal carries them; after a conflict the next
+// renewal, which rereads the Lease, does.
+func (l *leaseLock) writePublished(ctx context.Context) error {
 	l.io.Lock()
 	defer l.io.Unlock()
 	if l.lease == nil {
 		return nil
 	}
 	l.mu.Lock()
-	want := l.unavailable
+	want := l.published
 	l.mu.Unlock()
-	if l.lease.Annotations[UnavailableAnnotation] == want {
+	if want.carriedBy(l.lease) {
 		return nil
 	}
 	lease := l.lease.DeepCopy()
-	setUnavailableAnnotation(lease, want)
+	want.applyTo(lease)
 	updated, err := l.leases.Update(ctx, lease, metav1.UpdateOptions{})
 	if err != nil {
-		return fmt.Errorf("lease %s: write %s: %w", l.Describe(), UnavailableAnnotation, err)
+		return fmt.Errorf("lease %s: write annotations: %w", l.Describe(), err)
 	}
 	l.lease = updated
 	return nil

@@ -121,7 +121,7 @@ func TestLeaseLock(t *testing.T) {
 	ctx := context.Background()
 	name := LeaseNamePrefix + "node1"
 
-	lock.setUnavailable(formatUnavailable([]string{"eip-b", "eip-a"}))
+	lock.publish(func(a *leaseAnnotations) { a.unavailable = formatUnavailable([]string{"eip-b", "eip-a"}) })
 	t0 := time.Now()
 	if err := lock.Create(ctx, resourcelock.LeaderElectionRecord{HolderIdentity: "node1", RenewTime: metav1.NewTime(t0)}); err != nil {
 		t.Fatal(err)
@@ -150,23 +150,23 @@ func TestLeaseLock(t *testing.T) {
 	}
 
 	// The annotation is written only when it changed.
-	if err := lock.writeUnavailable(ctx); err != nil {
+	if err := lock.writePublished(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if n := fake.writeCount(); n != 1 {
 		t.Errorf("%d writes, want 1 (no change to write)", n)
 	}
-	if !lock.setUnavailable("") {
-		t.Error("setUnavailable(\"\") reported no change")
+	if !lock.publish(func(a *leaseAnnotations) { a.unavailable = "" }) {
+		t.Error("clearing the unavailable list reported no change")
 	}
-	if err := lock.writeUnavailable(ctx); err != nil {
+	if err := lock.writePublished(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if _, ok := fake.lease(name).Annotations[UnavailableAnnotation]; ok || fake.writeCount() != 2 {
 		t.Errorf("annotation after clearing: %v, %d writes", fake.lease(name).Annotations, fake.writeCount())
 	}
 	// A renewal carries the current value too, and keeps the label.
-	lock.setUnavailable("eip-c")
+	lock.publish(func(a *leaseAnnotations) { a.unavailable = "eip-c" })
 	if err := lock.Update(ctx, resourcelock.LeaderElectionRecord{HolderIdentity: "node1", RenewTime: metav1.Now()}); err != nil {
 		t.Fatal(err)
 	}

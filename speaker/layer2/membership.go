@@ -3,6 +3,7 @@ package layer2
 import (
 	"context"
 	"maps"
+	"net/netip"
 	"slices"
 	"sync"
 	"time"
@@ -18,6 +19,10 @@ type Members struct {
 	// Live maps every live node to the Eips it marks unavailable (sorted;
 	// nil when none).
 	Live map[string][]string
+	// Addrs maps the live nodes that publish addresses (VIP mode's
+	// AddressesAnnotation) to them: IPv4 first, the first of each family
+	// counting; nodes without any are absent. Layer2 ownership ignores it.
+	Addrs map[string][]netip.Addr
 	// Frozen is set while this speaker cannot confirm its own Lease
 	// through the API server: nobody expires, and Live is the last view
 	// (empty before the speaker was ever confirmed).
@@ -35,9 +40,10 @@ func (m Members) Serves(node, eip string) bool {
 	return live && !slices.Contains(unavailable, eip)
 }
 
-// Equal reports whether two views are the same.
+// Equal reports whether two views are the same, addresses included.
 func (m Members) Equal(o Members) bool {
-	return m.Frozen == o.Frozen && maps.EqualFunc(m.Live, o.Live, slices.Equal[[]string])
+	return m.Frozen == o.Frozen && maps.EqualFunc(m.Live, o.Live, slices.Equal[[]string]) &&
+		maps.EqualFunc(m.Addrs, o.Addrs, slices.Equal[[]netip.Addr])
 }
 
 // Membership is this speaker's view of which speakers are live, from the
@@ -117,8 +123,8 @@ func (m *Membership) Healthy() bool {
 }
 
 // Changed receives a value after the view changes: a node became live or
-// dead, changed its unavailable Eips, or the view froze or thawed. Changes
-// coalesce; read Snapshot after receiving.
+// dead, changed its unavailable Eips or its addresses, or the view froze
+// or thawed. Changes coalesce; read Snapshot after receiving.
 func (m *Membership) Changed() <-chan struct{} {
 	return m.changed
 }
@@ -162,9 +168,14 @@ func (m *Membership) logChange(old, view Members) {
 	}
 	for _, n := range view.Nodes() {
 		if _, was := old.Live[n]; !was {
-			m.log.Info("node live", "node", n, "unavailableEips", view.Live[n])
-		} else if !slices.Equal(old.Live[n], view.Live[n]) {
+			m.log.Info("node live", "node", n, "unavailableEips", view.Live[n], "addresses", view.Addrs[n])
+			continue
+		}
+		if !slices.Equal(old.Live[n], view.Live[n]) {
 			m.log.Info("node unavailable eips changed", "node", n, "unavailableEips", view.Live[n])
+		}
+		if !slices.Equal(old.Addrs[n], view.Addrs[n]) {
+			m.log.Info("node addresses changed", "node", n, "addresses", view.Addrs[n])
 		}
 	}
 	for _, n := range old.Nodes() {

@@ -1,6 +1,7 @@
 package layer2
 
 import (
+	"net/netip"
 	"strings"
 	"time"
 
@@ -23,6 +24,7 @@ type member struct {
 	// zero for a Lease stale at first sight.
 	seen        time.Time
 	unavailable []string
+	addrs       []netip.Addr
 }
 
 // memberTable turns observed Leases into a membership view. It is pure:
@@ -71,6 +73,7 @@ func (t *memberTable) observe(lease *coordinationv1.Lease, now time.Time) {
 		m.held, m.renewMicros, m.seen = held, renew.UnixMicro(), now
 	}
 	m.unavailable = parseUnavailable(lease.Annotations[UnavailableAnnotation])
+	m.addrs = parseAddresses(lease.Annotations[AddressesAnnotation])
 
 	if lease.Name == t.selfLease && held && !renew.IsZero() {
 		if at, ok := t.writtenAt(renew); ok && at.After(t.selfWritten) {
@@ -129,15 +132,22 @@ func (t *memberTable) view(now time.Time) (Members, time.Time) {
 		}
 	}
 	live := make(map[string][]string, len(t.members))
+	var addrs map[string][]netip.Addr
 	for _, m := range t.members {
 		if !m.held || t.expired(m, now) {
 			continue
 		}
 		live[m.node] = m.unavailable
+		if len(m.addrs) > 0 {
+			if addrs == nil {
+				addrs = map[string][]netip.Addr{}
+			}
+			addrs[m.node] = m.addrs
+		}
 		earliest(m.seen.Add(t.leaseDuration))
 	}
 	if healthy {
 		earliest(t.selfWritten.Add(t.renewDeadline + time.Nanosecond))
 	}
-	return Members{Live: live, Frozen: !healthy}, next
+	return Members{Live: live, Addrs: addrs, Frozen: !healthy}, next
 }
