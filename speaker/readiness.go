@@ -34,7 +34,8 @@ type modeFailure struct {
 //
 // A mode has work on this node when an Eip of its protocol exists or, for
 // BGP, when the BgpConf named default does (it brings sessions and
-// Service ranges even without a bgp Eip). So a BGP failure holds up a
+// Service ranges even without a bgp Eip), or, for Layer2, when a vip Eip
+// does (the Layer2 mode runs the Lease session VIP mode ranks nodes by). So a BGP failure holds up a
 // DaemonSet rollout on a node that serves Layer2 fine only when BGP is
 // configured: the node then does not deliver what the cluster asks of it,
 // and a rollout that went on would spread a broken build to every node. A
@@ -104,7 +105,7 @@ func hasWork(mode string, snap Snapshot) bool {
 		return true
 	}
 	for _, p := range snap.Pools {
-		if p.Protocol == mode {
+		if p.Protocol == mode || (mode == v1alpha2.ProtocolLayer2 && p.Protocol == v1alpha2.ProtocolVIP) {
 			return true
 		}
 	}

@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/herald-lb/herald/api/v1alpha2"
+	"github.com/herald-lb/herald/internal/eippool"
 )
 
 // switchMode is a mode whose Apply fails while err is set.
@@ -110,4 +111,37 @@ func TestReadinessFollowsModes(t *testing.T) {
 	idle.set(errors.New("idle broken"))
 	reconcile()
 	wantReady("a mode without work fails", "", 1, 0)
+}
+
+// TestHasWork: which modes have work for which pools; a vip pool gives the
+// layer2 mode work too, since it runs the Lease session VIP mode needs.
+func TestHasWork(t *testing.T) {
+	pools := func(protocols ...string) Snapshot {
+		var s Snapshot
+		for _, p := range protocols {
+			s.Pools = append(s.Pools, eippool.Pool{Name: p, Protocol: p})
+		}
+		return s
+	}
+	for _, tc := range []struct {
+		snap Snapshot
+		mode string
+		want bool
+	}{
+		{pools(), v1alpha2.ProtocolLayer2, false},
+		{pools(v1alpha2.ProtocolBGP), v1alpha2.ProtocolLayer2, false},
+		{pools(v1alpha2.ProtocolLayer2), v1alpha2.ProtocolLayer2, true},
+		{pools(v1alpha2.ProtocolVIP), v1alpha2.ProtocolLayer2, true},
+		{pools(v1alpha2.ProtocolVIP), v1alpha2.ProtocolVIP, true},
+		{pools(v1alpha2.ProtocolLayer2), v1alpha2.ProtocolVIP, false},
+		{pools(v1alpha2.ProtocolVIP), v1alpha2.ProtocolBGP, false},
+	} {
+		var names []string
+		for _, p := range tc.snap.Pools {
+			names = append(names, p.Protocol)
+		}
+		if got := hasWork(tc.mode, tc.snap); got != tc.want {
+			t.Errorf("hasWork(%s, pools %v) = %v, want %v", tc.mode, names, got, tc.want)
+		}
+	}
 }
