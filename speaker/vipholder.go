@@ -22,6 +22,14 @@ import (
 	"github.com/herald-lb/herald/vipdir"
 )
 
+// VIP mode writes one annotation on Services, the holder, and events about
+// it: the same grants Layer2's owner annotation needs (repeated here so
+// that each mode states its own), and the release's
+// ValidatingAdmissionPolicy lets the speaker change exactly those two
+// annotations (config/speaker/service_policy.yaml).
+// +kubebuilder:rbac:groups="",resources=services,verbs=patch
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+
 // VIP mode's event reasons on Services.
 const (
 	// ReasonVIPHolder: this node's keepalived holds the address now.
