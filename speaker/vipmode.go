@@ -53,6 +53,12 @@ type VIPMode struct {
 	// Interfaces resolves the vip pools' interfaces on this node, e.g.
 	// layer2.ResolveEipInterfaces over the route table and the carrier.
 	Interfaces func(pools []eippool.Pool) layer2.EipInterfaces
+	// InterfacesSynced, when set, says whether Interfaces can be trusted
+	// yet (layer2.CarrierWatch.Synced): before the carrier watch's first
+	// list every interface looks down, and a config rendered then would
+	// leave this node out of every VIP and move them all away. Nothing is
+	// written until it is true; its first sync wakes the reconciler.
+	InterfacesSynced func() bool
 	// Sink receives keepalived.conf (FileConfigSink).
 	Sink ConfigSink
 	// TrackDir is where this process writes track files: the directory
@@ -113,6 +119,10 @@ func (m *VIPMode) applyConfig(snap Snapshot, d Desired) error {
 	}
 	resolved := layer2.EipInterfaces{}
 	if len(pools) > 0 {
+		if m.InterfacesSynced != nil && !m.InterfacesSynced() {
+			m.Log.V(1).Info("vip mode waits for the carrier watch's first sync; keepalived.conf left as it is")
+			return nil
+		}
 		resolved = m.Interfaces(pools)
 	}
 	ifaces := func(p eippool.Pool) (string, bool) {

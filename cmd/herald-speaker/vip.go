@@ -129,10 +129,11 @@ func setupVIP(mgr ctrl.Manager, node string, f vipFlags, l2 layer2Setup, log log
 		Interfaces: func(pools []eippool.Pool) layer2.EipInterfaces {
 			return layer2.ResolveEipInterfaces(pools, routes, carrier.Up)
 		},
-		Sink:     speaker.FileConfigSink{Path: dir.Candidate()},
-		TrackDir: dir.Track(),
-		States:   states.States,
-		Client:   mgr.GetClient(), Recorder: mgr.GetEventRecorder("herald-speaker"),
+		InterfacesSynced: carrier.Synced,
+		Sink:             speaker.FileConfigSink{Path: dir.Candidate()},
+		TrackDir:         dir.Track(),
+		States:           states.States,
+		Client:           mgr.GetClient(), Recorder: mgr.GetEventRecorder("herald-speaker"),
 		Log:     log.WithName("vip"),
 		Metrics: m,
 	}
