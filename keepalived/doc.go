@@ -5,8 +5,8 @@
 // keepalived.conf renderer) and the supervisor that drives a keepalived
 // process. herald-controller assigns VRIDs with it (controllers/vrid.go);
 // cmd/herald-keepalived runs the supervisor over the directory vipdir
-// describes, and speaker.VIPMode renders into it; the speaker does not
-// run VIP mode yet (not wired into herald-speaker).
+// describes, and speaker.VIPMode, which herald-speaker runs, renders into
+// it and reads the VRRP states back from it.
 //
 // # One VRRP instance per VIP address
 //

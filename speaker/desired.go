@@ -32,6 +32,9 @@ type Service struct {
 	// Layer2Node is the Service's layer2.openelb.kubesphere.io/v1alpha1
 	// annotation: the node that last said it answers for its address.
 	Layer2Node string
+	// VIPHolder is the Service's vip.herald.io/holder annotation: the node
+	// that last said its keepalived holds the Service's vip address.
+	VIPHolder string
 }
 
 // RouteKind says why a route is advertised. Metrics count routes by it.

@@ -23,7 +23,7 @@
 //
 // `protocol: vip` Eips are served by keepalived (package keepalived), which
 // runs in its own DaemonSet under a Herald supervisor, so that a speaker
-// crash, restart or upgrade moves no VIP. The speaker's part is pure
+// crash, restart or upgrade moves no VIP. The speaker's part is
 // rendering: Compute turns every vip address in use into one VIPClaim
 // (shared addresses combine as Layer2 claims do), the snapshot carries the
 // VRIDs the controller assigned (Eip status.vrids, which the cache keeps
@@ -46,11 +46,32 @@
 // a view frozen after that is kept, as Layer2 keeps it. No Node object is
 // watched for the addresses.
 //
-// Not wired yet: herald-speaker runs no VIPMode (the reconciler logs vip
-// addresses as not announced). What is left is the wiring: Members from
-// Layer2Mode.VIPMembers, its interfaces from layer2.ResolveEipInterfaces,
-// a flag to turn it on with the settings and the shared directory, and the
-// supervisor (cmd/herald-keepalived) on the other side of that directory.
+// herald-speaker runs VIPMode (cmd/herald-speaker/vip.go): its members
+// come from the speakers' per-node Leases (Layer2Mode.VIPMembers; Members
+// must return nothing until the view has synced, or a lone node would rank
+// itself first for every VIP), its interfaces from
+// layer2.ResolveEipInterfaces over the route table and the carrier watch,
+// its settings from the --vrrp-* flags, which must be equal on all nodes,
+// and it writes into --vip-dir, the host directory shared with the
+// supervisor (cmd/herald-keepalived, package vipdir). With no vip pool and
+// no such directory it writes nothing and is no error: a cluster without
+// vip pools need not run the supervisor.
+//
+// The way back: VIPStateWatcher polls the supervisor's state.json (why
+// polling, not inotify, is on the type) and wakes the reconciler when
+// this node's keepalived reports a change; VIPMode then writes this node
+// into the vip.herald.io/holder annotation of the Services of every VIP
+// it is MASTER for, with a VIPHolder event. Only a master writes, at most
+// once per Service per 30 s while it stays master (vipHolders: a cache
+// that has not caught up costs nothing, and two masters at once, VRRP
+// split by the network, cannot fight over it); BACKUP and FAULT write
+// nothing, the next master does. The annotation is a report: VRRP moves
+// the VIP whatever the speaker does, so a speaker that is down only
+// leaves it stale. At rest it costs no API call; each mastership change
+// costs one patch and one event per Service of the VIP. Metrics:
+// herald_speaker_vip_instances (the instances this node's config runs),
+// herald_speaker_vip_master and herald_speaker_vip_state{state} (what its
+// keepalived reports).
 //
 // # Readiness
 //
@@ -112,6 +133,12 @@
 //     secretCache.mu is held while a Secret is read, and nothing read calls
 //     back. BGPStatusWriter keeps its cache on its own goroutine, without a
 //     lock.
+//   - VIPMode.mu guards the config last written and the problems last
+//     logged; it is held while files are written, and nothing under it
+//     calls back. The holder annotations are written after it is released;
+//     vipHolders.mu (when each Service was last patched) and
+//     VIPStateWatcher.mu (the states last read) are leaves, and the
+//     watcher pokes the reconciler with a non-blocking send.
 //   - Reconciler keeps its readiness in an atomic pointer. Its trigger
 //     forwarder blocks only on the controller's source channel, until the
 //     manager stops.

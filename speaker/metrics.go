@@ -21,6 +21,10 @@ type Metrics struct {
 	// layer2LiveNodes and layer2Frozen are the Layer2 membership view as
 	// this node sees it.
 	layer2LiveNodes, layer2Frozen prometheus.Gauge
+	// vipInstances, vipMaster and vipState are VIP mode on this node: what
+	// it renders and what its keepalived reports (vipmetrics.go).
+	vipInstances, vipMaster prometheus.Gauge
+	vipState                *prometheus.GaugeVec
 }
 
 // NewMetrics creates the series and registers them with reg (the
@@ -60,8 +64,22 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Help: "1 while this node cannot confirm its own Lease through the API server: its Layer2 view is frozen " +
 				"(nobody expires; it yields an address when it hears another node announce it).",
 		}),
+		vipInstances: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "herald_speaker_vip_instances",
+			Help: "VRRP instances (one per VIP) in the keepalived.conf this node last rendered: the VIPs this node may hold.",
+		}),
+		vipMaster: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "herald_speaker_vip_master",
+			Help: "VIPs this node's keepalived holds (VRRP MASTER), as its supervisor reports in state.json.",
+		}),
+		vipState: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "herald_speaker_vip_state",
+			Help: "VRRP instances of this node's keepalived by state (MASTER, BACKUP, FAULT, STOP), as its supervisor reports in state.json; " +
+				"all 0 while the file is missing or unreadable.",
+		}, []string{"state"}),
 	}
-	for _, c := range []prometheus.Collector{m.announcedAddrs, m.announcedPrefixes, m.reconcileErrors, m.modeReady, m.PeerSessions, m.layer2LiveNodes, m.layer2Frozen} {
+	for _, c := range []prometheus.Collector{m.announcedAddrs, m.announcedPrefixes, m.reconcileErrors, m.modeReady, m.PeerSessions, m.layer2LiveNodes, m.layer2Frozen,
+		m.vipInstances, m.vipMaster, m.vipState} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

@@ -186,6 +186,7 @@ func toService(svc *corev1.Service, class string, ranges bgpconfig.ServiceCIDRs)
 			s.Addrs = appendAddr(s.Addrs, in.IP)
 		}
 		s.Layer2Node = svc.Annotations[v1alpha2.AnnotationLayer2Node]
+		s.VIPHolder = svc.Annotations[v1alpha2.AnnotationVIPHolder]
 	}
 	if s.LocalTraffic && len(ranges.ClusterIPs) > 0 {
 		ips := svc.Spec.ClusterIPs

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/netip"
 	"os"
 	"slices"
@@ -12,11 +13,14 @@ import (
 	"sync"
 
 	"github.com/go-logr/logr"
+	"k8s.io/client-go/tools/events"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/herald-lb/herald/api/v1alpha2"
 	"github.com/herald-lb/herald/internal/eippool"
 	"github.com/herald-lb/herald/keepalived"
 	"github.com/herald-lb/herald/speaker/layer2"
+	"github.com/herald-lb/herald/vipdir"
 )
 
 // ConfigSink receives this node's rendered keepalived.conf. The supervisor
@@ -49,14 +53,30 @@ type VIPMode struct {
 	// Interfaces resolves the vip pools' interfaces on this node, e.g.
 	// layer2.ResolveEipInterfaces over the route table and the carrier.
 	Interfaces func(pools []eippool.Pool) layer2.EipInterfaces
+	// InterfacesSynced, when set, says whether Interfaces can be trusted
+	// yet (layer2.CarrierWatch.Synced): before the carrier watch's first
+	// list every interface looks down, and a config rendered then would
+	// leave this node out of every VIP and move them all away. Nothing is
+	// written until it is true; its first sync wakes the reconciler.
+	InterfacesSynced func() bool
 	// Sink receives keepalived.conf (FileConfigSink).
 	Sink ConfigSink
 	// TrackDir is where this process writes track files: the directory
 	// keepalived reads as Settings.TrackDir, which a container may mount
 	// under another path. Empty means Settings.TrackDir.
 	TrackDir string
+	// States returns the VRRP states this node's keepalived reports
+	// (VIPStateWatcher.States). With Client, the Services of the VIPs it
+	// holds get this node as their holder annotation (vipHolders); nil
+	// writes none.
+	States func() vipdir.States
+	// Client writes the holder annotation on Services; Recorder the events.
+	Client   client.Client
+	Recorder events.EventRecorder
 	Log      logr.Logger
+	Metrics  *Metrics
 
+	holders vipHolders
 	// mu guards the fields below; Apply and Shutdown may run on different
 	// goroutines. A leaf: nothing called under it calls back.
 	mu sync.Mutex
@@ -67,10 +87,20 @@ type VIPMode struct {
 }
 
 // Apply renders the config for d's vip claims and hands it to the sink
-// when it changed, after updating the track files it names. Problems with
-// single VIPs (no VRID yet, no eligible node) are logged once each time
-// the set of them changes, not on every reconcile.
-func (m *VIPMode) Apply(_ context.Context, snap Snapshot, d Desired) error {
+// when it changed, after updating the track files it names, and writes the
+// holder annotation on the Services of the VIPs this node's keepalived
+// holds. Problems with single VIPs (no VRID yet, no eligible node) are
+// logged once each time the set of them changes, not on every reconcile.
+func (m *VIPMode) Apply(ctx context.Context, snap Snapshot, d Desired) error {
+	err := m.applyConfig(snap, d)
+	if m.States == nil {
+		return err
+	}
+	return errors.Join(err, annotateHolders(ctx, m.Client, m.Recorder, m.Log, &m.holders, m.Node, snap, d.VIP, m.States()))
+}
+
+// applyConfig renders and writes keepalived.conf and the track files.
+func (m *VIPMode) applyConfig(snap Snapshot, d Desired) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var pools []eippool.Pool
@@ -89,6 +119,10 @@ func (m *VIPMode) Apply(_ context.Context, snap Snapshot, d Desired) error {
 	}
 	resolved := layer2.EipInterfaces{}
 	if len(pools) > 0 {
+		if m.InterfacesSynced != nil && !m.InterfacesSynced() {
+			m.Log.V(1).Info("vip mode waits for the carrier watch's first sync; keepalived.conf left as it is")
+			return nil
+		}
 		resolved = m.Interfaces(pools)
 	}
 	ifaces := func(p eippool.Pool) (string, bool) {
@@ -113,9 +147,16 @@ func (m *VIPMode) Apply(_ context.Context, snap Snapshot, d Desired) error {
 	}
 	if !bytes.Equal(conf, m.written) {
 		if err := m.Sink.WriteConfig(conf); err != nil {
-			return errors.Join(trackErr, fmt.Errorf("write keepalived.conf: %w", err))
+			if len(pools) > 0 || !errors.Is(err, fs.ErrNotExist) {
+				return errors.Join(trackErr, fmt.Errorf("write keepalived.conf: %w", err))
+			}
+			// No vip pool and no shared directory: no supervisor runs
+			// on this node, so there is no keepalived to empty. A cluster
+			// without vip pools need not deploy one.
+			m.Log.V(1).Info("no vip pool and no directory shared with herald-keepalived; nothing written", "error", err.Error())
 		}
 		m.written = conf
+		m.Metrics.vipRendered(instancesOf(cfg, m.Node))
 	}
 	if err := keepalived.PruneTrackFiles(m.trackDir(), local); err != nil {
 		return errors.Join(trackErr, err)
@@ -160,6 +201,18 @@ func (m *VIPMode) writeTrackFiles(cfg keepalived.Config) ([]netip.Addr, error) {
 		}
 	}
 	return local, errors.Join(errs...)
+}
+
+// instancesOf counts the VRRP instances cfg has node run: the VIPs whose
+// participants include it.
+func instancesOf(cfg keepalived.Config, node string) int {
+	n := 0
+	for _, v := range cfg.VIPs {
+		if slices.Contains(keepalived.Participants(v.Addr, v.Ranked, cfg.Settings.Participants), node) {
+			n++
+		}
+	}
+	return n
 }
 
 // errNoTrackDir means the track directory could not be created; no

@@ -33,6 +33,11 @@ const (
 	// AnnotationLayer2Node is written by the speaker: the node that answers
 	// ARP/NDP for the Service's address.
 	AnnotationLayer2Node = "layer2.openelb.kubesphere.io/v1alpha1"
+	// AnnotationVIPHolder is written by the speaker of the node whose
+	// keepalived holds the Service's vip address (VRRP master). Herald's
+	// own: OpenELB reports no VIP holder. It names the last node that
+	// became master; none writes while nobody is (all BACKUP or FAULT).
+	AnnotationVIPHolder = "vip.herald.io/holder"
 	// InterfaceCanReachPrefix selects the interface that routes to an address
 	// ("can_reach:192.168.0.1") instead of naming it.
 	InterfaceCanReachPrefix = "can_reach:"

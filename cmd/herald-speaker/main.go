@@ -1,7 +1,10 @@
 // Command herald-speaker runs on every node (a DaemonSet with hostNetwork)
 // and makes the network deliver the traffic of Herald's LoadBalancer
 // addresses to the node: in BGP mode it advertises them to the BgpPeers
-// that select the node. It never allocates addresses.
+// that select the node, in Layer2 mode it answers ARP/NDP for the ones it
+// owns, and in VIP mode it renders keepalived.conf for the herald-keepalived
+// DaemonSet and names the VRRP master on the Services. It never allocates
+// addresses.
 package main
 
 import (
@@ -43,6 +46,7 @@ type flags struct {
 	pprof                    bool
 	resync                   time.Duration
 	layer2                   layer2Flags
+	vip                      vipFlags
 }
 
 func parseFlags() flags {
@@ -58,6 +62,7 @@ func parseFlags() flags {
 	flag.DurationVar(&f.resync, "resync-period", time.Minute, "recompute and re-apply everything this often even without changes (re-reads BgpPeer password Secrets)")
 	flag.BoolVar(&f.pprof, "enable-pprof", false, "serve Go's profiles under /debug/pprof/ on the metrics endpoint (for debugging memory or CPU use)")
 	f.layer2.bind()
+	f.vip.bind(flag.CommandLine)
 	opts := zap.Options{}
 	opts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -156,11 +161,15 @@ func run(f flags) error {
 	if err := metrics.Registry.Register(l2.mode); err != nil {
 		return fmt.Errorf("register layer2 metrics: %w", err)
 	}
+	vip, err := setupVIP(mgr, f.node, f.vip, l2, log, m)
+	if err != nil {
+		return fmt.Errorf("set up vip mode: %w", err)
+	}
 	rec := &speaker.Reconciler{
 		Services: speaker.InformerServices(sii),
 		Reader:   mgr.GetClient(), Node: f.node, Class: f.class, Metrics: m, Resync: f.resync,
-		Modes:    map[string]speaker.Mode{v1alpha2.ProtocolBGP: mode, v1alpha2.ProtocolLayer2: l2.mode},
-		Triggers: l2.triggers,
+		Modes:    map[string]speaker.Mode{v1alpha2.ProtocolBGP: mode, v1alpha2.ProtocolLayer2: l2.mode, v1alpha2.ProtocolVIP: vip.mode},
+		Triggers: append(l2.triggers, vip.triggers...),
 	}
 	if err := rec.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("set up speaker: %w", err)

@@ -222,6 +222,11 @@ func ownerPatch(node string) string {
 	return fmt.Sprintf(`{"metadata":{"annotations":{%q:%q}}}`, v1alpha2.AnnotationLayer2Node, node)
 }
 
+// holderPatch is the speaker's other write: the VIP holder annotation.
+func holderPatch(node string) string {
+	return fmt.Sprintf(`{"metadata":{"annotations":{%q:%q}}}`, v1alpha2.AnnotationVIPHolder, node)
+}
+
 // statusPatch merge-patches the status subresource of a cluster-scoped
 // custom resource.
 func statusPatch(obj client.Object, name, patch string) func(context.Context, client.Client) error {
@@ -288,7 +293,8 @@ func (f *fixture) servicePatch(name, patch string) func(context.Context, client.
 }
 
 // speakerChecks: the speaker reads what it announces, writes its BGP
-// status, its Lease, events and the owner annotation — and nothing else.
+// status, its Lease, events and the owner and holder annotations — and
+// nothing else.
 func (f *fixture) speakerChecks(ns string) []check {
 	allow := func(name string, do func(context.Context, client.Client) error) check {
 		return check{name: name, allow: true, do: do}
@@ -301,7 +307,8 @@ func (f *fixture) speakerChecks(ns string) []check {
 	byPolicy := func(name, what, patch string) check {
 		n++
 		return check{name: name, do: f.servicePatch(fmt.Sprintf("policy%d", n), patch),
-			phrase: "may change only the " + v1alpha2.AnnotationLayer2Node + " annotation of a Service; this update changes " + what}
+			phrase: "may change only the " + v1alpha2.AnnotationLayer2Node + " and " + v1alpha2.AnnotationVIPHolder +
+				" annotations of a Service; this update changes " + what}
 	}
 	return []check{
 		allow("get a Secret in Herald's namespace", get(&corev1.Secret{}, f.heraldSecret)),
@@ -313,6 +320,18 @@ func (f *fixture) speakerChecks(ns string) []check {
 			return f.patchService(ctx, c, f.svc, ownerPatch("node-a"))
 		}),
 		allow("remove the owner annotation of a Service", f.servicePatch("owner-removed", fmt.Sprintf(`{"metadata":{"annotations":{%q:null}}}`, v1alpha2.AnnotationLayer2Node))),
+		allow("patch the holder annotation of a Service", func(ctx context.Context, c client.Client) error {
+			return f.patchService(ctx, c, f.svc, holderPatch("node-b"))
+		}),
+		allow("change the holder annotation of a Service", f.onFreshService("holder-changed", func(ctx context.Context, c client.Client, key client.ObjectKey) error {
+			if err := f.patchService(ctx, c, key, holderPatch("node-a")); err != nil {
+				return err
+			}
+			return f.patchService(ctx, c, key, holderPatch("node-b"))
+		})),
+		allow("remove the holder annotation of a Service", f.servicePatch("holder-removed", fmt.Sprintf(`{"metadata":{"annotations":{%q:null}}}`, v1alpha2.AnnotationVIPHolder))),
+		allow("patch both annotations at once", f.servicePatch("both", fmt.Sprintf(`{"metadata":{"annotations":{%q:"node-a",%q:"node-b"}}}`,
+			v1alpha2.AnnotationLayer2Node, v1alpha2.AnnotationVIPHolder))),
 		allow("patch BgpPeer status", statusPatch(&v1alpha2.BgpPeer{}, f.peer, `{"status":{"nodesPeerStatus":{"node-a":{}}}}`)),
 		allow("patch BgpConf status", statusPatch(&v1alpha2.BgpConf{}, f.conf, `{"status":{"nodesConfStatus":{"node-a":{"routerId":"192.0.2.2","as":65000}}}}`)),
 		allow("create and renew its Lease in Herald's namespace", lease(ns, "node-a")),
@@ -325,11 +344,15 @@ func (f *fixture) speakerChecks(ns string) []check {
 		byPolicy("change a Service's selector", "its spec", `{"spec":{"selector":{"app":"stolen"}}}`),
 		byPolicy("change a Service's selector with the owner annotation", "its spec",
 			fmt.Sprintf(`{"metadata":{"annotations":{%q:"node-a"}},"spec":{"selector":{"app":"stolen"}}}`, v1alpha2.AnnotationLayer2Node)),
+		byPolicy("change a Service's selector with the holder annotation", "its spec",
+			fmt.Sprintf(`{"metadata":{"annotations":{%q:"node-a"}},"spec":{"selector":{"app":"stolen"}}}`, v1alpha2.AnnotationVIPHolder)),
 		byPolicy("change a Service's ports", "its spec", `{"spec":{"ports":[{"port":22}]}}`),
 		byPolicy("change a Service's labels", "its labels", `{"metadata":{"labels":{"app":"stolen"}}}`),
 		byPolicy("add a label to a Service", "its labels", `{"metadata":{"labels":{"extra":"x"}}}`),
 		byPolicy("change another annotation", "another annotation", `{"metadata":{"annotations":{"lb.kubesphere.io/v1alpha1":"other"}}}`),
 		byPolicy("add another annotation", "another annotation", `{"metadata":{"annotations":{"eip.openelb.kubesphere.io/v1alpha2":"stolen"}}}`),
+		byPolicy("add another annotation with the holder annotation", "another annotation",
+			fmt.Sprintf(`{"metadata":{"annotations":{%q:"node-a","vip.herald.io/other":"x"}}}`, v1alpha2.AnnotationVIPHolder)),
 		byPolicy("remove another annotation", "another annotation", `{"metadata":{"annotations":{"lb.kubesphere.io/v1alpha1":null}}}`),
 		byPolicy("add a finalizer to a Service", "its finalizers", `{"metadata":{"finalizers":["example.com/stuck"]}}`),
 		byPolicy("add an owner reference to a Service", "its owner references",
