@@ -24,10 +24,11 @@ import (
 	"github.com/herald-lb/herald/speaker/layer2"
 )
 
-// The Layer2 mode writes the owner annotation on Services, and nothing
-// else on them (the release's ValidatingAdmissionPolicy refuses any other
-// change from the speaker: RBAC cannot narrow a patch), and events about
-// it in the Services' namespaces. The speakers' Leases live in the
+// The Layer2 mode writes the owner annotation on Services (and VIP mode the
+// holder annotation), nothing else on them (the release's
+// ValidatingAdmissionPolicy refuses any other change from the speaker:
+// RBAC cannot narrow a patch), and events about it in the Services'
+// namespaces. The speakers' Leases live in the
 // speaker's namespace (herald-system in the release manifest): each
 // speaker creates and updates its own and watches the others'; none is
 // patched or deleted.

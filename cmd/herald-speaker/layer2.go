@@ -63,8 +63,9 @@ type layer2Setup struct {
 }
 
 // setupLayer2 builds the Layer2 mode: the carrier watch (run by mgr), and
-// what the mode starts while layer2 pools exist: this node's Lease, the
-// membership view of the others' and the responders.
+// what the mode starts while layer2 or vip pools exist: this node's Lease
+// and the membership view of the others' (VIP mode ranks nodes by it too),
+// and, for layer2 pools, the responders.
 func setupLayer2(mgr ctrl.Manager, cfg *rest.Config, node string, f layer2Flags, log logr.Logger, m *speaker.Metrics) (layer2Setup, error) {
 	// The Lease's requests time out well within the renew deadline (a
 	// request stuck on a dead connection would delay the next renewal);
