@@ -151,6 +151,7 @@ func run(ctx context.Context, f flags, log logr.Logger) error {
 		TrackDir:  dir.Track(),
 		Start:     ka.Start,
 		Check:     ka.Check,
+		Addresses: keepalived.NetlinkAddresses{},
 		Changed:   keepalived.PollChanges(ctx, dir.Candidate(), f.poll),
 		Report:    rep.event,
 	}
