@@ -1,0 +1,170 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/herald-lb/herald/api/v1alpha2"
+	"github.com/herald-lb/herald/keepalived"
+	"github.com/herald-lb/herald/test/e2e/cluster"
+	"github.com/herald-lb/herald/test/e2e/rig"
+)
+
+// TestVIPSupervisors runs VIP mode's keepalived side in the testbed with
+// configs the test renders itself (keepalived.Render, as the speaker
+// does), so it needs no speaker wiring: herald-keepalived with the real
+// keepalived on every node, the controller's VRIDs, kube-proxy delivering
+// to the Service's backends. It checks what the supervisor DaemonSet must
+// do in the same process model as the release: the rendered VIP is held by
+// the first-ranked node and answers; a SIGKILLed supervisor takes its
+// keepalived with it (the VIP moves to the next node) and its restart
+// brings exactly one keepalived back; a refused candidate never becomes
+// live; stopping the supervisors leaves no keepalived and no VIP.
+func TestVIPSupervisors(t *testing.T) {
+	c := cluster.Setup(t, cluster.Options{VIP: true, NoSpeakers: true})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	eip := &v1alpha2.Eip{ObjectMeta: metav1.ObjectMeta{Name: vipEip4},
+		Spec: v1alpha2.EipSpec{Address: "10.99.0.230-10.99.0.240", Protocol: v1alpha2.ProtocolVIP, Interface: rig.LANLink}}
+	if err := c.Client.Create(ctx, eip); err != nil {
+		t.Fatal(err)
+	}
+	_, ip := vipService(ctx, t, c, "vip-hand", vipEip4, nil)
+	vrid := waitVRID(ctx, t, c, vipEip4, ip)
+	ranked := []string{c.Nodes[0].Name, c.Nodes[1].Name, c.Nodes[2].Name}
+	confs := map[*cluster.Node][]byte{}
+	start := time.Now()
+	for _, n := range c.Nodes {
+		conf, err := keepalived.Render(keepalived.Config{
+			Node: n.Name,
+			Settings: n.VIPDir().Settings(keepalived.Settings{
+				AdvertInterval: time.Second, // the default
+				Participants:   3,
+			}),
+			VIPs: []keepalived.VIP{{Addr: ip, VRID: vrid, Interface: rig.LANLink, Ranked: ranked}},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		confs[n] = conf
+		writeCandidate(t, n.VIPDir().Candidate(), conf)
+	}
+	first, second := c.Nodes[0], c.Nodes[1]
+
+	runSteps(ctx, t, c, []step{
+		{"FirstRankedHoldsAndAnswers", func(ctx context.Context, t *testing.T, c *cluster.Cluster) {
+			waitVIPHolder(ctx, t, c, ip, first)
+			waitCurl(ctx, t, c, ip)
+			t.Logf("TIMING configs written -> %s answered via %s: %v", ip, first.Name, time.Since(start).Round(time.Millisecond))
+		}},
+		{"SupervisorSIGKILLedTakesKeepalivedWithIt", func(ctx context.Context, t *testing.T, c *cluster.Cluster) {
+			if len(first.KeepalivedPIDs()) == 0 {
+				t.Fatalf("no keepalived running on %s", first.Name)
+			}
+			killed := time.Now()
+			if err := first.Keepalived.Kill(); err != nil {
+				t.Fatal(err)
+			}
+			waitVIPHolder(ctx, t, c, ip, second)
+			waitCurl(ctx, t, c, ip)
+			t.Logf("TIMING supervisor of holder %s SIGKILLed -> %s answered via %s: %v", first.Name, ip, second.Name, time.Since(killed).Round(time.Millisecond))
+			err := rig.Eventually(ctx, 10*time.Second, 50*time.Millisecond, func(context.Context) error {
+				if pids := first.KeepalivedPIDs(); len(pids) > 0 {
+					return fmt.Errorf("keepalived %v outlived its supervisor on %s", pids, first.Name)
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The next supervisor adopts the live config: keepalived is
+			// back without a render, and the first-ranked node preempts.
+			if err := first.StartKeepalived(); err != nil {
+				t.Fatal(err)
+			}
+			if err := first.WaitKeepalivedReady(ctx); err != nil {
+				t.Fatal(err)
+			}
+			waitVIPHolder(ctx, t, c, ip, first)
+			waitCurl(ctx, t, c, ip)
+			// One keepalived: its parent and its VRRP child.
+			if pids := first.KeepalivedPIDs(); len(pids) != 2 {
+				t.Errorf("keepalived processes on %s: %v, want one keepalived and its VRRP child", first.Name, pids)
+			}
+		}},
+		{"RefusedCandidateNeverLive", func(ctx context.Context, t *testing.T, c *cluster.Cluster) {
+			dir := second.VIPDir()
+			live, err := os.ReadFile(dir.Live())
+			if err != nil {
+				t.Fatal(err)
+			}
+			from := second.Keepalived.LogSize()
+			writeCandidate(t, dir.Candidate(), vridLine.ReplaceAll(confs[second], []byte("virtual_router_id 300")))
+			err = rig.Eventually(ctx, 10*time.Second, 50*time.Millisecond, func(context.Context) error {
+				if !strings.Contains(second.Keepalived.LogSince(from), `"kind":"Refused"`) {
+					return errors.New("herald-keepalived has not reported the refused config")
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if now, err := os.ReadFile(dir.Live()); err != nil || !bytes.Equal(now, live) {
+				t.Errorf("live config changed after a refused candidate (%v):\n%s", err, now)
+			}
+			writeCandidate(t, dir.Candidate(), confs[second])
+			waitVIPHolder(ctx, t, c, ip, first)
+			waitCurl(ctx, t, c, ip)
+		}},
+		{"StoppedSupervisorsLeaveNothing", func(ctx context.Context, t *testing.T, c *cluster.Cluster) {
+			if err := c.StopKeepaliveds(); err != nil {
+				t.Fatal(err)
+			}
+			for _, n := range c.Nodes {
+				if vips, err := n.VIPAddrs(ctx); err != nil || len(vips) > 0 {
+					t.Errorf("%s has %v (%v) after its supervisor stopped", n.Name, vips, err)
+				}
+				if pids := n.KeepalivedPIDs(); len(pids) > 0 {
+					t.Errorf("keepalived %v still running on %s", pids, n.Name)
+				}
+				if err := n.Keepalived.Err(); err != nil {
+					t.Errorf("%s's herald-keepalived exited with %v after SIGTERM, want status 0", n.Name, err)
+				}
+			}
+		}},
+	})
+}
+
+// waitVRID waits until the controller has given a a VRID in the Eip's
+// status, and returns it.
+func waitVRID(ctx context.Context, t *testing.T, c *cluster.Cluster, eip string, a netip.Addr) keepalived.VRID {
+	t.Helper()
+	var vrid keepalived.VRID
+	err := rig.Eventually(ctx, 20*time.Second, 100*time.Millisecond, func(ctx context.Context) error {
+		var e v1alpha2.Eip
+		if err := c.Client.Get(ctx, client.ObjectKey{Name: eip}, &e); err != nil {
+			return err
+		}
+		v, ok := e.Status.VRIDs[a.String()]
+		if !ok {
+			return fmt.Errorf("eip %s: no VRID for %s in status (%v)", eip, a, e.Status.VRIDs)
+		}
+		vrid = keepalived.VRID(v)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return vrid
+}
+
