@@ -167,4 +167,3 @@ func waitVRID(ctx context.Context, t *testing.T, c *cluster.Cluster, eip string,
 	}
 	return vrid
 }
-
