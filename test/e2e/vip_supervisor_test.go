@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -29,9 +31,19 @@ import (
 // the first-ranked node and answers; a SIGKILLed supervisor takes its
 // keepalived with it (the VIP moves to the next node) and its restart
 // brings exactly one keepalived back; a refused candidate never becomes
-// live; stopping the supervisors leaves no keepalived and no VIP.
+// live; a keepalived killed outright has its stale VIP removed by the
+// supervisor, which restarts it; stopping the supervisors leaves no
+// keepalived and no VIP. The client-observed gaps of the kill and of a
+// planned supervisor restart are logged (TIMING lines).
 func TestVIPSupervisors(t *testing.T) {
-	c := cluster.Setup(t, cluster.Options{VIP: true, NoSpeakers: true})
+	rig.SkipUnlessAvailable(t)
+	bctx, bcancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	bins, err := cluster.BuildOnce(bctx)
+	bcancel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := cluster.Setup(t, cluster.Options{Binaries: bins, VIP: true, NoSpeakers: true})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	eip := &v1alpha2.Eip{ObjectMeta: metav1.ObjectMeta{Name: vipEip4},
@@ -101,6 +113,61 @@ func TestVIPSupervisors(t *testing.T) {
 			if pids := first.KeepalivedPIDs(); len(pids) != 2 {
 				t.Errorf("keepalived processes on %s: %v, want one keepalived and its VRRP child", first.Name, pids)
 			}
+		}},
+		{"KeepalivedKilledStaleVIPRemoved", func(ctx context.Context, t *testing.T, c *cluster.Cluster) {
+			// keepalived and its VRRP child killed at once: neither
+			// stops gracefully, the VIP stays on eth0 until the
+			// supervisor removes it, then it restarts keepalived.
+			old := first.KeepalivedPIDs()
+			if len(old) != 2 {
+				t.Fatalf("keepalived processes on %s: %v, want 2", first.Name, old)
+			}
+			from := first.Keepalived.LogSize()
+			p := startProbe(ctx, t, c, bins, "probe-keepalived-killed", ip, 2*time.Minute)
+			for _, pid := range old {
+				if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+					t.Fatal(err)
+				}
+			}
+			err := rig.Eventually(ctx, 10*time.Second, 50*time.Millisecond, func(context.Context) error {
+				log := first.Keepalived.LogSince(from)
+				if !strings.Contains(log, `"kind":"VIPRemoved"`) || !strings.Contains(log, `"ip":"`+ip.String()+`"`) {
+					return fmt.Errorf("herald-keepalived on %s has not removed the stale %s", first.Name, ip)
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			waitVIPHolder(ctx, t, c, ip, first)
+			waitCurl(ctx, t, c, ip)
+			stopProbe(ctx, t, p)
+			ok, failed := probeCounts(p)
+			t.Logf("TIMING keepalived of holder %s SIGKILLed -> restarted, holds %s again: %d of %d probes (10 ms apart) failed", first.Name, ip, failed, ok+failed)
+			if now := first.KeepalivedPIDs(); len(now) != 2 || slices.Contains(now, old[0]) || slices.Contains(now, old[1]) {
+				t.Errorf("keepalived processes on %s after the restart: %v (killed: %v), want 2 new ones", first.Name, now, old)
+			}
+		}},
+		{"PlannedSupervisorRestartGap", func(ctx context.Context, t *testing.T, c *cluster.Cluster) {
+			p := startProbe(ctx, t, c, bins, "probe-planned-restart", ip, 2*time.Minute)
+			if err := first.Keepalived.Stop(15 * time.Second); err != nil {
+				t.Fatal(err)
+			}
+			if err := first.Keepalived.Err(); err != nil {
+				t.Fatalf("herald-keepalived after SIGTERM: %v", err)
+			}
+			waitVIPHolder(ctx, t, c, ip, second)
+			if err := first.StartKeepalived(); err != nil {
+				t.Fatal(err)
+			}
+			if err := first.WaitKeepalivedReady(ctx); err != nil {
+				t.Fatal(err)
+			}
+			waitVIPHolder(ctx, t, c, ip, first)
+			waitCurl(ctx, t, c, ip)
+			stopProbe(ctx, t, p)
+			ok, failed := probeCounts(p)
+			t.Logf("TIMING planned restart of holder %s's supervisor (hand-over and back): %d of %d probes (10 ms apart) failed", first.Name, failed, ok+failed)
 		}},
 		{"RefusedCandidateNeverLive", func(ctx context.Context, t *testing.T, c *cluster.Cluster) {
 			dir := second.VIPDir()
