@@ -183,13 +183,13 @@ func (p *execProcess) Wait() error {
 func (p *execProcess) wait() error {
 	pid := p.cmd.Process.Pid
 	var info unix.Siginfo
-	for {
-		err := unix.Waitid(unix.P_PID, pid, &info, unix.WEXITED|unix.WNOWAIT, nil)
-		if err != unix.EINTR {
-			break
-		}
+	err := unix.Waitid(unix.P_PID, pid, &info, unix.WEXITED|unix.WNOWAIT, nil)
+	for errors.Is(err, unix.EINTR) {
+		err = unix.Waitid(unix.P_PID, pid, &info, unix.WEXITED|unix.WNOWAIT, nil)
 	}
-	_ = syscall.Kill(-pid, syscall.SIGKILL) // ESRCH: the group is already gone
+	if err == nil { // not otherwise: without the zombie the ID may be reused
+		_ = syscall.Kill(-pid, syscall.SIGKILL) // ESRCH: the group is already gone
+	}
 	return p.cmd.Wait()
 }
 

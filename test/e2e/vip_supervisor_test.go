@@ -169,6 +169,29 @@ func TestVIPSupervisors(t *testing.T) {
 			ok, failed := probeCounts(p)
 			t.Logf("TIMING planned restart of holder %s's supervisor (hand-over and back): %d of %d probes (10 ms apart) failed", first.Name, failed, ok+failed)
 		}},
+		{"HolderPortCut", func(ctx context.Context, t *testing.T, c *cluster.Cluster) {
+			// Carrier lost: keepalived faults and drops the address, the
+			// next node takes it (what TestVIP's failover relies on).
+			cut := time.Now()
+			if err := c.CarrierDown(first.Name); err != nil {
+				t.Fatal(err)
+			}
+			restored := false
+			defer func() {
+				if !restored {
+					_ = c.CarrierUp(first.Name)
+				}
+			}()
+			waitVIPHolder(ctx, t, c, ip, second)
+			waitCurl(ctx, t, c, ip)
+			t.Logf("TIMING port of holder %s cut -> %s answered via %s: %v", first.Name, ip, second.Name, time.Since(cut).Round(time.Millisecond))
+			if err := c.CarrierUp(first.Name); err != nil {
+				t.Fatal(err)
+			}
+			restored = true
+			waitVIPHolder(ctx, t, c, ip, first)
+			waitCurl(ctx, t, c, ip)
+		}},
 		{"RefusedCandidateNeverLive", func(ctx context.Context, t *testing.T, c *cluster.Cluster) {
 			dir := second.VIPDir()
 			live, err := os.ReadFile(dir.Live())
