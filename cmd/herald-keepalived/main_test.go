@@ -166,8 +166,8 @@ func TestCommand(t *testing.T) {
 	}
 	defer out.Close()
 	cmd.Stdout, cmd.Stderr = out, out
-	// Its own process group, so that a failed test kills the fake
-	// keepalived too.
+	// Its own process group, which the cleanup kills; the fake keepalived
+	// runs in a group of its own and stops on the parent-death signal.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
