@@ -92,6 +92,16 @@
 // keepalived sends priority-0 adverts and a backup takes over within
 // ~0.6 s.
 //
+// keepalived never outlives its supervisor: Exec starts it with a
+// parent-death SIGTERM (it stops gracefully when the supervisor is killed)
+// in a process group of its own, which is killed as a whole once the
+// parent has exited, so no VRRP child survives. A keepalived killed
+// outright leaves its VIPs on the interface, and the node answers for
+// them beside the new master; the supervisor removes them (ConfigVIPs,
+// AddressRemover: exact /32 and /128 matches of the configs keepalived
+// ran, nothing else) when keepalived exits and, for the Live file a
+// previous run left, before keepalived first starts.
+//
 // keepalived has no authentication for VRRPv3 (which IPv6 and sub-second
 // adverts need); unicast mode relies on vrrp_check_unicast_src instead.
 package keepalived

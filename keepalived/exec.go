@@ -9,9 +9,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // ErrConfigRefused marks a configuration `keepalived -t` refused (exit
@@ -79,7 +82,21 @@ func (e Exec) Check(ctx context.Context, path string) error {
 	}
 }
 
-// Start starts keepalived on the config at path.
+// Start starts keepalived on the config at path, tied to the supervisor's
+// life: keepalived must never outlive it, or a restarted supervisor would
+// start a second keepalived beside it (in a pod the container dies as a
+// whole; in the e2e testbed, or anywhere the supervisor runs as a plain
+// process, nothing else would end it). So keepalived gets SIGTERM from the
+// kernel when its parent dies (parent-death signal: it stops gracefully,
+// sending priority-0 adverts and removing its VIPs), and runs in a process
+// group of its own, which Stop and Wait kill as a whole so that its VRRP
+// child cannot survive a parent that was killed.
+//
+// The parent-death signal fires when the OS thread that forked the child
+// exits, not the process, and the Go runtime may end a thread that a
+// goroutine locked and left: the fork therefore happens on a goroutine
+// locked to its thread, which stays there, blocked in Wait, for as long as
+// keepalived runs.
 func (e Exec) Start(path string) (Process, error) {
 	if err := os.MkdirAll(e.RunDir, 0o755); err != nil {
 		return nil, fmt.Errorf("keepalived run directory: %w", err)
@@ -90,17 +107,26 @@ func (e Exec) Start(path string) (Process, error) {
 		out = io.Discard
 	}
 	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start %s: %w", e.binary(), err)
-	}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
 	p := &execProcess{cmd: cmd, grace: e.StopGrace, done: make(chan struct{})}
 	if p.grace <= 0 {
 		p.grace = 10 * time.Second
 	}
+	started := make(chan error, 1)
 	go func() {
-		p.err = cmd.Wait()
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		if err := cmd.Start(); err != nil {
+			started <- err
+			return
+		}
+		started <- nil
+		p.err = p.wait()
 		close(p.done)
 	}()
+	if err := <-started; err != nil {
+		return nil, fmt.Errorf("start %s: %w", e.binary(), err)
+	}
 	return p, nil
 }
 
@@ -119,7 +145,8 @@ var _ Process = (*execProcess)(nil)
 // Reload sends SIGHUP: keepalived rereads the config it was started with.
 func (p *execProcess) Reload() error { return p.signal(syscall.SIGHUP) }
 
-// Stop sends SIGTERM, and SIGKILL if keepalived is still running after the
+// Stop sends SIGTERM to keepalived, which stops its VRRP child itself, and
+// SIGKILL to its whole process group if it is still running after the
 // grace period. It returns at once; Wait says when it is gone.
 func (p *execProcess) Stop() error {
 	var err error
@@ -133,7 +160,9 @@ func (p *execProcess) Stop() error {
 			select {
 			case <-p.done:
 			case <-t.C:
-				_ = p.signal(syscall.SIGKILL)
+				// The whole group: a hung parent may have left its
+				// VRRP child running too.
+				_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
 			}
 		}()
 	})
@@ -145,6 +174,23 @@ func (p *execProcess) Stop() error {
 func (p *execProcess) Wait() error {
 	<-p.done
 	return p.err
+}
+
+// wait waits for keepalived to exit, then kills what is left of its
+// process group (a VRRP child whose parent was killed) before reaping the
+// parent: while the parent is a zombie its PID, the group's ID, cannot be
+// reused, so the kill cannot reach an unrelated process.
+func (p *execProcess) wait() error {
+	pid := p.cmd.Process.Pid
+	var info unix.Siginfo
+	err := unix.Waitid(unix.P_PID, pid, &info, unix.WEXITED|unix.WNOWAIT, nil)
+	for errors.Is(err, unix.EINTR) {
+		err = unix.Waitid(unix.P_PID, pid, &info, unix.WEXITED|unix.WNOWAIT, nil)
+	}
+	if err == nil { // not otherwise: without the zombie the ID may be reused
+		_ = syscall.Kill(-pid, syscall.SIGKILL) // ESRCH: the group is already gone
+	}
+	return p.cmd.Wait()
 }
 
 func (p *execProcess) signal(sig os.Signal) error {

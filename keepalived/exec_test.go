@@ -21,9 +21,18 @@ import (
 const (
 	fakeKeepalivedEnv        = "HERALD_FAKE_KEEPALIVED_LOG"
 	fakeKeepalivedIgnoreTerm = "HERALD_FAKE_KEEPALIVED_IGNORE_TERM"
+	// fakeKeepalivedChild makes the fake fork a "VRRP child" (the test
+	// binary again, in the fake's process group, ignoring SIGTERM like a
+	// child that is slow to stop) and log "child <pid>".
+	fakeKeepalivedChild = "HERALD_FAKE_KEEPALIVED_CHILD"
+	fakeChildEnv        = "HERALD_FAKE_KEEPALIVED_IS_CHILD"
 )
 
 func TestMain(m *testing.M) {
+	if os.Getenv(fakeChildEnv) != "" {
+		signal.Ignore(syscall.SIGTERM)
+		select {} // until killed
+	}
 	if log := os.Getenv(fakeKeepalivedEnv); log != "" {
 		fakeKeepalived(log)
 		return
@@ -39,6 +48,14 @@ func fakeKeepalived(log string) {
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGTERM)
 	fmt.Fprintf(f, "args %s\n", strings.Join(os.Args[1:], " "))
+	if os.Getenv(fakeKeepalivedChild) != "" {
+		child := exec.Command(os.Args[0])
+		child.Env = append(os.Environ(), fakeChildEnv+"=1")
+		if err := child.Start(); err != nil {
+			os.Exit(3)
+		}
+		fmt.Fprintf(f, "child %d\n", child.Process.Pid)
+	}
 	for sig := range sigs {
 		switch {
 		case sig == syscall.SIGHUP:
@@ -145,6 +162,68 @@ func TestExecProcessKilledAfterGrace(t *testing.T) {
 	if err := waitExit(t, p); !errors.As(err, &exit) || exit.ExitCode() != -1 {
 		t.Errorf("exit %v, want killed by a signal", err)
 	}
+}
+
+// TestExecKillsTheWholeGroup: keepalived's VRRP child must not outlive
+// its parent, whether the parent was killed unasked (Wait) or after the
+// stop grace (Stop): either way nothing of the group is left.
+func TestExecKillsTheWholeGroup(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		end  func(t *testing.T, p Process)
+	}{
+		{"parent killed", func(t *testing.T, p Process) {
+			if err := p.(*execProcess).cmd.Process.Kill(); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"stop grace over", func(t *testing.T, p Process) {
+			if err := p.Stop(); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e, log := fakeExec(t)
+			t.Setenv(fakeKeepalivedChild, "1")
+			t.Setenv(fakeKeepalivedIgnoreTerm, "1")
+			e.StopGrace = 100 * time.Millisecond
+			p := start(t, e, "/dev/null")
+			waitForLog(t, log, "child ", 1)
+			data, _ := os.ReadFile(log)
+			var child int
+			for _, line := range strings.Split(string(data), "\n") {
+				if n, err := fmt.Sscanf(line, "child %d", &child); n == 1 && err == nil {
+					break
+				}
+			}
+			if child == 0 {
+				t.Fatalf("no child pid in the log:\n%s", data)
+			}
+			t.Cleanup(func() { _ = syscall.Kill(child, syscall.SIGKILL) })
+			tc.end(t, p)
+			_ = waitExit(t, p)
+			deadline := time.Now().Add(5 * time.Second)
+			for alive(child) {
+				if time.Now().After(deadline) {
+					t.Fatalf("the child (pid %d) outlived keepalived", child)
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+		})
+	}
+}
+
+// alive reports whether pid runs and is not a zombie waiting for init.
+func alive(pid int) bool {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	// pid (comm) state ...: the state follows the last ')'.
+	s := string(data)
+	i := strings.LastIndexByte(s, ')')
+	return i < 0 || i+2 >= len(s) || s[i+2] != 'Z'
 }
 
 // TestSupervisorOverExec wires the Supervisor to a real child process: a

@@ -25,7 +25,8 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Name: "herald_keepalived_events_total",
 			Help: "What the supervisor saw keepalived do, by kind: Started, Exited (unasked; a restart follows), " +
 				"StartFailed, Reloaded, ReloadFailed, Installed (while keepalived was down), Refused (a config that " +
-				"failed `keepalived -t` and never reached keepalived), Stopped.",
+				"failed `keepalived -t` and never reached keepalived), Stopped, VIPRemoved and VIPRemoveFailed (a VIP " +
+				"a killed keepalived left on its interface).",
 		}, []string{"kind"}),
 		state: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "herald_keepalived_vip_state",

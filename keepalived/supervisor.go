@@ -49,6 +49,10 @@ const (
 	EventInstalled    EventKind = "Installed"    // a new config was installed while keepalived is down
 	EventRefused      EventKind = "Refused"      // a config failed the check and never reached keepalived
 	EventStopped      EventKind = "Stopped"      // it exited after Stop; Err is set when not cleanly
+	// A VIP a dead keepalived left on its interface was removed, or could
+	// not be (Err); VIP says which.
+	EventVIPRemoved      EventKind = "VIPRemoved"
+	EventVIPRemoveFailed EventKind = "VIPRemoveFailed"
 )
 
 // Event is one report from a Supervisor.
@@ -58,6 +62,8 @@ type Event struct {
 	Err error
 	// Backoff is the wait before the next start, for StartFailed and Exited.
 	Backoff time.Duration
+	// VIP is the address, for VIPRemoved and VIPRemoveFailed.
+	VIP HeldVIP
 }
 
 // Supervisor keeps one keepalived running on the configuration the speaker
@@ -82,6 +88,12 @@ type Supervisor struct {
 	Start Starter
 	// Check validates a config before it is installed.
 	Check Checker
+	// Addresses removes the VIPs a keepalived that did not stop gracefully
+	// left on their interfaces (HeldVIP): those of the Live file a
+	// previous run left, before keepalived first starts, and those of the
+	// configs it was given, whenever it exits, before it is restarted.
+	// Only exact host-prefix matches are removed. Nil leaves them.
+	Addresses AddressRemover
 	// Changed nudges the supervisor to reread Candidate (file events or a
 	// ticker); Run also reads it once at the start.
 	Changed <-chan struct{}
@@ -105,6 +117,10 @@ type supervision struct {
 	startedAt     time.Time
 	backoff       time.Duration
 	restart       <-chan time.Time // non-nil while a restart is pending
+	// held are the VIPs the running keepalived may hold: those of the
+	// config it started on, and from a reload on those of the config
+	// before and after it (it may die before it has removed the old ones).
+	held []HeldVIP
 }
 
 // Run supervises until ctx ends, then stops keepalived gracefully and
@@ -139,11 +155,13 @@ func (s *Supervisor) Run(ctx context.Context) error {
 				r.Changed = nil // no more nudges; keep supervising
 				continue
 			}
+			before := r.live
 			if !r.install(ctx) {
 				continue
 			}
 			switch {
 			case r.proc != nil:
+				r.held = unionVIPs(ConfigVIPs(before), ConfigVIPs(r.live))
 				if err := r.proc.Reload(); err != nil {
 					r.report(Event{Kind: EventReloadFailed, Err: fmt.Errorf("reload keepalived: %w", err)})
 				} else {
@@ -160,6 +178,8 @@ func (s *Supervisor) Run(ctx context.Context) error {
 				r.backoff = 0 // it ran long enough to call it stable
 			}
 			r.scheduleRestart(Event{Kind: EventExited, Err: fmt.Errorf("keepalived exited: %w", exitErr(err))})
+			r.removeStale(r.held) // before the restart: nothing else runs meanwhile
+			r.held = nil
 		case <-r.restart:
 			r.restart = nil
 			r.start()
@@ -192,6 +212,9 @@ func (r *supervision) adopt(ctx context.Context) error {
 	case err != nil:
 		return fmt.Errorf("keepalived supervisor: read live config: %w", err)
 	}
+	// The previous keepalived ran this file; if it was killed, its VIPs
+	// are still up, whether or not the file passes the check today.
+	r.removeStale(ConfigVIPs(data))
 	if err := r.Check(ctx, r.Live); err != nil {
 		r.report(Event{Kind: EventRefused, Err: fmt.Errorf("live config %s left by a previous run: %w", r.Live, err)})
 		return nil
@@ -245,7 +268,7 @@ func (r *supervision) start() {
 		r.scheduleRestart(Event{Kind: EventStartFailed, Err: fmt.Errorf("start keepalived: %w", err)})
 		return
 	}
-	r.proc, r.startedAt = p, r.Now()
+	r.proc, r.startedAt, r.held = p, r.Now(), ConfigVIPs(r.live)
 	r.exited = make(chan error, 1)
 	go func(exited chan<- error) { exited <- p.Wait() }(r.exited)
 	r.report(Event{Kind: EventStarted})
@@ -271,9 +294,29 @@ func (r *supervision) stop() {
 	}
 	if err := <-r.exited; err != nil {
 		r.report(Event{Kind: EventStopped, Err: fmt.Errorf("keepalived stopped: %w", err)})
+	} else {
+		r.report(Event{Kind: EventStopped})
+	}
+	// A graceful stop removed them; one killed after the grace did not.
+	r.removeStale(r.held)
+	r.held = nil
+}
+
+// removeStale deletes vips from their interfaces where a dead keepalived
+// left them, reporting each address it removed and each failure.
+func (r *supervision) removeStale(vips []HeldVIP) {
+	if r.Addresses == nil {
 		return
 	}
-	r.report(Event{Kind: EventStopped})
+	for _, v := range vips {
+		removed, err := r.Addresses.RemoveAddress(v.Interface, v.Addr)
+		switch {
+		case err != nil:
+			r.report(Event{Kind: EventVIPRemoveFailed, VIP: v, Err: fmt.Errorf("remove stale vip %s from %s: %w", v.Addr, v.Interface, err)})
+		case removed:
+			r.report(Event{Kind: EventVIPRemoved, VIP: v})
+		}
+	}
 }
 
 func (r *supervision) report(ev Event) {

@@ -21,6 +21,11 @@
 //
 // SIGTERM or SIGINT stops keepalived gracefully (priority-0 adverts: a
 // backup takes over within ~0.6 s, a planned hand-over) and exits 0.
+// keepalived never outlives this process: killed outright, it takes
+// keepalived along (parent-death signal, keepalived.Exec). When keepalived
+// itself is killed, the VIPs it left on their interfaces are removed
+// before it is restarted, and at start those of the live config a previous
+// run left (exact /32 and /128 matches only; each removal is logged).
 // /metrics and /healthz (ok while keepalived is supervised) are served on
 // --metrics-bind-address.
 package main
@@ -151,6 +156,7 @@ func run(ctx context.Context, f flags, log logr.Logger) error {
 		TrackDir:  dir.Track(),
 		Start:     ka.Start,
 		Check:     ka.Check,
+		Addresses: keepalived.NetlinkAddresses{},
 		Changed:   keepalived.PollChanges(ctx, dir.Candidate(), f.poll),
 		Report:    rep.event,
 	}

@@ -166,8 +166,8 @@ func TestCommand(t *testing.T) {
 	}
 	defer out.Close()
 	cmd.Stdout, cmd.Stderr = out, out
-	// Its own process group, so that a failed test kills the fake
-	// keepalived too.
+	// Its own process group, which the cleanup kills; the fake keepalived
+	// runs in a group of its own and stops on the parent-death signal.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -339,4 +339,45 @@ func TestCommandRefusesBadStart(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestCommandKilledStopsKeepalived: when the supervisor is killed outright
+// (OOM, SIGKILL), its keepalived gets SIGTERM from the kernel and stops
+// gracefully, rather than run on unsupervised beside the next one.
+func TestCommandKilledStopsKeepalived(t *testing.T) {
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmp := t.TempDir()
+	dir := filepath.Join(tmp, "vip")
+	fakeLog := filepath.Join(tmp, "fake.log")
+	p := startSupervisor(t, "supervisor", nil, []string{fakeLogEnv + "=" + fakeLog},
+		"--dir", dir, "--keepalived", self, "--run-dir", filepath.Join(tmp, "run"),
+		"--metrics-bind-address", "0", "--poll-interval", "20ms")
+	logs := func() string {
+		data, _ := os.ReadFile(fakeLog)
+		return "command output:\n" + p.output() + "\nfake keepalived log:\n" + string(data)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	render(t, dir, "good 1\n")
+	said := func(want string) func() bool {
+		return func() bool {
+			data, _ := os.ReadFile(fakeLog)
+			var words []string
+			for _, l := range strings.Split(string(data), "\n") {
+				if f := strings.Fields(l); len(f) > 0 {
+					words = append(words, f[0])
+				}
+			}
+			return strings.Join(words, " ") == want
+		}
+	}
+	eventually(t, "keepalived started", said("start"), logs)
+	if err := syscall.Kill(p.pid(), syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "keepalived stopped gracefully after its supervisor died", said("start TERM"), logs)
 }

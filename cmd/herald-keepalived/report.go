@@ -28,6 +28,9 @@ func (r *reporter) event(ev keepalived.Event) {
 	if ev.Backoff > 0 {
 		kv = append(kv, "backoff", ev.Backoff.String())
 	}
+	if ev.VIP.Addr.IsValid() {
+		kv = append(kv, "ip", ev.VIP.Addr.Addr().String(), "interface", ev.VIP.Interface)
+	}
 	if ev.Err != nil {
 		r.log.Error(ev.Err, "keepalived", kv...)
 	} else {

@@ -10,6 +10,11 @@
 // TestRig proves the network itself; TestBGP runs issue 4's BGP
 // scenarios, each asserting what an operator would check: the router's
 // kernel routes, curl from the client, BgpPeer status, /metrics.
+// TestLayer2 runs issue 5's. TestVIPSupervisors runs VIP mode's keepalived
+// side (herald-keepalived and the real keepalived on every node) with
+// configs it renders itself; TestVIP runs issue 10's scenarios end to end
+// with the speakers rendering, and skips while herald-speaker lacks
+// --vip-dir.
 //
 // Safety (DESIGN §4): test traffic only ever goes to addresses inside the
 // namespaces a test made; the host's namespace gets no testbed address and

@@ -19,9 +19,9 @@ const buildTimeout = 10 * time.Minute
 
 // Binaries are the programs a Cluster runs.
 type Binaries struct {
-	// Speaker and Controller are Herald's commands, built from this
-	// checkout.
-	Speaker, Controller string
+	// Speaker, Controller and Keepalived (herald-keepalived, the VIP
+	// supervisor) are Herald's commands, built from this checkout.
+	Speaker, Controller, Keepalived string
 	// HTTPName is the backend "pod" (test/e2e/cmd/httpname) and NSForward
 	// the API server forwarder (test/e2e/cmd/nsforward).
 	HTTPName, NSForward string
@@ -37,6 +37,7 @@ type Binaries struct {
 var commands = map[string]string{
 	"herald-speaker":    "./cmd/herald-speaker",
 	"herald-controller": "./cmd/herald-controller",
+	"herald-keepalived": "./cmd/herald-keepalived",
 	"httpname":          "./test/e2e/cmd/httpname",
 	"nsforward":         "./test/e2e/cmd/nsforward",
 	"probe":             "./test/e2e/cmd/probe",
@@ -70,6 +71,7 @@ func Build(ctx context.Context, dir string) (Binaries, error) {
 	return Binaries{
 		Speaker:    filepath.Join(dir, "herald-speaker"),
 		Controller: filepath.Join(dir, "herald-controller"),
+		Keepalived: filepath.Join(dir, "herald-keepalived"),
 		HTTPName:   filepath.Join(dir, "httpname"),
 		NSForward:  filepath.Join(dir, "nsforward"),
 		KubeProxy:  kubeProxy,

@@ -55,6 +55,16 @@ type Options struct {
 	NoDataPath bool
 	// SpeakerArgs are extra flags for every speaker Up starts.
 	SpeakerArgs []string
+	// VIP runs VIP mode: herald-keepalived on every node, started before
+	// the speakers, and every speaker told the directory they share
+	// (--vip-dir). Off, neither happens, so the other suites are
+	// unaffected.
+	VIP bool
+	// KeepalivedBinary is the keepalived the supervisors run; empty means
+	// DefaultKeepalived.
+	KeepalivedBinary string
+	// KeepalivedArgs are extra flags for every herald-keepalived Up starts.
+	KeepalivedArgs []string
 	// ToR is BIRD's configuration; nil means rig's BirdToRConfig with
 	// dynamic neighbours in AS rig.NodeAS.
 	ToR *rig.BirdConfig
@@ -84,7 +94,8 @@ type Cluster struct {
 	// Nodes are in the rig's order: node1, node2, ...
 	Nodes []*Node
 
-	opts Options
+	opts  Options
+	downs int // Down calls so far
 }
 
 // Up builds the testbed; on error everything started is torn down.
@@ -94,6 +105,11 @@ func Up(ctx context.Context, opts Options) (c *Cluster, err error) {
 	}
 	if opts.Logf == nil {
 		opts.Logf = func(string, ...any) {}
+	}
+	if opts.VIP {
+		if err := (&Cluster{opts: opts}).checkKeepalived(); err != nil {
+			return nil, fmt.Errorf("cluster up: %w", err)
+		}
 	}
 	start := time.Now()
 	r, err := rig.Up(ctx, rig.Options{Nodes: opts.Nodes, NSForward: opts.Binaries.NSForward, Logf: opts.Logf})
@@ -158,6 +174,18 @@ func Up(ctx context.Context, opts Options) (c *Cluster, err error) {
 	if err := c.startController(); err != nil {
 		return c, err
 	}
+	if opts.VIP {
+		for _, n := range c.Nodes {
+			if err := n.StartKeepalived(opts.KeepalivedArgs...); err != nil {
+				return c, err
+			}
+		}
+		for _, n := range c.Nodes {
+			if err := n.WaitKeepalivedReady(ctx); err != nil {
+				return c, err
+			}
+		}
+	}
 	if !opts.NoSpeakers {
 		for _, n := range c.Nodes {
 			if err := n.StartSpeaker(opts.SpeakerArgs...); err != nil {
@@ -176,9 +204,15 @@ func Up(ctx context.Context, opts Options) (c *Cluster, err error) {
 }
 
 // Down stops every process (by PID), deletes the namespaces and stops
-// the control plane. It is idempotent.
+// the control plane. It is idempotent. In VIP mode the supervisors go
+// first, with SIGTERM, and no keepalived may outlive them.
 func (c *Cluster) Down() error {
-	errs := []error{c.Rig.Down()}
+	var errs []error
+	if c.opts.VIP && c.downs == 0 {
+		errs = append(errs, c.StopKeepaliveds())
+	}
+	c.downs++
+	errs = append(errs, c.Rig.Down())
 	if c.Env != nil {
 		errs = append(errs, c.Env.Stop())
 		c.Env = nil

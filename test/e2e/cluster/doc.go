@@ -3,7 +3,10 @@
 // test/e2e/rig) with a real kube-apiserver and etcd forwarded into every
 // node namespace, Node objects written as a kubelet would, the real
 // kube-proxy in iptables mode and an HTTP backend on every node, BIRD as
-// the ToR, herald-controller on node1 and herald-speaker on every node.
+// the ToR, herald-controller on node1 and herald-speaker on every node;
+// with Options.VIP, also herald-keepalived (the VIP supervisor, running the
+// system's keepalived) on every node, sharing a directory with the
+// node's speaker as the two DaemonSets share a host directory.
 //
 // There is no kubelet and no kube-controller-manager: backends are
 // processes with the node's address (pods with host networking), and

@@ -23,9 +23,13 @@ type Node struct {
 	Speaker *rig.Proc
 	// KubeProxy and Backend run for the cluster's whole life.
 	KubeProxy, Backend *rig.Proc
+	// Keepalived is the latest herald-keepalived started on the node (VIP
+	// mode); nil before the first StartKeepalived.
+	Keepalived *rig.Proc
 
-	c        *Cluster
-	speakers int // started so far, to name each process uniquely
+	c           *Cluster
+	speakers    int // started so far, to name each process uniquely
+	keepaliveds int // the same for herald-keepalived
 }
 
 // register creates the Node object with the node's LAN addresses as
@@ -118,6 +122,9 @@ func (n *Node) StartSpeaker(args ...string) error {
 		"--metrics-bind-address=127.0.0.1:" + strconv.Itoa(SpeakerMetricsPort),
 		"--health-probe-bind-address=127.0.0.1:" + strconv.Itoa(SpeakerProbePort),
 	}, args...)
+	if n.c.opts.VIP {
+		argv = append(argv, "--vip-dir="+string(n.VIPDir()))
+	}
 	p, err := n.c.Start(n.NS, name, argv)
 	if err != nil {
 		return err
