@@ -3,6 +3,7 @@ package speaker
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/netip"
 	"slices"
@@ -13,8 +14,13 @@ import (
 )
 
 // VIPMembers is the membership view as VIP mode needs it (VIPMode.Members):
-// every live speaker with the addresses and the unavailable Eips its Lease
-// publishes, sorted by name. It is nil while no session runs (no layer2 or
+// every known speaker (layer2.Members.Known: live, or renewed or released
+// within the known TTL) with the addresses and the unavailable Eips its
+// Lease publishes, sorted by name. Known rather than live: keepalived
+// keeps running while a node's speaker crashes, restarts or is upgraded,
+// so the others must keep ranking that node as before, or they would
+// re-render every VIP it takes part in and fight its keepalived; VRRP
+// itself finds nodes that are really gone. It is nil while no session runs (no layer2 or
 // vip pool) and until this node's view has been confirmed once, so that a
 // speaker just started never ranks itself alone for every VIP. A view
 // frozen after that (this node cut off from the API server) is returned
@@ -31,15 +37,15 @@ func (m *Layer2Mode) VIPMembers() []VIPMember {
 		return nil
 	}
 	view := session.Snapshot()
-	if len(view.Live) == 0 {
+	if len(view.Known) == 0 {
 		return nil // never confirmed: frozen and empty
 	}
-	out := make([]VIPMember, 0, len(view.Live))
-	for _, n := range view.Nodes() {
+	out := make([]VIPMember, 0, len(view.Known))
+	for _, n := range slices.Sorted(maps.Keys(view.Known)) {
 		out = append(out, VIPMember{
 			Name:            n,
 			Addrs:           slices.Clone(view.Addrs[n]),
-			UnavailableEips: slices.Clone(view.Live[n]),
+			UnavailableEips: slices.Clone(view.Known[n]),
 		})
 	}
 	return out

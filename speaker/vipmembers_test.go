@@ -133,7 +133,8 @@ func TestVIPSourceAddrs(t *testing.T) {
 }
 
 // TestLayer2ModeVIPMembers: nothing before the view was confirmed, then
-// the view converted and sorted; a frozen view that was confirmed stays.
+// the known nodes, live or not, converted and sorted; a frozen view that
+// was confirmed stays.
 func TestLayer2ModeVIPMembers(t *testing.T) {
 	f := newL2Fixture(t)
 	if got := f.mode.VIPMembers(); got != nil {
@@ -144,8 +145,10 @@ func TestLayer2ModeVIPMembers(t *testing.T) {
 	if got := f.mode.VIPMembers(); got != nil {
 		t.Fatalf("VIPMembers of a view never confirmed = %v, want nil", got)
 	}
+	// n3's speaker is down (known, not live): it stays ranked.
 	f.members.m = layer2.Members{
-		Live:  map[string][]string{"n2": {"v"}, "n1": nil, "n3": nil},
+		Live:  map[string][]string{"n2": {"v"}, "n1": nil},
+		Known: map[string][]string{"n2": {"v"}, "n1": nil, "n3": nil},
 		Addrs: map[string][]netip.Addr{"n1": addrs("10.0.0.1", "2001:db8::1"), "n2": addrs("10.0.0.2")},
 	}
 	want := []VIPMember{

@@ -9,10 +9,14 @@
 // layer2.openelb.kubesphere.io/v1alpha1 with an event when it changes.
 //
 // The Leases and the membership view serve VIP mode too: it ranks the
-// live speakers for each VIP (speaker.Layer2Mode.VIPMembers feeds
-// speaker.VIPMode), so the session runs while layer2 or vip Eips exist,
-// and a speaker's Lease also lists the vip Eips it cannot serve and its
-// addresses (see Availability and Addresses below).
+// known speakers for each VIP (Members.Known: live, or renewed or
+// released within KnownTTL, five minutes by default;
+// speaker.Layer2Mode.VIPMembers feeds speaker.VIPMode), so the session
+// runs while layer2 or vip Eips exist, and a speaker's Lease also lists
+// the vip Eips it cannot serve and its addresses (see Availability and
+// Addresses below). Known, not live, because keepalived outlives its
+// node's speaker: a speaker that crashes, restarts or is upgraded must
+// leave every VIP's ranking as it was, and VRRP finds dead nodes itself.
 //
 // The end-to-end suite (test/e2e TestLayer2) checks it against the real
 // Linux neighbour tables of a client: the address resolves to the owner's

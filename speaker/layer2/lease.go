@@ -26,6 +26,15 @@ const (
 	DefaultLeaseDuration = 1500 * time.Millisecond
 	DefaultRenewDeadline = time.Second
 	DefaultRetryPeriod   = 500 * time.Millisecond
+	// DefaultKnownTTL is how long a node whose Lease is no longer renewed
+	// (released, or its speaker dead) stays among Members.Known. VIP mode
+	// ranks over Known, not Live: keepalived runs without the speaker, so
+	// a speaker that crashes, restarts or is upgraded must not change any
+	// VIP's ranking (the others would re-render and fight the node's
+	// keepalived, which keeps the old one); VRRP itself finds dead nodes.
+	// Five minutes outlasts a rollout step and a crash loop's longest
+	// backoff; a node gone for good drops out of the rankings after it.
+	DefaultKnownTTL = 5 * time.Minute
 )
 
 const (
@@ -66,6 +75,9 @@ type LeaseConfig struct {
 	// DefaultRetryPeriod. The membership view judges liveness with
 	// LeaseDuration itself: spec.leaseDurationSeconds is whole seconds.
 	LeaseDuration, RenewDeadline, RetryPeriod time.Duration
+	// KnownTTL is how long a Lease that is no longer renewed keeps its
+	// node in Members.Known; zero means DefaultKnownTTL.
+	KnownTTL time.Duration
 	// KeepOnStop leaves the Lease held when Start returns, as a SIGKILLed
 	// speaker does, instead of releasing it (tests).
 	KeepOnStop bool
@@ -82,6 +94,9 @@ func (c LeaseConfig) withDefaults() LeaseConfig {
 	}
 	if c.RetryPeriod == 0 {
 		c.RetryPeriod = DefaultRetryPeriod
+	}
+	if c.KnownTTL == 0 {
+		c.KnownTTL = DefaultKnownTTL
 	}
 	return c
 }

@@ -19,7 +19,11 @@ type Members struct {
 	// Live maps every live node to the Eips it marks unavailable (sorted;
 	// nil when none).
 	Live map[string][]string
-	// Addrs maps the live nodes that publish addresses (VIP mode's
+	// Known maps every node whose Lease is live or was renewed (or
+	// released) within LeaseConfig.KnownTTL to the Eips it marks
+	// unavailable: VIP mode ranks over it, Layer2 ownership over Live.
+	Known map[string][]string
+	// Addrs maps the known nodes that publish addresses (VIP mode's
 	// AddressesAnnotation) to them: IPv4 first, the first of each family
 	// counting; nodes without any are absent. Layer2 ownership ignores it.
 	Addrs map[string][]netip.Addr
@@ -43,6 +47,7 @@ func (m Members) Serves(node, eip string) bool {
 // Equal reports whether two views are the same, addresses included.
 func (m Members) Equal(o Members) bool {
 	return m.Frozen == o.Frozen && maps.EqualFunc(m.Live, o.Live, slices.Equal[[]string]) &&
+		maps.EqualFunc(m.Known, o.Known, slices.Equal[[]string]) &&
 		maps.EqualFunc(m.Addrs, o.Addrs, slices.Equal[[]netip.Addr])
 }
 
@@ -69,6 +74,8 @@ type Membership struct {
 // when it has none.
 func NewMembership(leases coordinationv1client.LeasesGetter, self *NodeLease) *Membership {
 	cfg := self.cfg
+	table := newMemberTable(self.Name(), cfg.LeaseDuration, cfg.RenewDeadline, cfg.RetryPeriod, self.lock.writtenAt)
+	table.knownTTL = cfg.KnownTTL
 	return &Membership{
 		lease:   self,
 		leases:  leases.Leases(cfg.Namespace),
@@ -76,7 +83,7 @@ func NewMembership(leases coordinationv1client.LeasesGetter, self *NodeLease) *M
 		clock:   clock.RealClock{},
 		kick:    make(chan struct{}, 1),
 		changed: make(chan struct{}, 1),
-		table:   newMemberTable(self.Name(), cfg.LeaseDuration, cfg.RenewDeadline, cfg.RetryPeriod, self.lock.writtenAt),
+		table:   table,
 		view:    Members{Frozen: true},
 	}
 }

@@ -7,9 +7,9 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
-// TestMemberTableAddrs: the live nodes' published addresses are in the
-// view, parsed leniently; dead nodes' are not; Equal sees a change of
-// addresses alone.
+// TestMemberTableAddrs: the known nodes' published addresses are in the
+// view, parsed leniently, a released Lease's included (it stays known);
+// Equal sees a change of addresses alone.
 func TestMemberTableAddrs(t *testing.T) {
 	r := newTableRig(t)
 	r.selfWrote(0)
@@ -22,7 +22,10 @@ func TestMemberTableAddrs(t *testing.T) {
 	r.table.observe(dead, r.now)
 
 	got, _ := r.table.view(r.now)
-	want := map[string][]netip.Addr{"a": {netip.MustParseAddr("192.0.2.10"), netip.MustParseAddr("2001:db8::a")}}
+	want := map[string][]netip.Addr{
+		"a": {netip.MustParseAddr("192.0.2.10"), netip.MustParseAddr("2001:db8::a")},
+		"c": {netip.MustParseAddr("192.0.2.12")},
+	}
 	if diff := cmp.Diff(want, got.Addrs, cmp.Comparer(func(x, y netip.Addr) bool { return x == y })); diff != "" {
 		t.Errorf("Addrs (-want +got):\n%s", diff)
 	}
@@ -40,6 +43,7 @@ func TestMemberTableAddrs(t *testing.T) {
 	}
 	// So does a node dropping them: Addrs has no entry for it then.
 	r.table.observe(lease("a", "a", r.now, ""), r.now)
+	r.table.observe(lease("c", "", r.now, ""), r.now)
 	last, _ := r.table.view(r.now)
 	if last.Equal(next) || last.Addrs != nil {
 		t.Errorf("no addresses published: Addrs %v, Equal to the last view %v", last.Addrs, last.Equal(next))

@@ -32,6 +32,8 @@ type member struct {
 type memberTable struct {
 	selfLease                                 string
 	leaseDuration, renewDeadline, retryPeriod time.Duration
+	// knownTTL: see LeaseConfig.KnownTTL.
+	knownTTL time.Duration
 	// writtenAt maps a renewTime of this speaker's Lease to the local time
 	// it was written at, for the renewals this speaker wrote.
 	writtenAt func(renewTime time.Time) (time.Time, bool)
@@ -46,7 +48,7 @@ type memberTable struct {
 func newMemberTable(selfLease string, leaseDuration, renewDeadline, retryPeriod time.Duration, writtenAt func(time.Time) (time.Time, bool)) *memberTable {
 	return &memberTable{
 		selfLease: selfLease, leaseDuration: leaseDuration, renewDeadline: renewDeadline, retryPeriod: retryPeriod,
-		writtenAt: writtenAt, members: map[string]*member{},
+		knownTTL: DefaultKnownTTL, writtenAt: writtenAt, members: map[string]*member{},
 	}
 }
 
@@ -132,22 +134,38 @@ func (t *memberTable) view(now time.Time) (Members, time.Time) {
 		}
 	}
 	live := make(map[string][]string, len(t.members))
+	known := make(map[string][]string, len(t.members))
 	var addrs map[string][]netip.Addr
+	// A frozen view forgets nobody: Known is judged at the last instant
+	// this speaker was confirmed, as Live is.
+	knownAt := now
+	if !healthy {
+		knownAt = t.selfWritten
+	}
 	for _, m := range t.members {
-		if !m.held || t.expired(m, now) {
+		isLive := m.held && !t.expired(m, now)
+		renewed := time.UnixMicro(m.renewMicros)
+		isKnown := isLive || (m.renewMicros != 0 && knownAt.Sub(renewed) < t.knownTTL)
+		if !isKnown {
 			continue
 		}
-		live[m.node] = m.unavailable
+		known[m.node] = m.unavailable
 		if len(m.addrs) > 0 {
 			if addrs == nil {
 				addrs = map[string][]netip.Addr{}
 			}
 			addrs[m.node] = m.addrs
 		}
-		earliest(m.seen.Add(t.leaseDuration))
+		if healthy {
+			earliest(renewed.Add(t.knownTTL))
+		}
+		if isLive {
+			live[m.node] = m.unavailable
+			earliest(m.seen.Add(t.leaseDuration))
+		}
 	}
 	if healthy {
 		earliest(t.selfWritten.Add(t.renewDeadline + time.Nanosecond))
 	}
-	return Members{Live: live, Addrs: addrs, Frozen: !healthy}, next
+	return Members{Live: live, Known: known, Addrs: addrs, Frozen: !healthy}, next
 }
