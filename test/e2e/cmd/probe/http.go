@@ -14,8 +14,11 @@ import (
 // probeHTTP GETs url every interval until ctx ends, each request on a new
 // TCP connection (a kept-alive one would stay pinned to the conntrack
 // entry of the node that first forwarded it) and in its own goroutine, so
-// that a probe lost in an outage does not delay the next.
+// that a probe lost in an outage does not delay the next. Requests still
+// in flight when ctx ends run to their own timeout: cut off, they would be
+// logged as failures the network never caused.
 func probeHTTP(ctx context.Context, out *lines, url string, interval, timeout time.Duration) error {
+	reqCtx := context.WithoutCancel(ctx)
 	hc := &http.Client{
 		Transport: &http.Transport{
 			Proxy:             nil, // never the environment's proxy: the target is in the testbed
@@ -34,7 +37,7 @@ func probeHTTP(ctx context.Context, out *lines, url string, interval, timeout ti
 		go func() {
 			defer wg.Done()
 			sent := time.Now()
-			body, err := get(ctx, hc, url)
+			body, err := get(reqCtx, hc, url)
 			done := time.Now()
 			if err != nil {
 				out.printf("%d %d fail %s", sent.UnixNano(), done.UnixNano(), oneLine(err.Error()))
