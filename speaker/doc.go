@@ -50,7 +50,9 @@
 // come from the speakers' per-node Leases (Layer2Mode.VIPMembers; Members
 // must return nothing until the view has synced, or a lone node would rank
 // itself first for every VIP), its interfaces from
-// layer2.ResolveEipInterfaces over the route table and the carrier watch,
+// layer2.ResolveEipInterfaces over the route table and the carrier watch
+// (whether an interface exists: carrier loss is keepalived's to handle,
+// FAULT within milliseconds, and must not make any speaker re-render),
 // its settings from the --vrrp-* flags, which must be equal on all nodes,
 // and it writes into --vip-dir, the host directory shared with the
 // supervisor (cmd/herald-keepalived, package vipdir). With no vip pool and

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/netip"
 	"slices"
@@ -70,6 +71,9 @@ type L2SessionFactory func() (L2Session, error)
 // (layer2.CarrierWatch); nothing is answered before its first sync.
 type L2Carrier interface {
 	Up(iface string) bool
+	// Exists is whether the interface exists at all, carrier or not: what
+	// vip pools need (keepalived faults on carrier loss by itself).
+	Exists(iface string) bool
 	Synced() bool
 }
 
@@ -190,8 +194,15 @@ func (m *Layer2Mode) Apply(ctx context.Context, snap Snapshot, d Desired) error 
 		return m.applyOwned(nil, false)
 	}
 	// Layer2 claims name layer2 Eips only, so the vip pools resolved here
-	// serve the Lease's annotations and never a responder.
-	ifaces := layer2.ResolveEipInterfaces(slices.Concat(pools, vipPools), m.Routes, m.Carrier.Up)
+	// serve the Lease's annotations and never a responder. A vip pool is
+	// unavailable only where its interface is missing: carrier loss is
+	// keepalived's to handle (FAULT in milliseconds), and a Lease change
+	// would make every node re-render and reload in the middle of the
+	// failover VRRP is running.
+	ifaces := layer2.ResolveEipInterfaces(pools, m.Routes, m.Carrier.Up)
+	vipIfaces := layer2.ResolveEipInterfaces(vipPools, m.Routes, m.Carrier.Exists)
+	maps.Copy(ifaces.Available, vipIfaces.Available)
+	maps.Copy(ifaces.Unavailable, vipIfaces.Unavailable)
 	session.SetUnavailableEips(ifaces.UnavailableNames())
 	session.SetAddresses(m.vipSourceAddrs(snap.Pools, vipPools, ifaces))
 	for eip, why := range ifaces.Unavailable {

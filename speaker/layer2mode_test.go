@@ -37,10 +37,16 @@ func (f *fakeSession) Stop()                            { f.stopped = true }
 type fakeCarrier struct {
 	synced bool
 	down   map[string]bool
+	// exists lists interfaces that are down but there.
+	exists map[string]bool
 }
 
 func (f *fakeCarrier) Up(iface string) bool { return !f.down[iface] }
 func (f *fakeCarrier) Synced() bool         { return f.synced }
+
+// Exists: the fake knows only carrier; an interface without it is
+// missing, unless listed in exists.
+func (f *fakeCarrier) Exists(iface string) bool { return f.Up(iface) || f.exists[iface] }
 
 type fakeResponder struct {
 	mu     sync.Mutex

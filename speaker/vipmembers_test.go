@@ -65,9 +65,13 @@ func TestLayer2ModeUnavailableCoversVIP(t *testing.T) {
 	f.mode.InterfaceAddrs = func(string) ([]netip.Addr, error) { return addrs("10.0.0.1"), nil }
 	f.snap.Pools = append(f.snap.Pools,
 		testPool(t, "v-missing", v1alpha2.ProtocolVIP, "198.51.100.0/28", "eth9"),
-		testPool(t, "v-ok", v1alpha2.ProtocolVIP, "198.51.100.16/28", "eth2"))
+		testPool(t, "v-ok", v1alpha2.ProtocolVIP, "198.51.100.16/28", "eth2"),
+		// eth1 is there without carrier: keepalived faults on its own, so
+		// the vip pool stays available while the layer2 one ("b") is not.
+		testPool(t, "v-no-carrier", v1alpha2.ProtocolVIP, "198.51.100.32/28", "eth1"))
 	f.carrier.down["eth9"] = true // missing interfaces have no carrier
 	f.carrier.down["eth1"] = true
+	f.carrier.exists = map[string]bool{"eth1": true}
 	claims := l2TestClaims()
 	f.apply(t, claims)
 	if diff := cmp.Diff([]string{"b", "v-missing"}, f.members.unavailable); diff != "" {

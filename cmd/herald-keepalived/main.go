@@ -63,7 +63,9 @@ func parseFlags() flags {
 	flag.StringVar(&f.runDir, "run-dir", "", "private directory for keepalived's pid files; empty means a fresh temporary one, removed on exit")
 	flag.StringVar(&f.binary, "keepalived", "/usr/sbin/keepalived", "keepalived binary")
 	flag.StringVar(&f.metricsAddr, "metrics-bind-address", ":7474", "address of /metrics and /healthz; 0 disables them")
-	flag.DurationVar(&f.poll, "poll-interval", time.Second, "how often "+vipdir.CandidateName+" is checked for a change")
+	// A new VIP waits for this poll (keepalived itself then takes
+	// milliseconds, see keepalived.OwnerPriority); a poll is one stat.
+	flag.DurationVar(&f.poll, "poll-interval", 200*time.Millisecond, "how often "+vipdir.CandidateName+" is checked for a change (a new VIP waits for it)")
 	flag.DurationVar(&f.stopGrace, "stop-grace", 10*time.Second, "how long keepalived may take to stop after SIGTERM before it is killed; keep it below the pod's terminationGracePeriodSeconds")
 	opts := zap.Options{}
 	opts.BindFlags(flag.CommandLine)

@@ -127,7 +127,9 @@ func setupVIP(mgr ctrl.Manager, node string, f vipFlags, l2 layer2Setup, log log
 		Members:  l2.mode.VIPMembers,
 		// Carrier changes wake the reconciler through Layer2's triggers.
 		Interfaces: func(pools []eippool.Pool) layer2.EipInterfaces {
-			return layer2.ResolveEipInterfaces(pools, routes, carrier.Up)
+			// Carrier loss is keepalived's (FAULT, no reload): only a
+			// missing interface takes this node out.
+			return layer2.ResolveEipInterfaces(pools, routes, carrier.Exists)
 		},
 		InterfacesSynced: carrier.Synced,
 		Sink:             speaker.FileConfigSink{Path: dir.Candidate()},

@@ -106,6 +106,17 @@ func (w *CarrierWatch) Up(name string) bool {
 	return w.links[name]
 }
 
+// Exists reports whether the named interface exists, with carrier or
+// without. VIP mode asks this rather than Up: keepalived itself faults an
+// instance whose interface loses carrier, within milliseconds and without
+// a reload, so a carrier change must not make any speaker re-render.
+func (w *CarrierWatch) Exists(name string) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	_, ok := w.links[name]
+	return ok
+}
+
 // Synced reports whether the first list of links has arrived; before, Up
 // is false for every interface and should not be acted on.
 func (w *CarrierWatch) Synced() bool {

@@ -93,8 +93,8 @@ func TestCarrierWatch(t *testing.T) {
 	updates := fake.channel()
 	updates <- LinkState{Name: "eth0", Up: false}
 	awaitChange(t, w)
-	if w.Up("eth0") {
-		t.Error("eth0 up after losing carrier")
+	if w.Up("eth0") || !w.Exists("eth0") {
+		t.Errorf("eth0 after losing carrier: up %v, exists %v; want down but there", w.Up("eth0"), w.Exists("eth0"))
 	}
 	updates <- LinkState{Name: "eth0", Up: false} // no news
 	updates <- LinkState{Name: "eth0", Up: true}
@@ -104,8 +104,8 @@ func TestCarrierWatch(t *testing.T) {
 	}
 	updates <- LinkState{Name: "eth0", Gone: true}
 	awaitChange(t, w)
-	if w.Up("eth0") {
-		t.Error("eth0 up after it was deleted")
+	if w.Up("eth0") || w.Exists("eth0") {
+		t.Error("eth0 up or there after it was deleted")
 	}
 	updates <- LinkState{Name: "eth7", Gone: true} // never known: no news
 	updates <- LinkState{Name: "eth2", Up: true}   // flushes the one before

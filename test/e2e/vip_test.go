@@ -16,10 +16,14 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/herald-lb/herald/api/v1alpha2"
 	"github.com/herald-lb/herald/keepalived"
+	"github.com/herald-lb/herald/speaker"
 	"github.com/herald-lb/herald/test/e2e/cluster"
 	"github.com/herald-lb/herald/test/e2e/rig"
 )
@@ -43,9 +47,6 @@ const (
 // DaemonSet's entrypoint) beside herald-speaker, sharing a directory; the
 // client curls the Services' addresses across the LAN. Each step leaves
 // the testbed as it found it, except the last, which uninstalls.
-//
-// It needs the speaker's VIP wiring (--vip-dir); with a speaker that does
-// not know that flag it skips, saying so.
 func TestVIP(t *testing.T) {
 	rig.SkipUnlessAvailable(t)
 	bctx, bcancel := context.WithTimeout(context.Background(), 15*time.Minute)
@@ -53,11 +54,6 @@ func TestVIP(t *testing.T) {
 	bcancel()
 	if err != nil {
 		t.Fatal(err)
-	}
-	if !speakerKnows(t, bins, "vip-dir") {
-		msg := "SKIPPING TestVIP: herald-speaker has no --vip-dir flag yet (the speaker's VIP wiring is not merged), so no speaker would render keepalived.conf"
-		fmt.Fprintln(os.Stderr, "\n*** "+msg+" ***")
-		t.Skip(msg)
 	}
 	c := cluster.Setup(t, cluster.Options{Binaries: bins, VIP: true})
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
@@ -187,6 +183,8 @@ func testVIPHolderAnswers(ctx context.Context, t *testing.T, c *cluster.Cluster)
 	holder := waitVIPHolder(ctx, t, c, ip)
 	waitCurl(ctx, t, c, ip)
 	t.Logf("TIMING service created -> %s answered, held by %s: %v", ip, holder.Name, time.Since(start).Round(time.Millisecond))
+	waitHolderReported(ctx, t, c, svc, holder)
+	waitEipReady(ctx, t, c, vipEip4)
 	for _, n := range c.Nodes {
 		if n == holder {
 			continue
@@ -247,6 +245,7 @@ func testVIPPortCut(ctx context.Context, t *testing.T, c *cluster.Cluster) {
 	t.Logf("TIMING port of holder %s cut -> %s answered via another node: %v", holder.Name, ip, time.Since(cut).Round(time.Millisecond))
 	next := waitVIPHolder(ctx, t, c, ip, others...)
 	t.Logf("%s now held by %s", ip, next.Name)
+	waitHolderReported(ctx, t, c, svc, next)
 	if err := c.CarrierUp(holder.Name); err != nil {
 		t.Fatal(err)
 	}
@@ -418,9 +417,6 @@ func writeCandidate(t *testing.T, path string, data []byte) {
 // VIP is held by one node and answers; the speakers go back to multicast
 // afterwards.
 func testVIPUnicast(ctx context.Context, t *testing.T, c *cluster.Cluster, bins cluster.Binaries) {
-	if !speakerKnows(t, bins, "vrrp-unicast") {
-		t.Skip("SKIPPING: herald-speaker has no --vrrp-unicast flag")
-	}
 	restartSpeakers(ctx, t, c, "--vrrp-unicast")
 	defer restartSpeakers(ctx, t, c)
 	svc, ip := vipService(ctx, t, c, "vip-unicast", vipEip4, nil)
@@ -581,5 +577,53 @@ func assertStayedMaster(t *testing.T, holder *cluster.Node, a netip.Addr, from i
 	}
 	if strings.Contains(holder.Keepalived.LogSince(from), `"kind":"Exited"`) {
 		t.Errorf("%s's keepalived exited meanwhile", holder.Name)
+	}
+}
+
+// waitHolderReported waits until the Service names holder in its
+// vip.herald.io/holder annotation and holder's speaker said so in a
+// VIPHolder event on it: what `kubectl describe svc` shows an operator.
+func waitHolderReported(ctx context.Context, t *testing.T, c *cluster.Cluster, svc *corev1.Service, holder *cluster.Node) {
+	t.Helper()
+	err := rig.Eventually(ctx, vipWait, 100*time.Millisecond, func(ctx context.Context) error {
+		var got corev1.Service
+		if err := c.Client.Get(ctx, client.ObjectKeyFromObject(svc), &got); err != nil {
+			return err
+		}
+		if h := got.Annotations[v1alpha2.AnnotationVIPHolder]; h != holder.Name {
+			return fmt.Errorf("service %s: %s = %q, want %s", svc.Name, v1alpha2.AnnotationVIPHolder, h, holder.Name)
+		}
+		var list eventsv1.EventList
+		if err := c.Client.List(ctx, &list, client.InNamespace(svc.Namespace)); err != nil {
+			return err
+		}
+		for _, e := range list.Items {
+			if e.Regarding.Name == svc.Name && e.Reason == speaker.ReasonVIPHolder && strings.Contains(e.Note, holder.Name) {
+				return nil
+			}
+		}
+		return fmt.Errorf("no %s event naming %s on service %s", speaker.ReasonVIPHolder, holder.Name, svc.Name)
+	})
+	if err != nil {
+		t.Error(err)
+	}
+}
+
+// waitEipReady waits until the Eip's Ready condition is True: the
+// controller sees live speakers that can serve it.
+func waitEipReady(ctx context.Context, t *testing.T, c *cluster.Cluster, name string) {
+	t.Helper()
+	err := rig.Eventually(ctx, vipWait, 100*time.Millisecond, func(ctx context.Context) error {
+		var e v1alpha2.Eip
+		if err := c.Client.Get(ctx, client.ObjectKey{Name: name}, &e); err != nil {
+			return err
+		}
+		if r := meta.FindStatusCondition(e.Status.Conditions, v1alpha2.ConditionReady); r == nil || r.Status != metav1.ConditionTrue {
+			return fmt.Errorf("eip %s: Ready = %+v, want True", name, r)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Error(err)
 	}
 }
