@@ -37,13 +37,16 @@ type state struct {
 	IP         string `json:"ip"`
 	L2Service  string `json:"l2Service"`
 	L2IP       string `json:"l2IP"`
+	VIPService string `json:"vipService"`
+	VIPIP      string `json:"vipIP"`
 }
 
 // demoService is hack/demo/service.yaml's Service (BGP), demoL2Service
-// hack/demo/layer2.yaml's.
+// hack/demo/layer2.yaml's, demoVIPService hack/demo/vip.yaml's.
 var (
-	demoService   = client.ObjectKey{Namespace: "default", Name: "web"}
-	demoL2Service = client.ObjectKey{Namespace: "default", Name: "web-l2"}
+	demoService    = client.ObjectKey{Namespace: "default", Name: "web"}
+	demoL2Service  = client.ObjectKey{Namespace: "default", Name: "web-l2"}
+	demoVIPService = client.ObjectKey{Namespace: "default", Name: "web-vip"}
 )
 
 // serve runs the testbed until SIGTERM or SIGINT. It writes the state file
@@ -61,7 +64,7 @@ func (d demo) serve() error {
 	if err != nil {
 		return err
 	}
-	c, err := cluster.Up(setupCtx, cluster.Options{Binaries: bins, Logf: log.Printf})
+	c, err := cluster.Up(setupCtx, cluster.Options{Binaries: bins, Logf: log.Printf, VIP: true})
 	if err != nil {
 		return err
 	}
@@ -151,11 +154,30 @@ func (d demo) apply(ctx context.Context, c *cluster.Cluster) (state, error) {
 	if err != nil {
 		return state{}, err
 	}
+	vipIP, err := publish(ctx, c, demoVIPService)
+	if err != nil {
+		return state{}, err
+	}
+	err = rig.Eventually(ctx, time.Minute, 100*time.Millisecond, func(ctx context.Context) error {
+		var svc corev1.Service
+		if err := c.Client.Get(ctx, demoVIPService, &svc); err != nil {
+			return err
+		}
+		if svc.Annotations[v1alpha2.AnnotationVIPHolder] == "" {
+			return fmt.Errorf("service %s has no vip holder yet", demoVIPService)
+		}
+		_, err = c.Curl(ctx, "http://"+vipIP.String()+"/")
+		return err
+	})
+	if err != nil {
+		return state{}, err
+	}
 	return state{
 		Kubeconfig: kubeconfig, Kubectl: kubectl, Prefix: c.Prefix,
 		RouterNS: c.Router.NS, ClientNS: c.Rig.Client.NS,
 		Service: demoService.String(), IP: ip.String(),
 		L2Service: demoL2Service.String(), L2IP: l2IP.String(),
+		VIPService: demoVIPService.String(), VIPIP: vipIP.String(),
 	}, nil
 }
 

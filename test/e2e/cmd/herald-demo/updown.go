@@ -124,6 +124,21 @@ func (d demo) show() error {
 		fmt.Println()
 		section("the client's neighbour entry (the owner's MAC)", "ip", "-n", st.ClientNS, "neigh", "show", st.L2IP)
 	}
+	if st.VIPIP != "" {
+		fmt.Println()
+		section("the VIP Service's holder", st.Kubectl, "--kubeconfig", st.Kubeconfig, "get", "svc", "web-vip",
+			"-o", `custom-columns=NAME:.metadata.name,EXTERNAL-IP:.status.loadBalancer.ingress[0].ip,HOLDER:.metadata.annotations.vip\.herald\.io/holder`)
+		section("the VIP Eip's VRIDs", st.Kubectl, "--kubeconfig", st.Kubeconfig, "get", "eip", "demo-vip",
+			"-o", `jsonpath={.status.vrids}{"\n"}`)
+		vipURL := "http://" + st.VIPIP + "/"
+		out, err := exec.CommandContext(ctx, "ip", "netns", "exec", st.ClientNS, "curl", "-sS", "--max-time", "2", vipURL).CombinedOutput()
+		fmt.Printf("$ ip netns exec %s curl -s %s\n%s", st.ClientNS, vipURL, out)
+		if err != nil {
+			fmt.Printf("(curl failed: %v)\n", err)
+		}
+		fmt.Println()
+		section("the client's neighbour entry (the holder's MAC)", "ip", "-n", st.ClientNS, "neigh", "show", st.VIPIP)
+	}
 	fmt.Printf(`
 The testbed keeps running. Use it with:
   export KUBECONFIG=%s
