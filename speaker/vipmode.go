@@ -76,6 +76,12 @@ type VIPMode struct {
 	// written is refused, with a Warning event on the vip Eips this node
 	// runs instances of (vipverdict.go). Nil follows none.
 	Verdict func() (vipdir.ConfigStatus, bool)
+	// PublishRefused, when set, publishes the vip Eips told of a refusal
+	// while it lasts, and nil once a later config is accepted
+	// (Layer2Mode.SetVIPConfigRefused: the node's Lease annotation the
+	// controller turns into the Eips' KeepalivedConfigAccepted condition).
+	// It must not block.
+	PublishRefused func(eips []string)
 	// PendingAfter is how long a config written may go unchecked before a
 	// log line asks whether the supervisor runs; 0 means
 	// DefaultVIPConfigPending.

@@ -114,6 +114,7 @@ type verdictNews struct {
 	written        string
 	refuse, accept bool     // log and put on the Eips
 	eips           []string // the Eips to put it on
+	told           []string // the Eips told of the refusal now (nil once accepted)
 	pickedUp       bool     // a config logged as not picked up was
 }
 
@@ -132,6 +133,7 @@ func (v *vipVerdicts) judge(status vipdir.ConfigStatus, ok bool) verdictNews {
 		n.refuse, n.eips = true, v.eips
 		v.reported, v.reportedErr = true, status.Error
 		v.told = unionSorted(v.told, v.eips)
+		n.told = slices.Clone(v.told)
 	case n.kind == verdictAccepted && v.reported:
 		n.accept, n.eips = true, v.told
 		v.reported, v.reportedErr, v.told = false, "", nil
@@ -166,6 +168,9 @@ func (m *VIPMode) checkVerdict(ctx context.Context) error {
 	m.Metrics.vipRefused(n.kind == verdictRefused)
 	if n.pickedUp {
 		m.Log.Info("keepalived has picked up the config", "node", m.Node)
+	}
+	if m.PublishRefused != nil && (n.refuse || n.accept) {
+		m.PublishRefused(n.told)
 	}
 	switch {
 	case n.refuse:

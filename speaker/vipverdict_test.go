@@ -170,6 +170,8 @@ func TestVIPModeConfigRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	f := newVerdictFixture(t, eips, rec, m, logr.Discard())
+	var published [][]string // what reaches the Lease annotation
+	f.mode.PublishRefused = func(eips []string) { published = append(published, eips) }
 	r := &Reconciler{Node: "node1", Metrics: m, Modes: map[string]Mode{v1alpha2.ProtocolVIP: f.mode}}
 	snap, d := f.snapshot(
 		Service{Key: "ns/web4", Addrs: []netip.Addr{netip.MustParseAddr("100.65.0.1")}},
@@ -258,6 +260,9 @@ func TestVIPModeConfigRefused(t *testing.T) {
 	}
 	if err := apply(); err != nil || len(rec.take()) != 0 {
 		t.Errorf("accepted again: Apply %v; want no error and no event", err)
+	}
+	if diff := cmp.Diff([][]string{{"refused-v4", "refused-v6"}, nil}, published); diff != "" {
+		t.Errorf("published for the Lease (-want +got):\n%s", diff)
 	}
 
 	// The events reached the API server where kubectl looks for an Eip's:

@@ -138,6 +138,7 @@ func setupVIP(mgr ctrl.Manager, node string, f vipFlags, l2 layer2Setup, log log
 		TrackDir:         dir.Track(),
 		States:           states.States,
 		Verdict:          states.Config,
+		PublishRefused:   l2.mode.SetVIPConfigRefused,
 		Client:           mgr.GetClient(), Recorder: mgr.GetEventRecorder("herald-speaker"),
 		Log:     log.WithName("vip"),
 		Metrics: m,
