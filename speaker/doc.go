@@ -86,7 +86,10 @@
 // is 1), and is logged and put as ONE KeepalivedConfigRefused Warning event
 // on each vip Eip this node runs instances of, until a later config is
 // accepted (a KeepalivedConfigAccepted Normal event on the same Eips, only
-// after a refusal). A config not checked yet is neither; one still
+// after a refusal). While the refusal lasts those Eips are listed in the
+// node's Lease (layer2.VIPConfigRefusedAnnotation, through
+// Layer2Mode.SetVIPConfigRefused), from which the controller sets their
+// KeepalivedConfigAccepted condition. A config not checked yet is neither; one still
 // unchecked after 30 s is logged once, asking whether herald-keepalived
 // runs on the node. The Eips' events cost nothing at rest: one per Eip per
 // refusal and per recovery, the Eips read from the cache.
