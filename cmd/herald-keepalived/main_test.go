@@ -245,7 +245,7 @@ func TestCommand(t *testing.T) {
 		t.Errorf("live config after a refused candidate = %q, want the previous one", data)
 	}
 	eventually(t, "the refusal published with keepalived's exit status",
-		verdictIs(vipdir.ConfigHash([]byte("good 1\n")), vipdir.ConfigHash([]byte("BROKEN\n")), "exit status 5"), verdictLogs)
+		verdictIs(vipdir.ConfigHash([]byte("good 1\n")), vipdir.ConfigHash([]byte("BROKEN\n")), "keepalived -t: exit status 5"), verdictLogs)
 
 	render(t, dir, "good 2\n")
 	eventually(t, "the next good config installed and reloaded", func() bool {

@@ -45,9 +45,14 @@ func (r *reporter) event(ev keepalived.Event) {
 }
 
 // verdict publishes the supervisor's verdict on the candidates for the
-// speaker (Supervisor.Verdicts). The refusal itself is logged as an event.
+// speaker (Supervisor.Verdicts), with keepalived's words about a refusal
+// (keepalived.RefusalReason). The refusal itself is logged as an event.
 func (r *reporter) verdict(v keepalived.Verdict) {
-	if err := vipdir.WriteConfigStatus(r.configPath, vipdir.NewConfigStatus(v.Live, v.Refused, v.Err)); err != nil {
+	var reason error
+	if v.Err != nil {
+		reason = errors.New(keepalived.RefusalReason(v.Err))
+	}
+	if err := vipdir.WriteConfigStatus(r.configPath, vipdir.NewConfigStatus(v.Live, v.Refused, reason)); err != nil {
 		r.log.Error(err, "write vip config status")
 	}
 }
