@@ -119,8 +119,10 @@ type verdictNews struct {
 }
 
 // judge compares status with the config last written and says what is
-// new: a refusal not reported yet (or with other words), or an acceptance
-// after a reported refusal. A pending config is neither.
+// new: a refusal not reported yet or with other words (to every Eip of
+// the config), one that now concerns Eips not told yet (to those), or an
+// acceptance after a reported refusal (to the Eips told). A pending config
+// is neither.
 func (v *vipVerdicts) judge(status vipdir.ConfigStatus, ok bool) verdictNews {
 	v.mu.Lock()
 	defer v.mu.Unlock()
@@ -129,8 +131,16 @@ func (v *vipVerdicts) judge(status vipdir.ConfigStatus, ok bool) verdictNews {
 		n.pickedUp, v.pendingLogged = true, ""
 	}
 	switch {
-	case n.kind == verdictRefused && (!v.reported || v.reportedErr != status.Error):
-		n.refuse, n.eips = true, v.eips
+	case n.kind == verdictRefused:
+		fresh := !v.reported || v.reportedErr != status.Error
+		tell := v.eips
+		if !fresh {
+			tell = slices.DeleteFunc(slices.Clone(v.eips), func(e string) bool { return slices.Contains(v.told, e) })
+			if len(tell) == 0 {
+				break
+			}
+		}
+		n.refuse, n.eips = true, tell
 		v.reported, v.reportedErr = true, status.Error
 		v.told = unionSorted(v.told, v.eips)
 		n.told = slices.Clone(v.told)

@@ -352,3 +352,50 @@ func TestVIPModeConfigPending(t *testing.T) {
 		t.Error("pending check armed without a vip pool")
 	}
 }
+
+// TestVIPVerdictsJudge: what is reported when, over a run of verdicts:
+// each Eip hears of a refusal once, again only when keepalived's words
+// change, and of the acceptance only if it heard of the refusal.
+func TestVIPVerdictsJudge(t *testing.T) {
+	type news struct {
+		Kind           verdictKind
+		Refuse, Accept bool
+		Eips, Told     []string
+	}
+	var v vipVerdicts
+	refused := func(conf, why string) vipdir.ConfigStatus {
+		return vipdir.ConfigStatus{Live: "old", Refused: conf, Error: why}
+	}
+	for _, step := range []struct {
+		name   string
+		wrote  string
+		eips   []string
+		status vipdir.ConfigStatus
+		ok     bool
+		want   news
+	}{
+		{"nothing written yet", "", nil, refused("", "x"), true, news{Kind: verdictPending}},
+		{"no status file", "c1", []string{"a"}, vipdir.ConfigStatus{}, false, news{Kind: verdictPending}},
+		{"accepted, no refusal before", "", nil, vipdir.ConfigStatus{Live: "c1"}, true, news{Kind: verdictAccepted}},
+		{"refused", "c2", []string{"a", "b"}, refused("c2", "bad"), true,
+			news{Kind: verdictRefused, Refuse: true, Eips: []string{"a", "b"}, Told: []string{"a", "b"}}},
+		{"same refusal", "", nil, refused("c2", "bad"), true, news{Kind: verdictRefused}},
+		{"next config pending", "c3", []string{"a", "b", "c"}, refused("c2", "bad"), true, news{Kind: verdictPending}},
+		{"refused alike, one more Eip", "", nil, refused("c3", "bad"), true,
+			news{Kind: verdictRefused, Refuse: true, Eips: []string{"c"}, Told: []string{"a", "b", "c"}}},
+		{"refused in other words", "c4", []string{"a"}, refused("c4", "worse"), true,
+			news{Kind: verdictRefused, Refuse: true, Eips: []string{"a"}, Told: []string{"a", "b", "c"}}},
+		{"accepted", "c5", []string{"a"}, vipdir.ConfigStatus{Live: "c5"}, true,
+			news{Kind: verdictAccepted, Accept: true, Eips: []string{"a", "b", "c"}}},
+		{"accepted again", "", nil, vipdir.ConfigStatus{Live: "c5"}, true, news{Kind: verdictAccepted}},
+	} {
+		if step.wrote != "" {
+			v.wrote(step.wrote, step.eips, time.Hour, nil)
+		}
+		n := v.judge(step.status, step.ok)
+		got := news{Kind: n.kind, Refuse: n.refuse, Accept: n.accept, Eips: n.eips, Told: n.told}
+		if diff := cmp.Diff(step.want, got); diff != "" {
+			t.Errorf("%s (-want +got):\n%s", step.name, diff)
+		}
+	}
+}
