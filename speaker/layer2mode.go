@@ -279,20 +279,6 @@ func (m *Layer2Mode) applyOwned(owned map[netip.Addr]string, frozen bool) error 
 	return err
 }
 
-// SetVIPConfigRefused publishes on this node's Lease the vip Eips whose
-// instances here come from a config keepalived refused (VIPMode's
-// PublishRefused), at once when the session runs, and with the next Apply
-// into a session started later. It never blocks.
-func (m *Layer2Mode) SetVIPConfigRefused(eips []string) {
-	m.mu.Lock()
-	m.vipRefused = slices.Clone(eips)
-	s := m.session
-	m.mu.Unlock()
-	if s != nil {
-		s.SetVIPConfigRefused(eips)
-	}
-}
-
 // ensureSession starts the Lease and membership session when layer2 or
 // vip pools exist (wanted) and none runs, and stops it when none exist; it
 // returns the running session, or nil.
