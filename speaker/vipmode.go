@@ -96,7 +96,8 @@ type VIPMode struct {
 	holders  vipHolders
 	verdicts vipVerdicts
 	// mu guards the fields below; Apply and Shutdown may run on different
-	// goroutines. A leaf: nothing called under it calls back.
+	// goroutines. Nothing called under it calls back; vipVerdicts.wrote,
+	// called under it, takes only its own leaf lock.
 	mu sync.Mutex
 	// written is the config last handed to Sink, nil until one was.
 	written []byte

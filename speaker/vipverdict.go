@@ -201,9 +201,10 @@ func (m *VIPMode) checkVerdict(ctx context.Context) error {
 
 // checkPending logs, once, that the config hashed written has been
 // neither accepted nor refused for the pending interval: the supervisor
-// may not be running. It is no error: a supervisor that is down keeps
-// nothing from running (keepalived outlives no supervisor, but the VIPs
-// are then simply not held here, which the holder annotation shows).
+// may not be running. It is no error: without a supervisor no keepalived
+// runs here (it never outlives its supervisor), so this node holds no VIP
+// and the other nodes' keepalived serve them, as the holder annotation
+// shows; the speaker has nothing to repair.
 func (m *VIPMode) checkPending(written string, after time.Duration) {
 	status, ok := m.Verdict()
 	if m.verdicts.notPickedUp(written, status, ok) {
