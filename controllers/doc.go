@@ -127,6 +127,16 @@
 // VRID freed in any vip Eip goes to them and turns it True (Assigned)
 // again. Only vip Eips carry VRIDs and the condition.
 //
+// A vip Eip's KeepalivedConfigAccepted condition says whether keepalived
+// on every node accepted the config rendered there for its addresses. The
+// controller cannot see the nodes' keepalived: each speaker lists the vip
+// Eips its keepalived refused in its Lease (vip.herald.io/config-refused,
+// one write per refusal and per recovery), and the Eip reconciler, which
+// follows those Leases for Ready already, turns it False
+// (KeepalivedConfigRefused, naming the live nodes) while any live node
+// lists the Eip, True (Accepted) otherwise. The speakers' events on the
+// Eip quote keepalived; the condition only gathers the nodes.
+//
 // The BgpPeer reconciler reports two BgpPeers with one neighbour address
 // whose different node selectors both match some node: the speakers run
 // only the older one there (internal/bgpconfig.NodePeers, called by both),

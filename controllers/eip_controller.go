@@ -137,6 +137,9 @@ func (r *EipReconciler) Reconcile(ctx context.Context, req reconcile.Request) (r
 	r.State.setVerdict(eip.Name, verdict)
 	st := statusFor(&eip, rep)
 	applyServing(&st, verdict, eip.Generation)
+	if r.speakers != nil {
+		applyVIPConfigs(&eip, &st, r.speakers.vipRefusedBy(eip.Name, time.Now()))
+	}
 	r.applyVRIDs(ctx, &eip, &st, rep)
 	warn, err := r.kubeProxyStatus(ctx, &eip, &st)
 	if err != nil {

@@ -25,6 +25,7 @@ func TestSpeakerLeaseProtocol(t *testing.T) {
 		{speakerLeasePrefix, speakerlayer2.LeaseNamePrefix},
 		{speakerLeaseLabel, speakerlayer2.LeaseLabel},
 		{speakerUnavailableAnnotation, speakerlayer2.UnavailableAnnotation},
+		{speakerVIPRefusedAnnotation, speakerlayer2.VIPConfigRefusedAnnotation},
 	} {
 		if c.controller != c.speaker {
 			t.Errorf("controller reads %q, speaker writes %q", c.controller, c.speaker)
@@ -144,6 +145,7 @@ type fakeSpeaker struct {
 	ns, node string
 	mu       sync.Mutex
 	unavail  string
+	refused  string // speakerVIPRefusedAnnotation
 	stop     func()
 }
 
@@ -191,6 +193,15 @@ func (s *fakeSpeaker) dress(l *coordinationv1.Lease) {
 	if s.unavail != "" {
 		l.Annotations[speakerUnavailableAnnotation] = s.unavail
 	}
+	if s.refused != "" {
+		l.Annotations[speakerVIPRefusedAnnotation] = s.refused
+	}
+}
+
+func (s *fakeSpeaker) setVIPRefused(v string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.refused = v
 }
 
 func (s *fakeSpeaker) setUnavailable(v string) {

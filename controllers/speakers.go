@@ -29,6 +29,9 @@ const (
 	speakerLeasePrefix           = "herald-speaker-"
 	speakerLeaseLabel            = "layer2.herald.io/speaker"
 	speakerUnavailableAnnotation = "layer2.herald.io/unavailable"
+	// speakerVIPRefusedAnnotation lists the vip Eips whose config the
+	// node's keepalived refused.
+	speakerVIPRefusedAnnotation = "vip.herald.io/config-refused"
 )
 
 // DefaultSpeakerNamespace is where the manifests run the speakers.
@@ -55,6 +58,7 @@ type speakerLease struct {
 	// zero for a Lease that was stale when first seen.
 	seen        time.Time
 	unavailable []string
+	vipRefused  []string
 }
 
 // expiry is when the Lease stops counting as live unless renewed. Liveness
@@ -209,6 +213,7 @@ func (v *speakerView) observe(o any, now time.Time) {
 	}
 	l.held, l.renewMicros, l.duration = held, renew.UnixMicro(), duration
 	l.unavailable = splitList(lease.Annotations[speakerUnavailableAnnotation])
+	l.vipRefused = splitList(lease.Annotations[speakerVIPRefusedAnnotation])
 	v.mu.Unlock()
 	v.wake()
 }
@@ -234,8 +239,9 @@ func (v *speakerView) wake() {
 	}
 }
 
-// summary describes what the view says at now (the live nodes and their
-// unavailable Eips, and whether there are Leases at all), and when it
+// summary describes what the view says at now (the live nodes, their
+// unavailable Eips and their vip Eips refused by keepalived, and whether
+// there are Leases at all), and when it
 // will change by itself: the next expiry of a live Lease.
 func (v *speakerView) summary(now time.Time) (string, time.Time) {
 	v.mu.Lock()
@@ -246,7 +252,7 @@ func (v *speakerView) summary(now time.Time) (string, time.Time) {
 		if !l.live(now) {
 			continue
 		}
-		parts = append(parts, l.node+"="+strings.Join(l.unavailable, ","))
+		parts = append(parts, l.node+"="+strings.Join(l.unavailable, ",")+"/"+strings.Join(l.vipRefused, ","))
 		if e := l.expiry(); next.IsZero() || e.Before(next) {
 			next = e
 		}

@@ -85,9 +85,12 @@
 // with `keepalived -t` (exit 0 and the file exists), installs it as the file
 // keepalived reads and sends SIGHUP only when the content changed and the
 // check passed, keeps a refused config away from keepalived (the old one
-// keeps running, also across a crash) and reports it, restarts keepalived
-// with backoff when it dies, and reads VRRP states back from notify_fifo
-// (OpenNotifyFIFO, ReadNotifications) into Metrics. PollChanges nudges it
+// keeps running, also across a crash) and reports it, to its log and
+// metrics and, as a Verdict, back to the speaker (vipdir's config.json:
+// the speaker then fails its readiness and puts a Warning event on the
+// Eips), restarts keepalived with backoff when it dies, and reads VRRP
+// states back from notify_fifo (OpenNotifyFIFO, ReadNotifications) into
+// Metrics. PollChanges nudges it
 // when the speaker renames a new config into place. On a planned stop
 // keepalived sends priority-0 adverts and a backup takes over within
 // ~0.6 s.

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -76,10 +77,52 @@ func (e Exec) Check(ctx context.Context, path string) error {
 	case err == nil:
 		return nil
 	case errors.As(err, &exit) && ctx.Err() == nil:
-		return fmt.Errorf("%w: %s: %w: %s", ErrConfigRefused, path, err, bytes.TrimSpace(out.Bytes()))
+		return &RefusedError{Path: path, Status: err, Output: string(bytes.TrimSpace(out.Bytes()))}
 	default:
 		return fmt.Errorf("run keepalived -t on %s: %w", path, err)
 	}
+}
+
+// RefusedError is Check's error when keepalived refused a config: its
+// exit status and its own words. It wraps ErrConfigRefused and the status.
+type RefusedError struct {
+	// Path is the file checked.
+	Path string
+	// Status is how `keepalived -t` exited (an *exec.ExitError).
+	Status error
+	// Output is what it printed, trimmed: one line per problem, each
+	// naming the file as given and the line.
+	Output string
+}
+
+func (e *RefusedError) Error() string {
+	return fmt.Sprintf("%v: %s: %s", ErrConfigRefused, e.Path, e.Reason())
+}
+
+func (e *RefusedError) Unwrap() []error { return []error{ErrConfigRefused, e.Status} }
+
+// Reason is the refusal for an operator: the exit status and keepalived's
+// words, with the file checked named by its base name only (the
+// supervisor checks a staged copy in a host directory whose path means
+// nothing to the readers of an Eip's events).
+func (e *RefusedError) Reason() string {
+	if e.Output == "" {
+		return fmt.Sprintf("keepalived -t: %v", e.Status)
+	}
+	out := e.Output
+	if e.Path != "" {
+		out = strings.ReplaceAll(out, e.Path, filepath.Base(e.Path))
+	}
+	return fmt.Sprintf("keepalived -t: %v: %s", e.Status, out)
+}
+
+// RefusalReason is err for an operator: a RefusedError's Reason, or the
+// whole error otherwise.
+func RefusalReason(err error) string {
+	if r, ok := errors.AsType[*RefusedError](err); ok {
+		return r.Reason()
+	}
+	return err.Error()
 }
 
 // Start starts keepalived on the config at path, tied to the supervisor's

@@ -310,8 +310,14 @@ func TestExecCheck(t *testing.T) {
 	if err := e.Check(ctx, good); err != nil {
 		t.Errorf("good config: %v", err)
 	}
-	if err := e.Check(ctx, bad); !errors.Is(err, ErrConfigRefused) || !strings.Contains(err.Error(), "exit status 5") {
+	err = e.Check(ctx, bad)
+	if !errors.Is(err, ErrConfigRefused) || !strings.Contains(err.Error(), "exit status 5") {
 		t.Errorf("bad config: %v, want ErrConfigRefused with exit status 5", err)
+	}
+	// What the speaker quotes: keepalived's words about the line, not
+	// where the supervisor staged the file.
+	if reason := RefusalReason(err); !strings.Contains(reason, "exit status 5") || !strings.Contains(reason, "(bad.conf: Line 3)") || strings.Contains(reason, dir) {
+		t.Errorf("refusal reason %q, want the exit status and keepalived's words without the path %s", reason, dir)
 	}
 	missing := filepath.Join(dir, "missing.conf")
 	if err := exec.Command(bin, "-t", "-f", missing).Run(); err != nil {

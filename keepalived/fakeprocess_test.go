@@ -45,6 +45,7 @@ type harness struct {
 	t         *testing.T
 	sup       *Supervisor
 	events    chan Event
+	verdicts  chan Verdict
 	starts    chan *fakeProcess
 	timers    chan fakeTimer
 	changed   chan struct{}
@@ -62,6 +63,7 @@ func newHarness(t *testing.T) *harness {
 	h := &harness{
 		t:         t,
 		events:    make(chan Event, 64),
+		verdicts:  make(chan Verdict, 64),
 		starts:    make(chan *fakeProcess, 16),
 		timers:    make(chan fakeTimer, 16),
 		changed:   make(chan struct{}),
@@ -75,6 +77,7 @@ func newHarness(t *testing.T) *harness {
 		TrackDir:  filepath.Join(dir, "run", "track"),
 		Changed:   h.changed,
 		Report:    func(ev Event) { h.events <- ev },
+		Verdicts:  func(v Verdict) { h.verdicts <- v },
 		Start: func(path string) (Process, error) {
 			select {
 			case err := <-h.startErrs:
@@ -166,6 +169,35 @@ func (h *harness) expect(kind EventKind) Event {
 	case <-time.After(5 * time.Second):
 		h.t.Fatalf("no %s event within 5 s", kind)
 		return Event{}
+	}
+}
+
+// verdict waits for the next Verdict: live and refused as strings, "-"
+// for nil, and whether it carries an error.
+func (h *harness) verdict() (live, refused string, hasErr bool) {
+	h.t.Helper()
+	str := func(b []byte) string {
+		if b == nil {
+			return "-"
+		}
+		return string(b)
+	}
+	select {
+	case v := <-h.verdicts:
+		return str(v.Live), str(v.Refused), v.Err != nil
+	case <-time.After(5 * time.Second):
+		h.t.Fatal("no verdict within 5 s")
+		return "", "", false
+	}
+}
+
+// noVerdict fails if a Verdict is waiting.
+func (h *harness) noVerdict() {
+	h.t.Helper()
+	select {
+	case v := <-h.verdicts:
+		h.t.Errorf("unexpected verdict: live %q, refused %q", v.Live, v.Refused)
+	default:
 	}
 }
 

@@ -55,6 +55,20 @@ const (
 	EventVIPRemoveFailed EventKind = "VIPRemoveFailed"
 )
 
+// Verdict is what the supervisor made of the configs it was given: the
+// one keepalived runs and the last candidate it refused since. The
+// speaker learns from it (vipdir's config status) whether the config it
+// rendered reached keepalived.
+type Verdict struct {
+	// Live is the installed content; nil while there is none.
+	Live []byte
+	// Refused is the last candidate the Checker refused (ErrConfigRefused);
+	// nil once a later one was accepted, or the candidate is Live again.
+	Refused []byte
+	// Err is the Checker's error for Refused.
+	Err error
+}
+
 // Event is one report from a Supervisor.
 type Event struct {
 	Kind EventKind
@@ -72,7 +86,8 @@ type Event struct {
 // keepalived reads Live, which only the supervisor writes, after the exact
 // bytes passed Check. So a config keepalived refuses never reaches it: not
 // on the next SIGHUP, and not on a restart after a crash either, which
-// would read whatever file keepalived was started with.
+// would read whatever file keepalived was started with. Verdicts tells
+// the speaker which of its configs was installed and which refused.
 type Supervisor struct {
 	// Candidate is the file the speaker renders into.
 	Candidate string
@@ -99,6 +114,11 @@ type Supervisor struct {
 	Changed <-chan struct{}
 	// Report receives every event, from Run's goroutine; nil drops them.
 	Report func(Event)
+	// Verdicts receives the Verdict once at the start, after the live
+	// config a previous run left was adopted or not and the candidate
+	// checked, and then whenever it changes, from Run's goroutine; nil
+	// drops them. A candidate whose check could not run is no verdict.
+	Verdicts func(Verdict)
 	// MinBackoff and MaxBackoff bound the wait before restarting keepalived
 	// after it exits: it doubles on every exit and goes back to MinBackoff
 	// once keepalived has run MaxBackoff long. Zero means 500 ms and 30 s.
@@ -112,11 +132,14 @@ type Supervisor struct {
 type supervision struct {
 	*Supervisor
 	live, refused []byte // installed content, last refused content
-	proc          Process
-	exited        chan error
-	startedAt     time.Time
-	backoff       time.Duration
-	restart       <-chan time.Time // non-nil while a restart is pending
+	refusedErr    error  // why refused was refused
+	// published is the last Verdict handed to Verdicts, nil before the first.
+	published *Verdict
+	proc      Process
+	exited    chan error
+	startedAt time.Time
+	backoff   time.Duration
+	restart   <-chan time.Time // non-nil while a restart is pending
 	// held are the VIPs the running keepalived may hold: those of the
 	// config it started on, and from a reload on those of the config
 	// before and after it (it may die before it has removed the old ones).
@@ -142,6 +165,7 @@ func (s *Supervisor) Run(ctx context.Context) error {
 		return err
 	}
 	r.install(ctx)
+	r.verdict()
 	if r.live != nil {
 		r.start()
 	}
@@ -156,7 +180,9 @@ func (s *Supervisor) Run(ctx context.Context) error {
 				continue
 			}
 			before := r.live
-			if !r.install(ctx) {
+			installed := r.install(ctx)
+			r.verdict()
+			if !installed {
 				continue
 			}
 			switch {
@@ -237,7 +263,12 @@ func (r *supervision) install(ctx context.Context) bool {
 	case err != nil:
 		r.report(Event{Kind: EventRefused, Err: fmt.Errorf("read candidate config: %w", err)})
 		return false
-	case bytes.Equal(data, r.live), r.refused != nil && bytes.Equal(data, r.refused):
+	case bytes.Equal(data, r.live):
+		// The speaker is back at the running config: whatever it
+		// rendered in between, nothing it wants is refused now.
+		r.refused, r.refusedErr = nil, nil
+		return false
+	case r.refused != nil && bytes.Equal(data, r.refused):
 		return false
 	}
 	stage := r.Live + ".check"
@@ -248,7 +279,7 @@ func (r *supervision) install(ctx context.Context) bool {
 	if err := r.Check(ctx, stage); err != nil {
 		_ = os.Remove(stage)
 		if errors.Is(err, ErrConfigRefused) {
-			r.refused = data
+			r.refused, r.refusedErr = data, err
 		}
 		r.report(Event{Kind: EventRefused, Err: fmt.Errorf("candidate config %s: %w", r.Candidate, err)})
 		return false
@@ -258,8 +289,29 @@ func (r *supervision) install(ctx context.Context) bool {
 		r.report(Event{Kind: EventRefused, Err: fmt.Errorf("install candidate config: %w", err)})
 		return false
 	}
-	r.live, r.refused = data, nil
+	r.live, r.refused, r.refusedErr = data, nil, nil
 	return true
+}
+
+// verdict hands the current Verdict to Verdicts when it differs from the
+// last one handed over, or none was.
+func (r *supervision) verdict() {
+	v := Verdict{Live: r.live, Refused: r.refused, Err: r.refusedErr}
+	if p := r.published; p != nil && bytes.Equal(p.Live, v.Live) && (p.Live == nil) == (v.Live == nil) &&
+		bytes.Equal(p.Refused, v.Refused) && (p.Refused == nil) == (v.Refused == nil) && errText(p.Err) == errText(v.Err) {
+		return
+	}
+	r.published = &v
+	if r.Verdicts != nil {
+		r.Verdicts(v)
+	}
+}
+
+func errText(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
 }
 
 func (r *supervision) start() {

@@ -248,3 +248,64 @@ func TestSupervisorOutlivesItsNudges(t *testing.T) {
 		t.Error("Run changed the caller's Supervisor")
 	}
 }
+
+// TestSupervisorVerdicts: the supervisor tells the speaker, through
+// Verdicts, which config keepalived runs and which candidate it refused,
+// once at the start and then only when that changes; a check that could
+// not run is no verdict.
+func TestSupervisorVerdicts(t *testing.T) {
+	type want struct {
+		live, refused string
+		err           bool
+	}
+	h := newHarness(t)
+	expect := func(what string, w want) {
+		t.Helper()
+		live, refused, hasErr := h.verdict()
+		if got := (want{live, refused, hasErr}); got != w {
+			t.Errorf("%s: verdict %+v, want %+v", what, got, w)
+		}
+	}
+	if err := os.WriteFile(h.sup.Live, []byte("A"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	h.run() // no candidate yet: the adopted live config alone
+	expect("start", want{"A", "-", false})
+	h.started()
+
+	h.render("B refuse")
+	h.nudge()
+	h.expect(EventRefused)
+	expect("refused", want{"A", "B refuse", true})
+	h.nudge() // the same refused content: no new verdict
+	h.render("A")
+	h.nudge() // back to the running config: the refusal is moot
+	expect("back at the live config", want{"A", "-", false})
+
+	h.render("C refuse")
+	h.nudge()
+	h.expect(EventRefused)
+	expect("refused again", want{"A", "C refuse", true})
+	h.checkErrs <- errors.New("exec: keepalived: not found")
+	h.render("D")
+	h.nudge()
+	h.expect(EventRefused) // reported, but no verdict: retried on the next nudge
+	h.nudge()
+	h.expect(EventReloaded)
+	expect("accepted", want{"D", "-", false})
+	h.noVerdict()
+}
+
+// TestSupervisorVerdictAtStartWithoutLiveConfig: a fresh node publishes
+// that nothing runs yet, and a first candidate refused, with no live
+// config at all.
+func TestSupervisorVerdictAtStartWithoutLiveConfig(t *testing.T) {
+	h := newHarness(t)
+	h.render("A refuse")
+	h.run()
+	h.expect(EventRefused)
+	if live, refused, hasErr := h.verdict(); live != "-" || refused != "A refuse" || !hasErr {
+		t.Errorf("verdict live %q refused %q (error %v), want none live and A refused with its error", live, refused, hasErr)
+	}
+	h.noVerdict()
+}

@@ -75,6 +75,25 @@
 // herald_speaker_vip_master and herald_speaker_vip_state{state} (what its
 // keepalived reports).
 //
+// A config keepalived refuses never reaches it: the supervisor checks every
+// candidate with `keepalived -t` and keeps running the last good one. It
+// says which config runs and which it refused, with keepalived's words, in
+// config.json beside state.json (vipdir), which VIPStateWatcher reads on
+// the same poll. VIPMode compares it with the SHA-256 of the config it
+// last wrote (vipverdict.go): refused makes Apply fail with keepalived's
+// words (the readiness check fails for the vip mode,
+// herald_speaker_mode_ready{mode="vip"} is 0, herald_speaker_vip_config_refused
+// is 1), and is logged and put as ONE KeepalivedConfigRefused Warning event
+// on each vip Eip this node runs instances of, until a later config is
+// accepted (a KeepalivedConfigAccepted Normal event on the same Eips, only
+// after a refusal). While the refusal lasts those Eips are listed in the
+// node's Lease (layer2.VIPConfigRefusedAnnotation, through
+// Layer2Mode.SetVIPConfigRefused), from which the controller sets their
+// KeepalivedConfigAccepted condition. A config not checked yet is neither; one still
+// unchecked after 30 s is logged once, asking whether herald-keepalived
+// runs on the node. The Eips' events cost nothing at rest: one per Eip per
+// refusal and per recovery, the Eips read from the cache.
+//
 // # Readiness
 //
 // The readyz check "announcing" fails until a reconcile has applied a
@@ -137,7 +156,9 @@
 //     lock.
 //   - VIPMode.mu guards the config last written and the problems last
 //     logged; it is held while files are written, and nothing under it
-//     calls back. The holder annotations are written after it is released;
+//     calls back but vipVerdicts.wrote. vipVerdicts.mu (the verdict last
+//     reported and the pending timer) is a leaf: the timer's goroutine
+//     takes it after reading the watcher, never under it. The holder annotations are written after it is released;
 //     vipHolders.mu (when each Service was last patched) and
 //     VIPStateWatcher.mu (the states last read) are leaves, and the
 //     watcher pokes the reconciler with a non-blocking send.

@@ -57,6 +57,9 @@ type L2Session interface {
 	// SetAddresses publishes this node's addresses for VIP mode (the
 	// first of each family counts); nil publishes none.
 	SetAddresses(addrs []netip.Addr)
+	// SetVIPConfigRefused publishes the vip Eips whose instances on this
+	// node come from a config keepalived refused; nil publishes none.
+	SetVIPConfigRefused(eips []string)
 	// Changed is poked when the view changes.
 	Changed() <-chan struct{}
 	// Stop releases the Lease and ends the session; it returns when both
@@ -138,6 +141,9 @@ type Layer2Mode struct {
 	closedCounts map[string]layer2.ResponderCounters
 	owned        map[netip.Addr]string // address -> interface, as last applied
 	annotated    map[string]string     // service -> node written, until the cache shows it
+	// vipRefused is what VIP mode last asked to publish
+	// (SetVIPConfigRefused), kept for a session started later.
+	vipRefused []string
 
 	// conflictMu guards the conflict state below. It is a leaf: conflict
 	// takes it on a responder's receive goroutine, which Close waits for,
@@ -205,6 +211,10 @@ func (m *Layer2Mode) Apply(ctx context.Context, snap Snapshot, d Desired) error 
 	maps.Copy(ifaces.Unavailable, vipIfaces.Unavailable)
 	session.SetUnavailableEips(ifaces.UnavailableNames())
 	session.SetAddresses(m.vipSourceAddrs(snap.Pools, vipPools, ifaces))
+	m.mu.Lock()
+	vipRefused := m.vipRefused
+	m.mu.Unlock()
+	session.SetVIPConfigRefused(vipRefused)
 	for eip, why := range ifaces.Unavailable {
 		m.Log.V(1).Info("eip not served on this node", "eip", eip, "reason", why.Error())
 	}

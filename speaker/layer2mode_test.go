@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	"github.com/google/go-cmp/cmp"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -24,15 +25,17 @@ type fakeSession struct {
 	m           layer2.Members
 	unavailable []string
 	addrs       []netip.Addr
+	vipRefused  []string
 	changed     chan struct{}
 	stopped     bool
 }
 
-func (f *fakeSession) Snapshot() layer2.Members         { return f.m }
-func (f *fakeSession) SetUnavailableEips(eips []string) { f.unavailable = eips }
-func (f *fakeSession) SetAddresses(addrs []netip.Addr)  { f.addrs = addrs }
-func (f *fakeSession) Changed() <-chan struct{}         { return f.changed }
-func (f *fakeSession) Stop()                            { f.stopped = true }
+func (f *fakeSession) Snapshot() layer2.Members          { return f.m }
+func (f *fakeSession) SetUnavailableEips(eips []string)  { f.unavailable = eips }
+func (f *fakeSession) SetAddresses(addrs []netip.Addr)   { f.addrs = addrs }
+func (f *fakeSession) SetVIPConfigRefused(eips []string) { f.vipRefused = eips }
+func (f *fakeSession) Changed() <-chan struct{}          { return f.changed }
+func (f *fakeSession) Stop()                             { f.stopped = true }
 
 type fakeCarrier struct {
 	synced bool
@@ -394,4 +397,20 @@ func layer2Counter(c prometheus.Collector, iface, kind string) float64 {
 		}
 	}
 	return -1
+}
+
+// TestLayer2ModeVIPConfigRefused: what VIP mode asks to publish reaches
+// the running session at once, and a session started later with its
+// first Apply.
+func TestLayer2ModeVIPConfigRefused(t *testing.T) {
+	f := newL2Fixture(t)
+	f.mode.SetVIPConfigRefused([]string{"vip4"}) // no session yet: kept
+	f.apply(t, nil)
+	if diff := cmp.Diff([]string{"vip4"}, f.members.vipRefused); diff != "" {
+		t.Errorf("published into the new session (-want +got):\n%s", diff)
+	}
+	f.mode.SetVIPConfigRefused(nil)
+	if f.members.vipRefused != nil {
+		t.Errorf("cleared, yet the session publishes %v", f.members.vipRefused)
+	}
 }

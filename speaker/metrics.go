@@ -23,8 +23,8 @@ type Metrics struct {
 	layer2LiveNodes, layer2Frozen prometheus.Gauge
 	// vipInstances, vipMaster and vipState are VIP mode on this node: what
 	// it renders and what its keepalived reports (vipmetrics.go).
-	vipInstances, vipMaster prometheus.Gauge
-	vipState                *prometheus.GaugeVec
+	vipInstances, vipMaster, vipConfigRefused prometheus.Gauge
+	vipState                                  *prometheus.GaugeVec
 }
 
 // NewMetrics creates the series and registers them with reg (the
@@ -72,6 +72,11 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Name: "herald_speaker_vip_master",
 			Help: "VIPs this node's keepalived holds (VRRP MASTER), as its supervisor reports in state.json.",
 		}),
+		vipConfigRefused: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "herald_speaker_vip_config_refused",
+			Help: "1 while this node's keepalived supervisor reports the keepalived.conf this node last rendered as refused by `keepalived -t`: " +
+				"keepalived keeps running the last good config, and the VIPs follow no change made since. 0 once accepted, and while not checked yet.",
+		}),
 		vipState: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "herald_speaker_vip_state",
 			Help: "VRRP instances of this node's keepalived by state (MASTER, BACKUP, FAULT, STOP), as its supervisor reports in state.json; " +
@@ -79,7 +84,7 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		}, []string{"state"}),
 	}
 	for _, c := range []prometheus.Collector{m.announcedAddrs, m.announcedPrefixes, m.reconcileErrors, m.modeReady, m.PeerSessions, m.layer2LiveNodes, m.layer2Frozen,
-		m.vipInstances, m.vipMaster, m.vipState} {
+		m.vipInstances, m.vipMaster, m.vipConfigRefused, m.vipState} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

@@ -145,3 +145,17 @@ func hostInterfaceAddrs(name string) ([]netip.Addr, error) {
 	}
 	return out, nil
 }
+
+// SetVIPConfigRefused publishes on this node's Lease the vip Eips whose
+// instances here come from a config keepalived refused (VIPMode's
+// PublishRefused), at once when the session runs, and with the next Apply
+// into a session started later. It never blocks.
+func (m *Layer2Mode) SetVIPConfigRefused(eips []string) {
+	m.mu.Lock()
+	m.vipRefused = slices.Clone(eips)
+	s := m.session
+	m.mu.Unlock()
+	if s != nil {
+		s.SetVIPConfigRefused(eips)
+	}
+}

@@ -34,3 +34,16 @@ func (m *Metrics) vipReported(s vipdir.States) {
 	}
 	m.vipMaster.Set(float64(counts[keepalived.StateMaster]))
 }
+
+// vipRefused records whether the config this node last rendered is
+// refused.
+func (m *Metrics) vipRefused(refused bool) {
+	if m == nil {
+		return
+	}
+	v := 0.0
+	if refused {
+		v = 1
+	}
+	m.vipConfigRefused.Set(v)
+}

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/go-logr/logr"
 	"k8s.io/client-go/tools/events"
@@ -70,15 +71,33 @@ type VIPMode struct {
 	// holds get this node as their holder annotation (vipHolders); nil
 	// writes none.
 	States func() vipdir.States
-	// Client writes the holder annotation on Services; Recorder the events.
+	// Verdict returns what this node's supervisor made of the configs
+	// written (VIPStateWatcher.Config): Apply fails while the one last
+	// written is refused, with a Warning event on the vip Eips this node
+	// runs instances of (vipverdict.go). Nil follows none.
+	Verdict func() (vipdir.ConfigStatus, bool)
+	// PublishRefused, when set, publishes the vip Eips told of a refusal
+	// while it lasts, and nil once a later config is accepted
+	// (Layer2Mode.SetVIPConfigRefused: the node's Lease annotation the
+	// controller turns into the Eips' KeepalivedConfigAccepted condition).
+	// It must not block.
+	PublishRefused func(eips []string)
+	// PendingAfter is how long a config written may go unchecked before a
+	// log line asks whether the supervisor runs; 0 means
+	// DefaultVIPConfigPending.
+	PendingAfter time.Duration
+	// Client writes the holder annotation on Services and reads Eips for
+	// their events; Recorder records the events.
 	Client   client.Client
 	Recorder events.EventRecorder
 	Log      logr.Logger
 	Metrics  *Metrics
 
-	holders vipHolders
+	holders  vipHolders
+	verdicts vipVerdicts
 	// mu guards the fields below; Apply and Shutdown may run on different
-	// goroutines. A leaf: nothing called under it calls back.
+	// goroutines. Nothing called under it calls back; vipVerdicts.wrote,
+	// called under it, takes only its own leaf lock.
 	mu sync.Mutex
 	// written is the config last handed to Sink, nil until one was.
 	written []byte
@@ -92,7 +111,7 @@ type VIPMode struct {
 // holds. Problems with single VIPs (no VRID yet, no eligible node) are
 // logged once each time the set of them changes, not on every reconcile.
 func (m *VIPMode) Apply(ctx context.Context, snap Snapshot, d Desired) error {
-	err := m.applyConfig(snap, d)
+	err := errors.Join(m.applyConfig(snap, d), m.checkVerdict(ctx))
 	if m.States == nil {
 		return err
 	}
@@ -157,6 +176,9 @@ func (m *VIPMode) applyConfig(snap Snapshot, d Desired) error {
 		}
 		m.written = conf
 		m.Metrics.vipRendered(instancesOf(cfg, m.Node))
+		hash := vipdir.ConfigHash(conf)
+		after, check := m.pendingCheck(hash, len(pools) > 0)
+		m.verdicts.wrote(hash, vipEipsOf(cfg, d.VIP, m.Node), after, check)
 	}
 	if err := keepalived.PruneTrackFiles(m.trackDir(), local); err != nil {
 		return errors.Join(trackErr, err)
@@ -252,5 +274,6 @@ func (m *VIPMode) logProblems(problems []VIPProblem) {
 // here would hand every VIP of this node to a backup (a master-down
 // interval without it) and back again when the speaker returns.
 func (m *VIPMode) Shutdown(context.Context) error {
+	m.verdicts.stop()
 	return nil
 }

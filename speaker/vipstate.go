@@ -19,7 +19,11 @@ const DefaultVIPStatePoll = 500 * time.Millisecond
 // VIPStateWatcher reads back the VRRP states this node's keepalived
 // reports, from the state file its supervisor rewrites on every change
 // (vipdir.State), and pokes Changed when they change, so that the
-// reconciler runs and VIPMode writes the holder annotation.
+// reconciler runs and VIPMode writes the holder annotation. With
+// ConfigPath it reads the supervisor's config status alongside
+// (vipdir.ConfigStatus: which config keepalived runs, which it refused)
+// and pokes Changed when that changes too, so that VIPMode learns at once
+// whether the config it wrote was accepted (Config).
 //
 // It polls rather than using inotify. The file lives in a host directory
 // that may not exist when the speaker starts (the supervisor DaemonSet
@@ -35,6 +39,9 @@ const DefaultVIPStatePoll = 500 * time.Millisecond
 type VIPStateWatcher struct {
 	// Path is the state file, vipdir.Dir.State().
 	Path string
+	// ConfigPath is the config status, vipdir.Dir.ConfigStatus(); empty
+	// reads none. Set it before Start.
+	ConfigPath string
 	// Period is the poll interval; 0 means DefaultVIPStatePoll.
 	Period  time.Duration
 	Log     logr.Logger
@@ -48,6 +55,12 @@ type VIPStateWatcher struct {
 	// problem is the last problem logged: "" while the file reads fine.
 	problem string
 	started bool
+	// config is the config status last read, configOK whether it was
+	// readable; configSeen and configProblem are as seen and problem.
+	config        vipdir.ConfigStatus
+	configOK      bool
+	configSeen    os.FileInfo
+	configProblem string
 }
 
 // NewVIPStateWatcher is a watcher of path that polls every period.
@@ -76,7 +89,11 @@ func (w *VIPStateWatcher) Start(ctx context.Context) error {
 	t := time.NewTicker(period)
 	defer t.Stop()
 	for {
-		if w.poll() {
+		changed := w.poll()
+		if w.ConfigPath != "" && w.pollConfig() {
+			changed = true
+		}
+		if changed {
 			select {
 			case w.changed <- struct{}{}:
 			default:
@@ -120,6 +137,54 @@ func (w *VIPStateWatcher) poll() bool {
 	}
 	w.states = states
 	w.Metrics.vipReported(states)
+	return true
+}
+
+// Config returns the config status last read and whether it could be:
+// false while the file is missing or unreadable (no supervisor has written
+// one), when the speaker cannot tell whether its config was accepted.
+func (w *VIPStateWatcher) Config() (vipdir.ConfigStatus, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.config, w.configOK
+}
+
+// pollConfig reads the config status when the file differs from the one
+// last read and reports whether what it says changed.
+func (w *VIPStateWatcher) pollConfig() bool {
+	fi, statErr := os.Stat(w.ConfigPath)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if statErr == nil && w.configSeen != nil && sameFile(fi, w.configSeen) {
+		return false
+	}
+	w.configSeen = nil
+	if statErr == nil {
+		w.configSeen = fi
+	}
+	status, err := vipdir.ReadConfigStatus(w.ConfigPath) // ErrNoConfigStatus when missing
+	problem := ""
+	if err != nil {
+		problem = err.Error()
+	}
+	if problem != w.configProblem {
+		w.configProblem = problem
+		switch {
+		case err == nil:
+			w.Log.Info("reading this node's vip config status", "path", w.ConfigPath)
+		case errors.Is(err, vipdir.ErrNoConfigStatus):
+			// The state file's problem says why, when there is one; an
+			// older supervisor writes no config status at all.
+			w.Log.Info("no vip config status file: whether keepalived accepts this node's config is unknown", "path", w.ConfigPath)
+		default:
+			w.Log.Error(err, "cannot read this node's vip config status; whether keepalived accepts this node's config is unknown", "path", w.ConfigPath)
+		}
+	}
+	ok := err == nil
+	if ok == w.configOK && status == w.config {
+		return false
+	}
+	w.config, w.configOK = status, ok
 	return true
 }
 

@@ -2,6 +2,7 @@ package speaker
 
 import (
 	"context"
+	"errors"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -153,5 +154,73 @@ func TestVIPStateWatcherPokes(t *testing.T) {
 	got[vip] = keepalived.StateFault
 	if w.States()[vip] != keepalived.StateMaster {
 		t.Error("States returned the watcher's own map")
+	}
+}
+
+// TestVIPStateWatcherConfig: with ConfigPath the watcher reads the
+// supervisor's config status too, reports a change only when what it says
+// changes, and treats a missing or broken file as unknown, logging each
+// problem once.
+func TestVIPStateWatcherConfig(t *testing.T) {
+	dir := vipdir.Dir(t.TempDir())
+	logs := &logLines{}
+	w := NewVIPStateWatcher(dir.State(), 0, funcr.New(logs.add, funcr.Options{}), nil)
+	w.ConfigPath = dir.ConfigStatus()
+	accepted := vipdir.NewConfigStatus([]byte("A"), nil, nil)
+	refused := vipdir.NewConfigStatus([]byte("A"), []byte("B"), errors.New("exit status 5"))
+	write := func(s vipdir.ConfigStatus) {
+		t.Helper()
+		if err := vipdir.WriteConfigStatus(dir.ConfigStatus(), s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, step := range []struct {
+		name    string
+		do      func()
+		changed bool
+		want    vipdir.ConfigStatus
+		ok      bool
+		logs    int
+	}{
+		{"missing at start", func() {}, false, vipdir.ConfigStatus{}, false, 1},
+		{"still missing", func() {}, false, vipdir.ConfigStatus{}, false, 0},
+		{"accepted", func() { write(accepted) }, true, accepted, true, 1},
+		{"rewritten alike", func() { write(accepted) }, false, accepted, true, 0},
+		{"refused", func() { write(refused) }, true, refused, true, 0},
+		{"broken", func() {
+			if err := os.WriteFile(dir.ConfigStatus(), []byte("{"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}, true, vipdir.ConfigStatus{}, false, 1},
+		{"removed", func() { _ = os.Remove(dir.ConfigStatus()) }, false, vipdir.ConfigStatus{}, false, 1},
+		{"back", func() { write(refused) }, true, refused, true, 1},
+	} {
+		step.do()
+		if changed := w.pollConfig(); changed != step.changed {
+			t.Errorf("%s: changed = %v, want %v", step.name, changed, step.changed)
+		}
+		got, ok := w.Config()
+		if ok != step.ok || got != step.want {
+			t.Errorf("%s: Config() = %+v, %v; want %+v, %v", step.name, got, ok, step.want, step.ok)
+		}
+		if l := logs.take(); len(l) != step.logs {
+			t.Errorf("%s: %d log lines %q, want %d", step.name, len(l), l, step.logs)
+		}
+	}
+
+	// Start pokes Changed when the config status changes.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	w.Period = 10 * time.Millisecond
+	go func() { _ = w.Start(ctx) }()
+	<-w.Changed() // the first poll of the state file
+	write(accepted)
+	select {
+	case <-w.Changed():
+	case <-time.After(5 * time.Second):
+		t.Fatal("no poke after the config status changed")
+	}
+	if got, ok := w.Config(); !ok || got != accepted {
+		t.Errorf("Config() after the poke = %+v, %v; want %+v", got, ok, accepted)
 	}
 }

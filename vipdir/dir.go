@@ -17,6 +17,7 @@ const (
 	TrackName     = "track"
 	FIFOName      = "notify.fifo"
 	StateName     = "state.json"
+	ConfigName    = "config.json"
 )
 
 // Dir is the shared directory's path.
@@ -37,6 +38,10 @@ func (d Dir) FIFO() string { return filepath.Join(string(d), FIFOName) }
 
 // State is the state file the supervisor writes and the speaker reads.
 func (d Dir) State() string { return filepath.Join(string(d), StateName) }
+
+// ConfigStatus is the supervisor's verdict on the candidates it checked
+// (ConfigStatus), which it writes and the speaker reads.
+func (d Dir) ConfigStatus() string { return filepath.Join(string(d), ConfigName) }
 
 // Settings returns s with the track directory and notify FIFO in d, for a
 // speaker told to share another directory with the supervisor.

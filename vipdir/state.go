@@ -63,9 +63,19 @@ func Write(path string, s States) error {
 	if err != nil {
 		return fmt.Errorf("vip state %s: %w", path, err)
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-state-")
-	if err != nil {
+	if err := writeAtomic(path, ".tmp-state-", data); err != nil {
 		return fmt.Errorf("vip state %s: %w", path, err)
+	}
+	return nil
+}
+
+// writeAtomic replaces path with data and a newline: a temp file named
+// prefix* in the same directory, renamed over path, so a reader never sees
+// a partial file.
+func writeAtomic(path, prefix string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), prefix)
+	if err != nil {
+		return err
 	}
 	_, err = tmp.Write(append(data, '\n'))
 	if cerr := tmp.Close(); err == nil {
@@ -79,9 +89,8 @@ func Write(path string, s States) error {
 	}
 	if err != nil {
 		_ = os.Remove(tmp.Name())
-		return fmt.Errorf("vip state %s: %w", path, err)
 	}
-	return nil
+	return err
 }
 
 // ErrNoState marks a missing state file: no supervisor has run on this node

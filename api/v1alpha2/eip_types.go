@@ -64,6 +64,13 @@ const (
 	// --vrrp-vrid-exclude) ran out: the addresses left without one are
 	// allocated but no node serves them.
 	ConditionVRIDsAssigned = "VRIDsAssigned"
+	// ConditionKeepalivedConfigAccepted is set on vip Eips only, from what
+	// the speakers publish in their Leases. It is false while keepalived on
+	// a node refused the config its speaker rendered for this pool's
+	// addresses: it keeps running the last good one, so changes since do
+	// not take effect there. The speaker's KeepalivedConfigRefused event on
+	// the Eip quotes keepalived.
+	ConditionKeepalivedConfigAccepted = "KeepalivedConfigAccepted"
 )
 
 // EipSpec describes a pool of addresses and how they are announced.

@@ -14,6 +14,12 @@
 //	notify.fifo                keepalived's notify_fifo, created here
 //	state.json                 out: {"vips": {"<addr>": "MASTER|BACKUP|FAULT|STOP"}},
 //	                           rewritten atomically on every change
+//	config.json                out: {"live": "<sha256>", "refused": "<sha256>",
+//	                           "error": "<keepalived -t's words>"}: the config
+//	                           installed and the last candidate refused (empty
+//	                           once a later one is accepted), rewritten
+//	                           atomically at start and on every change, so the
+//	                           speaker can tell its config was refused
 //
 // keepalived's pid files go to a private directory (--run-dir), never the
 // shared one: a pid file left by a previous container names a pid the next
@@ -59,7 +65,7 @@ type flags struct {
 func parseFlags() flags {
 	var f flags
 	flag.StringVar(&f.dir, "dir", vipdir.DefaultDir,
-		"host directory shared with the speaker: "+vipdir.CandidateName+" in, "+vipdir.LiveName+", "+vipdir.TrackName+"/, "+vipdir.FIFOName+" and "+vipdir.StateName)
+		"host directory shared with the speaker: "+vipdir.CandidateName+" in, "+vipdir.LiveName+", "+vipdir.TrackName+"/, "+vipdir.FIFOName+", "+vipdir.StateName+" and "+vipdir.ConfigName)
 	flag.StringVar(&f.runDir, "run-dir", "", "private directory for keepalived's pid files; empty means a fresh temporary one, removed on exit")
 	flag.StringVar(&f.binary, "keepalived", "/usr/sbin/keepalived", "keepalived binary")
 	flag.StringVar(&f.metricsAddr, "metrics-bind-address", ":7474", "address of /metrics and /healthz; 0 disables them")
@@ -143,7 +149,7 @@ func run(ctx context.Context, f flags, log logr.Logger) error {
 	}
 	defer srv.close()
 
-	rep := &reporter{metrics: m, state: state, log: log}
+	rep := &reporter{metrics: m, state: state, configPath: dir.ConfigStatus(), log: log}
 	var readers sync.WaitGroup
 	readers.Add(1)
 	go func() {
@@ -161,6 +167,7 @@ func run(ctx context.Context, f flags, log logr.Logger) error {
 		Addresses: keepalived.NetlinkAddresses{},
 		Changed:   keepalived.PollChanges(ctx, dir.Candidate(), f.poll),
 		Report:    rep.event,
+		Verdicts:  rep.verdict,
 	}
 	log.Info("starting", "dir", f.dir, "keepalived", f.binary, "runDir", runDir)
 	srv.healthy.Store(true)

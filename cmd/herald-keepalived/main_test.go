@@ -198,9 +198,23 @@ func TestCommand(t *testing.T) {
 	statePath := filepath.Join(dir, "state.json")
 
 	eventually(t, "an empty state file", fileIs(statePath, `{"vips":{}}`+"\n"), logs)
+	// config.json, the verdict the speaker reads back.
+	configPath := filepath.Join(dir, vipdir.ConfigName)
+	verdictIs := func(live, refused, errPart string) func() bool {
+		return func() bool {
+			s, err := vipdir.ReadConfigStatus(configPath)
+			return err == nil && s.Live == live && s.Refused == refused && strings.Contains(s.Error, errPart) && (errPart == "") == (s.Error == "")
+		}
+	}
+	verdictLogs := func() string {
+		data, _ := os.ReadFile(configPath)
+		return "config.json: " + string(data) + "\n" + logs()
+	}
+	eventually(t, "a config status saying nothing runs yet", verdictIs("", "", ""), verdictLogs)
 
 	render(t, dir, "good 1\n")
 	eventually(t, "the first config installed", fileIs(live, "good 1\n"), logs)
+	eventually(t, "the first config published as live", verdictIs(vipdir.ConfigHash([]byte("good 1\n")), "", ""), verdictLogs)
 	// fakeSaid is the fake's log without pids; fakePid the last one.
 	fakeSaid := func() string {
 		data, _ := os.ReadFile(fakeLog)
@@ -230,11 +244,14 @@ func TestCommand(t *testing.T) {
 	if data, _ := os.ReadFile(live); string(data) != "good 1\n" {
 		t.Errorf("live config after a refused candidate = %q, want the previous one", data)
 	}
+	eventually(t, "the refusal published with keepalived's exit status",
+		verdictIs(vipdir.ConfigHash([]byte("good 1\n")), vipdir.ConfigHash([]byte("BROKEN\n")), "keepalived -t: exit status 5"), verdictLogs)
 
 	render(t, dir, "good 2\n")
 	eventually(t, "the next good config installed and reloaded", func() bool {
 		return fileIs(live, "good 2\n")() && saidIs("start HUP")()
 	}, logs)
+	eventually(t, "the refusal cleared once a later config is accepted", verdictIs(vipdir.ConfigHash([]byte("good 2\n")), "", ""), verdictLogs)
 
 	fifo, err := os.OpenFile(filepath.Join(dir, vipdir.FIFOName), os.O_WRONLY, 0)
 	if err != nil {

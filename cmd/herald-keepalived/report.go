@@ -18,7 +18,10 @@ import (
 type reporter struct {
 	metrics *keepalived.Metrics
 	state   *vipdir.Recorder
-	log     logr.Logger
+	// configPath is config.json, which only the supervisor's goroutine
+	// writes (verdict).
+	configPath string
+	log        logr.Logger
 }
 
 // event logs and counts a supervisor event (Supervisor.Report).
@@ -38,6 +41,19 @@ func (r *reporter) event(ev keepalived.Event) {
 	}
 	if ev.Kind == keepalived.EventExited || ev.Kind == keepalived.EventStopped {
 		r.stopped()
+	}
+}
+
+// verdict publishes the supervisor's verdict on the candidates for the
+// speaker (Supervisor.Verdicts), with keepalived's words about a refusal
+// (keepalived.RefusalReason). The refusal itself is logged as an event.
+func (r *reporter) verdict(v keepalived.Verdict) {
+	var reason error
+	if v.Err != nil {
+		reason = errors.New(keepalived.RefusalReason(v.Err))
+	}
+	if err := vipdir.WriteConfigStatus(r.configPath, vipdir.NewConfigStatus(v.Live, v.Refused, reason)); err != nil {
+		r.log.Error(err, "write vip config status")
 	}
 }
 

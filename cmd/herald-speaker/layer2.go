@@ -166,6 +166,8 @@ func (s *session) SetUnavailableEips(eips []string) { s.lease.SetUnavailableEips
 
 func (s *session) SetAddresses(addrs []netip.Addr) { s.lease.SetAddresses(addrs) }
 
+func (s *session) SetVIPConfigRefused(eips []string) { s.lease.SetVIPConfigRefused(eips) }
+
 // Stop releases the Lease (NodeLease releases it when its context ends)
 // and waits for both to return.
 func (s *session) Stop() {

@@ -33,7 +33,7 @@ func (v *vipFlags) bind(fs *flag.FlagSet) {
 	fs.StringVar(&v.dir, "vip-dir", vipdir.DefaultDir,
 		"VIP mode: the host directory shared with the herald-keepalived DaemonSet, mounted at this same path in both pods "+
 			"(keepalived.conf names its track files and notify FIFO by absolute path); the speaker writes "+
-			"keepalived.conf.candidate and track/ there and reads state.json; herald-keepalived's --dir must name the same directory")
+			"keepalived.conf.candidate and track/ there and reads state.json and config.json; herald-keepalived's --dir must name the same directory")
 	fs.DurationVar(&v.advert, "vrrp-advert-interval", d.AdvertInterval,
 		"VIP mode: how often a VIP's VRRP master advertises. A failover takes about 3 intervals (1s: ~3.4 s; 100ms: ~0.35 s, "+
 			"for ten times the packets and a risk of flapping on busy nodes). Whole centiseconds up to 40.95s; whole seconds run "+
@@ -52,7 +52,8 @@ func (v *vipFlags) bind(fs *flag.FlagSet) {
 			keepalived.MaxParticipants))
 	fs.DurationVar(&v.statePoll, "vip-state-poll", speaker.DefaultVIPStatePoll,
 		"VIP mode: how often the speaker looks at the state.json herald-keepalived writes, to name the VRRP master in the "+
-			"vip.herald.io/holder annotation of the Services it holds: one stat of a local file per period, no API call; "+
+			"vip.herald.io/holder annotation of the Services it holds, and at the config.json beside it, to learn whether keepalived "+
+			"refused the config it rendered: one stat of each local file per period, no API call; "+
 			"the VIP itself moves by VRRP whatever this says")
 }
 
@@ -117,6 +118,7 @@ func setupVIP(mgr ctrl.Manager, node string, f vipFlags, l2 layer2Setup, log log
 	}
 	dir := vipdir.Dir(f.dir)
 	states := speaker.NewVIPStateWatcher(dir.State(), f.statePoll, log.WithName("vipstate"), m)
+	states.ConfigPath = dir.ConfigStatus()
 	if err := mgr.Add(runnable{states}); err != nil {
 		return vipSetup{}, fmt.Errorf("add vip state watcher: %w", err)
 	}
@@ -135,6 +137,8 @@ func setupVIP(mgr ctrl.Manager, node string, f vipFlags, l2 layer2Setup, log log
 		Sink:             speaker.FileConfigSink{Path: dir.Candidate()},
 		TrackDir:         dir.Track(),
 		States:           states.States,
+		Verdict:          states.Config,
+		PublishRefused:   l2.mode.SetVIPConfigRefused,
 		Client:           mgr.GetClient(), Recorder: mgr.GetEventRecorder("herald-speaker"),
 		Log:     log.WithName("vip"),
 		Metrics: m,

@@ -98,7 +98,12 @@
 // Node objects for them (that would cost a watch of every Node per node).
 // A change is written as the unavailable list is, and when both change
 // together one update carries both; renewals carry them after. Without
-// vip Eips the annotation is absent. CarrierWatch follows links through netlink; InterfaceFor
+// vip Eips the annotation is absent. VIPConfigRefusedAnnotation lists,
+// the same way, the vip Eips whose instances on this node come from a
+// config keepalived refused (VIP mode sets it while the refusal lasts);
+// only the controller reads it, for the Eips' KeepalivedConfigAccepted
+// condition, and it costs one write per refusal and one per recovery.
+// CarrierWatch follows links through netlink; InterfaceFor
 // resolves an Eip's interface by name or by "can_reach:<ip>" through the
 // routing table.
 //

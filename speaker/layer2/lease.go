@@ -55,6 +55,14 @@ const (
 	// there are none (no vip Eip, or none resolves on the node). Nobody
 	// then needs to watch Node objects for them.
 	AddressesAnnotation = "layer2.herald.io/addresses"
+	// VIPConfigRefusedAnnotation on a speaker's Lease lists the vip Eips
+	// whose instances on this node come from a config its keepalived
+	// refused (it keeps running the last good one), sorted and
+	// comma-separated; absent when there are none. The controller turns it
+	// into the Eips' KeepalivedConfigAccepted condition: the Eip's status
+	// is the controller's alone, and the Lease is already written on
+	// every change of what the node can serve.
+	VIPConfigRefusedAnnotation = "vip.herald.io/config-refused"
 )
 
 // ErrLeaseConfig is wrapped by NewNodeLease's errors about its config.
@@ -205,6 +213,14 @@ func (l *NodeLease) SetUnavailableEips(eips []string) {
 func (l *NodeLease) SetAddresses(addrs []netip.Addr) {
 	value := formatAddresses(addrs)
 	l.publish(func(a *leaseAnnotations) { a.addresses = value })
+}
+
+// SetVIPConfigRefused records the vip Eips whose instances on this node
+// come from a config keepalived refused (VIPConfigRefusedAnnotation). It
+// is written as SetUnavailableEips's list is, and never blocks.
+func (l *NodeLease) SetVIPConfigRefused(eips []string) {
+	value := formatUnavailable(eips)
+	l.publish(func(a *leaseAnnotations) { a.vipRefused = value })
 }
 
 // publish applies change to the annotations the Lease carries and, when

@@ -61,12 +61,14 @@ type leaseLock struct {
 type leaseAnnotations struct {
 	unavailable string // UnavailableAnnotation
 	addresses   string // AddressesAnnotation
+	vipRefused  string // VIPConfigRefusedAnnotation
 }
 
 // carriedBy reports whether lease carries exactly these values.
 func (a leaseAnnotations) carriedBy(lease *coordinationv1.Lease) bool {
 	return lease.Annotations[UnavailableAnnotation] == a.unavailable &&
-		lease.Annotations[AddressesAnnotation] == a.addresses
+		lease.Annotations[AddressesAnnotation] == a.addresses &&
+		lease.Annotations[VIPConfigRefusedAnnotation] == a.vipRefused
 }
 
 // applyTo sets the values on lease, removing the empty ones.
@@ -74,6 +76,7 @@ func (a leaseAnnotations) applyTo(lease *coordinationv1.Lease) {
 	for _, kv := range [...]struct{ key, value string }{
 		{UnavailableAnnotation, a.unavailable},
 		{AddressesAnnotation, a.addresses},
+		{VIPConfigRefusedAnnotation, a.vipRefused},
 	} {
 		if kv.value == "" {
 			delete(lease.Annotations, kv.key)
