@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -74,6 +75,7 @@ func TestVIP(t *testing.T) {
 		{"ExternalTrafficPolicyLocal", testVIPLocal},
 		{"IPv6", testVIPIPv6},
 		{"RefusedConfigNeverLive", func(ctx context.Context, t *testing.T, c *cluster.Cluster) { testVIPRefused(ctx, t, c, bins) }},
+		{"RefusalReported", testVIPRefusalReported},
 		{"Unicast", func(ctx context.Context, t *testing.T, c *cluster.Cluster) { testVIPUnicast(ctx, t, c, bins) }},
 		{"UninstallLeavesNoVIP", testVIPUninstall},
 	})
@@ -625,5 +627,105 @@ func waitEipReady(ctx context.Context, t *testing.T, c *cluster.Cluster, name st
 	})
 	if err != nil {
 		t.Error(err)
+	}
+}
+
+// testVIPRefusalReported: one node's keepalived refuses every config (a
+// wrapper fails `keepalived -t` while a marker file exists): a new
+// Service's VIP is still served by the other nodes, the Eip gets that
+// node's KeepalivedConfigRefused event and its KeepalivedConfigAccepted
+// condition turns False naming it; once keepalived accepts the next
+// config, the condition turns True again.
+func testVIPRefusalReported(ctx context.Context, t *testing.T, c *cluster.Cluster) {
+	n := c.Nodes[len(c.Nodes)-1]
+	marker := filepath.Join(t.TempDir(), "refuse")
+	wrapper := filepath.Join(t.TempDir(), "keepalived-refusing")
+	script := fmt.Sprintf(`#!/bin/sh
+for a in "$@"; do
+	if [ "$a" = "-t" ] && [ -e %q ]; then echo "refused by the e2e test's marker" >&2; exit 5; fi
+done
+exec %q "$@"
+`, marker, cluster.DefaultKeepalived)
+	if err := os.WriteFile(wrapper, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	restart := func(args ...string) {
+		t.Helper()
+		if err := n.Keepalived.Signal(syscall.SIGTERM); err != nil {
+			t.Fatal(err)
+		}
+		if err := n.Keepalived.Wait(ctx); err != nil {
+			t.Fatalf("herald-keepalived after SIGTERM: %v", err)
+		}
+		if err := n.StartKeepalived(args...); err != nil {
+			t.Fatal(err)
+		}
+		if err := n.WaitKeepalivedReady(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	restart("--keepalived=" + wrapper)
+	defer restart()
+	if err := os.WriteFile(marker, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	svc, ip := vipService(ctx, t, c, "vip-refusal", vipEip4, nil)
+	waitCurl(ctx, t, c, ip)
+	waitKeepalivedConfigAccepted(ctx, t, c, vipEip4, metav1.ConditionFalse, n.Name)
+	waitEipEvent(ctx, t, c, vipEip4, speaker.ReasonKeepalivedConfigRefused, n.Name)
+
+	// keepalived accepts again; the next config (another Service) gets in.
+	if err := os.Remove(marker); err != nil {
+		t.Fatal(err)
+	}
+	other, otherIP := vipService(ctx, t, c, "vip-refusal-2", vipEip4, nil)
+	waitCurl(ctx, t, c, otherIP)
+	waitKeepalivedConfigAccepted(ctx, t, c, vipEip4, metav1.ConditionTrue, "")
+	waitEipEvent(ctx, t, c, vipEip4, speaker.ReasonKeepalivedConfigAccepted, n.Name)
+	deleteService(ctx, t, c, other)
+	deleteService(ctx, t, c, svc)
+	waitVIPNowhere(ctx, t, c, ip)
+	waitVIPNowhere(ctx, t, c, otherIP)
+}
+
+// waitKeepalivedConfigAccepted waits for the Eip's KeepalivedConfigAccepted
+// condition to have status, its message naming node when node is set.
+func waitKeepalivedConfigAccepted(ctx context.Context, t *testing.T, c *cluster.Cluster, eip string, status metav1.ConditionStatus, node string) {
+	t.Helper()
+	err := rig.Eventually(ctx, vipWait, 100*time.Millisecond, func(ctx context.Context) error {
+		var e v1alpha2.Eip
+		if err := c.Client.Get(ctx, client.ObjectKey{Name: eip}, &e); err != nil {
+			return err
+		}
+		cond := meta.FindStatusCondition(e.Status.Conditions, v1alpha2.ConditionKeepalivedConfigAccepted)
+		if cond == nil || cond.Status != status || !strings.Contains(cond.Message, node) {
+			return fmt.Errorf("eip %s: %s = %+v, want %s naming %q", eip, v1alpha2.ConditionKeepalivedConfigAccepted, cond, status, node)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// waitEipEvent waits for an event of reason on the Eip (cluster-scoped:
+// its events are in the default namespace) whose note names node.
+func waitEipEvent(ctx context.Context, t *testing.T, c *cluster.Cluster, eip, reason, node string) {
+	t.Helper()
+	err := rig.Eventually(ctx, vipWait, 100*time.Millisecond, func(ctx context.Context) error {
+		var list eventsv1.EventList
+		if err := c.Client.List(ctx, &list, client.InNamespace(metav1.NamespaceDefault)); err != nil {
+			return err
+		}
+		for _, e := range list.Items {
+			if e.Regarding.Kind == "Eip" && e.Regarding.Name == eip && e.Reason == reason && strings.Contains(e.Note, node) {
+				return nil
+			}
+		}
+		return fmt.Errorf("no %s event naming %s on eip %s", reason, node, eip)
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
