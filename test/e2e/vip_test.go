@@ -416,21 +416,49 @@ func writeCandidate(t *testing.T, path string, data []byte) {
 
 // testVIPUnicast: every speaker restarted with --vrrp-unicast → the live
 // configs advertise to the other participants' addresses, and a Service's
-// VIP is held by one node and answers; the speakers go back to multicast
+// VIP is held by one node and answers. With two participants first, a
+// third joining (the speakers restarted with the default cap) adds a
+// unicast peer to the holder's instance: its reload keeps the state, and a
+// probe every 10 ms sees no failure. The speakers go back to multicast
 // afterwards.
 func testVIPUnicast(ctx context.Context, t *testing.T, c *cluster.Cluster, bins cluster.Binaries) {
-	restartSpeakers(ctx, t, c, "--vrrp-unicast")
+	restartSpeakers(ctx, t, c, "--vrrp-unicast", "--vrrp-participants=2")
 	defer restartSpeakers(ctx, t, c)
 	svc, ip := vipService(ctx, t, c, "vip-unicast", vipEip4, nil)
 	holder := waitVIPHolder(ctx, t, c, ip)
 	waitCurl(ctx, t, c, ip)
-	live, err := os.ReadFile(holder.VIPDir().Live())
+	peers := func() int {
+		t.Helper()
+		live, err := os.ReadFile(holder.VIPDir().Live())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Contains(live, []byte("unicast_src_ip "+holder.LAN.IPv4.Addr().String())) {
+			t.Fatalf("%s's live config has no unicast source:\n%s", holder.Name, live)
+		}
+		_, block, _ := bytes.Cut(live, []byte("unicast_peer {"))
+		block, _, _ = bytes.Cut(block, []byte("}"))
+		return len(bytes.Fields(block))
+	}
+	if n := peers(); n != 1 {
+		t.Fatalf("%s's instance has %d unicast peers with two participants, want 1", holder.Name, n)
+	}
+
+	from := holder.Keepalived.LogSize()
+	p := startProbe(ctx, t, c, bins, "probe-unicast-join", ip, 2*time.Minute)
+	restartSpeakers(ctx, t, c, "--vrrp-unicast")
+	err := rig.Eventually(ctx, vipWait, 100*time.Millisecond, func(context.Context) error {
+		if n := peers(); n != 2 {
+			return fmt.Errorf("%s's instance has %d unicast peers, want 2 once the third participant joined", holder.Name, n)
+		}
+		return nil
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.Contains(live, []byte("unicast_src_ip "+holder.LAN.IPv4.Addr().String())) || !bytes.Contains(live, []byte("unicast_peer")) {
-		t.Errorf("%s's live config has no unicast peers:\n%s", holder.Name, live)
-	}
+	stopProbe(ctx, t, p)
+	assertNoFailedProbes(t, p, "a third unicast participant joining")
+	assertStayedMaster(t, holder, ip, from)
 	deleteService(ctx, t, c, svc)
 	waitVIPNowhere(ctx, t, c, ip)
 }
