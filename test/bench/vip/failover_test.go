@@ -18,6 +18,9 @@ type failoverResult struct {
 	// lost is the outage when the holder node was lost, back the gap when
 	// it returned and took its VIP back, per advert interval.
 	lost, back [numIntervals][]probelog.Gap
+	// neigh is the returning node's neighbour table as its port came up,
+	// for the returns in which probes failed.
+	neigh []string
 	// lostVRRP is the port cut -> another node MASTER in its state.json.
 	lostVRRP [numIntervals][]time.Duration
 	// speaker is what the client saw while the holder's speaker was
@@ -71,7 +74,7 @@ func (f failoverResult) String() string {
 		fmt.Sprintf("holder's herald-keepalived SIGTERMed (exit after %s, another node MASTER after %s): hand-over %s %s, taken back %s",
 			msList(f.kaStop), msList(f.kaVRRP), pct(durations(f.kaAway)), gapList(f.kaAway), gapList(f.kaBack)))
 	return "client (HTTP every 10 ms; ms/failed probes): " + strings.Join(parts, "; ") +
-		fmt.Sprintf("; prober's longest pause %v", f.pause.Round(time.Millisecond))
+		fmt.Sprintf("; prober's longest pause %v; neighbours of returning nodes whose return failed probes: %v", f.pause.Round(time.Millisecond), f.neigh)
 }
 
 func durations(gs []probelog.Gap) []time.Duration {
@@ -99,15 +102,10 @@ func gapList(gs []probelog.Gap) string {
 // for reasons that are not VIP mode's. Every event ends with the node back
 // as it was (port up, its processes running and ready, the VIP held by it
 // and the client answered through it).
-func failovers(ctx context.Context, c *cluster.Cluster, probe string, addrs *picker) (failoverResult, error) {
-	var owned [numIntervals]map[*cluster.Node]netip.Addr
+func failovers(ctx context.Context, c *cluster.Cluster, probe string, owned ownedVIPs) (failoverResult, error) {
 	for i := range numIntervals {
-		owned[i] = map[*cluster.Node]netip.Addr{}
 		for _, n := range c.Nodes {
-			ip, err := addrs.firstRanked(i, n.Name)
-			if err != nil {
-				return failoverResult{}, err
-			}
+			ip := owned[i][n]
 			svc := vipService(serviceName("fo", ip), i.eip(), ip)
 			if err := c.Client.Create(ctx, svc); err != nil {
 				return failoverResult{}, err
@@ -115,7 +113,6 @@ func failovers(ctx context.Context, c *cluster.Cluster, probe string, addrs *pic
 			if err := c.PublishEndpoints(ctx, svc, others(c, n)...); err != nil {
 				return failoverResult{}, err
 			}
-			owned[i][n] = ip
 		}
 	}
 	for i := range numIntervals {
@@ -136,6 +133,9 @@ func failovers(ctx context.Context, c *cluster.Cluster, probe string, addrs *pic
 			}
 			r.lost[i], r.back[i] = append(r.lost[i], e.lost), append(r.back[i], e.back)
 			r.lostVRRP[i] = append(r.lostVRRP[i], e.vrrp)
+			if e.back.Failed > 0 {
+				r.neigh = append(r.neigh, fmt.Sprintf("%s (%s, %d failed): %s", victim.Name, i, e.back.Failed, e.neigh))
+			}
 			r.pause = max(r.pause, e.pause)
 		}
 	}
@@ -156,6 +156,27 @@ func failovers(ctx context.Context, c *cluster.Cluster, probe string, addrs *pic
 	return r, nil
 }
 
+// ownedVIPs are, per advert interval, the address each node is first in
+// the ranking of.
+type ownedVIPs [numIntervals]map[*cluster.Node]netip.Addr
+
+// pickOwned reserves ownedVIPs before anything else takes addresses: few
+// of a small pool rank a given node first.
+func pickOwned(c *cluster.Cluster, addrs *picker) (ownedVIPs, error) {
+	var owned ownedVIPs
+	for i := range numIntervals {
+		owned[i] = map[*cluster.Node]netip.Addr{}
+		for _, n := range c.Nodes {
+			ip, err := addrs.firstRanked(i, n.Name)
+			if err != nil {
+				return owned, err
+			}
+			owned[i][n] = ip
+		}
+	}
+	return owned, nil
+}
+
 // nodeLost takes victim, the holder of ip, off the network as a lost node
 // is: its switch port cut first (keepalived sees the carrier go and drops
 // the VIP; nothing it sends gets out), then its herald-keepalived (and
@@ -169,6 +190,7 @@ func failovers(ctx context.Context, c *cluster.Cluster, probe string, addrs *pic
 type lossEvent struct {
 	lost, back  probelog.Gap
 	vrrp, pause time.Duration
+	neigh       string
 }
 
 func nodeLost(ctx context.Context, c *cluster.Cluster, probe, name string, victim *cluster.Node, ip netip.Addr) (lossEvent, error) {
@@ -201,6 +223,10 @@ func nodeLost(ctx context.Context, c *cluster.Cluster, probe, name string, victi
 	if err := c.CarrierUp(victim.Name); err != nil {
 		return e, err
 	}
+	// What a slow return may come from: neighbour entries of the backend
+	// nodes left INCOMPLETE or FAILED by the cut.
+	neigh, _ := c.ExecContext(ctx, victim.NS, "ip", "-4", "neigh", "show", "dev", rig.LANLink)
+	e.neigh = strings.Join(strings.Fields(neigh), " ")
 	if err := victim.StartKeepalived(); err != nil {
 		return e, err
 	}

@@ -28,19 +28,19 @@ const runsEnv = "HERALD_BENCH_RUNS"
 // 100 ms (spec.vrrp), so both intervals run on one testbed.
 const (
 	slowEip  = "vip-1s"
-	slowPool = "10.99.0.110-10.99.0.239"
+	slowPool = "10.99.0.105-10.99.0.224"
 	fastEip  = "vip-100ms"
-	fastPool = "10.99.0.240-10.99.0.254"
+	fastPool = "10.99.0.225-10.99.0.254"
 	fastInt  = 100 * time.Millisecond
 )
 
-// Sizes of one run. With these a run takes about seven minutes on two
+// Sizes of one run. With these a run takes about four minutes on two
 // cores, so the default is one run.
 const (
-	nodeLostEvents  = 10 // per advert interval
-	speakerEvents   = 3  // SIGKILLs, and as many restarts
+	nodeLostEvents  = 20 // per advert interval
+	speakerEvents   = 5  // SIGKILLs, and as many restarts
 	keepalivedEvent = 5  // planned keepalived-side restarts
-	createPerAdvert = 10 // per advert interval
+	createPerAdvert = 20 // per advert interval
 	manyVIPs        = 100
 	churnCycles     = 10
 	restWindow      = 30 * time.Second
@@ -103,12 +103,15 @@ func oneRun(b *testing.B, bins cluster.Binaries) result {
 		}
 	}
 	addrs := newPicker(c)
+	owned, err := pickOwned(c, addrs)
+	if err != nil {
+		b.Fatal(err)
+	}
 	var r result
-	var err error
 	if r.create, err = createSamples(ctx, c, bins.Probe, addrs, createPerAdvert); err != nil {
 		b.Fatal(err)
 	}
-	if r.failovers, err = failovers(ctx, c, bins.Probe, addrs); err != nil {
+	if r.failovers, err = failovers(ctx, c, bins.Probe, owned); err != nil {
 		b.Fatal(err)
 	}
 	if r.scale, err = scale(ctx, c, bins.Probe, manyVIPs, churnCycles, restWindow); err != nil {
