@@ -116,7 +116,6 @@ func createToAnswer(ctx context.Context, c *cluster.Cluster, probe string, svc *
 	}
 	reached, _ := probelog.First(probes, start, func(p probelog.HTTP) bool { return p.OK || p.Refused() })
 	answered, _ := probelog.First(probes, start, func(p probelog.HTTP) bool { return p.OK })
-	s.reached, s.answered = reached.Done.Sub(start), answered.Done.Sub(start)
 	for _, at := range []*time.Time{&s.allocatedAt, &s.vridAt, &s.candidateAt, &s.liveAt, &s.masterAt} {
 		if at.IsZero() { // not seen before the answer: after it
 			*at = answered.Done
@@ -125,7 +124,7 @@ func createToAnswer(ctx context.Context, c *cluster.Cluster, probe string, svc *
 	out := steps{
 		allocated: s.allocatedAt.Sub(start), vrid: s.vridAt.Sub(start), candidate: s.candidateAt.Sub(start),
 		live: s.liveAt.Sub(start), master: s.masterAt.Sub(start),
-		reached: s.reached, answered: s.answered,
+		reached: reached.Done.Sub(start), answered: answered.Done.Sub(start),
 	}
 	if err := c.Client.Delete(ctx, svc); err != nil {
 		return out, err
@@ -140,9 +139,9 @@ type createWatch struct {
 	seen
 }
 
+// seen holds when each milestone was first seen.
 type seen struct {
 	allocatedAt, vridAt, candidateAt, liveAt, masterAt time.Time
-	reached, answered                                  time.Duration
 }
 
 // watchCreate polls, until stop: the Service's and the Eip's status every

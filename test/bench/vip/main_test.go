@@ -62,10 +62,13 @@
 // most once a second per Eip (DefaultStatusInterval), ~0.6 s in the
 // median; rendering, the supervisor's install and MASTER (the first-ranked
 // node starts as MASTER) add under 0.1 s. Now and then a returning node
-// fails probes for up to a second: its neighbour entry for the client went
-// INCOMPLETE while its port was down (it tried to answer then), and Linux
-// retries only after retrans_time (1 s), not when the carrier returns; the
-// log shows the returning node's neighbour table for such returns.
+// fails probes for up to a second: its neighbour entry for the client or
+// for a backend node went INCOMPLETE while its port was down (it tried to
+// send then), Linux retries only after retrans_time (1 s), not when the
+// carrier returns, and the node takes its VIPs back at once (no preempt
+// delay by default); the log shows the returning node's neighbour table
+// for such returns. --vrrp-preempt-delay hides it, at the price of new
+// VIPs waiting for a master-down interval.
 //
 // With 20 samples per case, p95 (nearest rank) is the second largest;
 // HERALD_BENCH_RUNS=n reports the median of n runs. The log carries the
