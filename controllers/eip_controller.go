@@ -110,8 +110,10 @@ func (r *EipReconciler) Reconcile(ctx context.Context, req reconcile.Request) (r
 	// address in use, so it runs at most once per interval, and the
 	// interval grows with the pool's usage: the status of a pool with
 	// 10,000 Services is a 400 KB object, which must not be rewritten every
-	// second while Services arrive.
-	if wait := r.throttle(eip.Name, inUse); wait > 0 {
+	// second while Services arrive. A vip Eip with an address in use that
+	// its status gives no VRID yet is written at once: the speakers read
+	// VRIDs only there, and no node serves the address until they do.
+	if wait := r.throttle(eip.Name, inUse, awaitsVRID(&eip, inUse)); wait > 0 {
 		return reconcile.Result{RequeueAfter: wait}, nil
 	}
 	rep, err := r.State.report(ctx, eip.Name)
@@ -191,7 +193,7 @@ func (r *EipReconciler) syncFinalizer(ctx context.Context, eip *v1alpha2.Eip, in
 
 // throttle returns how long to wait before this Eip's status may be
 // computed again, or 0 after recording that it is computed now.
-func (r *EipReconciler) throttle(name string, inUse uint64) time.Duration {
+func (r *EipReconciler) throttle(name string, inUse uint64, urgent bool) time.Duration {
 	interval := r.StatusInterval
 	if interval == 0 {
 		interval = DefaultStatusInterval
@@ -202,7 +204,7 @@ func (r *EipReconciler) throttle(name string, inUse uint64) time.Duration {
 	if r.lastWrite == nil {
 		r.lastWrite = map[string]time.Time{}
 	}
-	if wait := interval - time.Since(r.lastWrite[name]); wait > 0 {
+	if wait := interval - time.Since(r.lastWrite[name]); wait > 0 && !urgent {
 		return wait
 	}
 	r.lastWrite[name] = time.Now()

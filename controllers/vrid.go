@@ -116,6 +116,17 @@ func (s *State) assignVRIDsLocked(pool string, used map[netip.Addr][]string) vri
 	return rep
 }
 
+// awaitsVRID reports whether a vip Eip has more addresses in use than its
+// status gives VRIDs, while its VRID range is not exhausted (then they
+// wait for a VRID to be freed, and the status need not hurry).
+func awaitsVRID(eip *v1alpha2.Eip, inUse uint64) bool {
+	if eip.Spec.Protocol != v1alpha2.ProtocolVIP || inUse <= uint64(len(eip.Status.VRIDs)) {
+		return false
+	}
+	c := meta.FindStatusCondition(eip.Status.Conditions, v1alpha2.ConditionVRIDsAssigned)
+	return c == nil || c.Reason != ReasonVRIDRangeExhausted
+}
+
 // applyVRIDs writes a vip Eip's VRIDs and the VRIDsAssigned condition into
 // st, and asks for the other vip Eips whose addresses just got a VRID to be
 // rewritten. Other Eips, and vip Eips the allocator did not accept, carry

@@ -278,3 +278,27 @@ func countEvents(t *testing.T, ns, name, reason string) int {
 	}
 	return n
 }
+
+// TestVRIDsNotThrottled: a new address of a vip Eip gets its VRID into the
+// status at once, however long the status interval: no node serves the
+// address before. The usage of a bgp Eip waits for the interval.
+func TestVRIDsNotThrottled(t *testing.T) {
+	startController(t, Options{EipStatusInterval: time.Hour})
+	withBgp(t)
+	createEip(t, "vrid-urgent", "203.0.113.64/29", vip)
+	createEip(t, "vrid-patient", "203.0.113.72/29")
+	ns := namespace(t, nil)
+	// The first write of each Eip comes with its creation.
+	waitVRIDsAssigned(t, "vrid-urgent", metav1.ConditionTrue, ReasonVRIDsAssigned)
+	for i, name := range []string{"a", "b"} {
+		createService(t, ns, name, fromEip("vrid-urgent"))
+		waitIngress(t, ns, name, fmt.Sprintf("203.0.113.%d", 64+i))
+	}
+	waitVRIDs(t, "vrid-urgent", map[string]int32{"203.0.113.64": 1, "203.0.113.65": 2})
+
+	createService(t, ns, "plain", fromEip("vrid-patient"))
+	waitIngress(t, ns, "plain", "203.0.113.72")
+	if e, err := getEip("vrid-patient"); err != nil || e.Status.Usage != 0 {
+		t.Errorf("bgp Eip usage %d (err %v) written within the status interval, want it to wait", e.Status.Usage, err)
+	}
+}
