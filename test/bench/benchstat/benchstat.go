@@ -115,3 +115,34 @@ func ProcStatus(pid int) (map[string]int64, error) {
 	}
 	return out, nil
 }
+
+// RunsEnv overrides how many runs a benchmark averages over, e.g.
+// `HERALD_BENCH_RUNS=3 make bench`.
+const RunsEnv = "HERALD_BENCH_RUNS"
+
+// Runs is RunsEnv's value, or def when it is unset or not a positive
+// number.
+func Runs(def int) int {
+	if v, err := strconv.Atoi(os.Getenv(RunsEnv)); err == nil && v > 0 {
+		return v
+	}
+	return def
+}
+
+// MsList formats ds in whole milliseconds, in order, for the log.
+func MsList(ds []time.Duration) string {
+	out := make([]string, 0, len(ds))
+	for _, d := range ds {
+		out = append(out, strconv.FormatInt(d.Round(time.Millisecond).Milliseconds(), 10))
+	}
+	return "[" + strings.Join(out, " ") + "] ms"
+}
+
+// Pct formats p50/p95/max of ds, or "none".
+func Pct(ds []time.Duration) string {
+	if len(ds) == 0 {
+		return "none"
+	}
+	p := Percentiles(ds)
+	return fmt.Sprintf("p50 %v p95 %v max %v (n=%d)", p[0], p[1], p[2], len(ds))
+}

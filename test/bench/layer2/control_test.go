@@ -3,7 +3,6 @@ package layer2
 import (
 	"context"
 	"fmt"
-	"github.com/herald-lb/herald/test/bench/benchstat"
 	"maps"
 	"net/netip"
 	"slices"
@@ -17,6 +16,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/herald-lb/herald/api/v1alpha2"
+	"github.com/herald-lb/herald/test/bench/benchstat"
+	"github.com/herald-lb/herald/test/bench/probelog"
 	"github.com/herald-lb/herald/test/e2e/cluster"
 	"github.com/herald-lb/herald/test/e2e/rig"
 )
@@ -54,7 +55,7 @@ func (r controlResult) String() string {
 	var parts []string
 	for i := range 2 {
 		parts = append(parts, fmt.Sprintf("%d services: writes/s %s (quiet %v after all owned), then create -> first ARP reply %s, -> first gratuitous ARP %s",
-			r.services[i], r.writes[i], r.settle[i].Round(time.Second), pct(r.createARP[i]), pct(r.createGARP[i])))
+			r.services[i], r.writes[i], r.settle[i].Round(time.Second), benchstat.Pct(r.createARP[i]), benchstat.Pct(r.createGARP[i])))
 	}
 	return strings.Join(parts, "; ") + fmt.Sprintf("; bulk up to %d services: creates took %v, all had an address after %v and an owner annotation after %v, speakers' CPU meanwhile %v",
 		r.services[1], r.bulkCreating.Round(time.Millisecond), r.allAddressed.Round(time.Millisecond), r.allOwned.Round(time.Millisecond), r.bulkSpeakerCPU)
@@ -159,8 +160,8 @@ func createToARP(ctx context.Context, c *cluster.Cluster, probe string, svc *cor
 		return 0, 0, err
 	}
 	defer p.Stop(2 * time.Second)
-	if err := waitLog(ctx, p, 10*time.Second, func(log string) error {
-		if !probeReady(log) {
+	if err := probelog.Wait(ctx, p, 10*time.Second, func(log string) error {
+		if !probelog.Ready(log) {
 			return fmt.Errorf("prober not ready")
 		}
 		return nil
@@ -171,35 +172,35 @@ func createToARP(ctx context.Context, c *cluster.Cluster, probe string, svc *cor
 	if err := c.Client.Create(ctx, svc); err != nil {
 		return 0, 0, err
 	}
-	if err := waitLog(ctx, p, 30*time.Second, func(log string) error {
-		answers, err := parseARPAnswers(log)
+	if err := probelog.Wait(ctx, p, 30*time.Second, func(log string) error {
+		answers, err := probelog.ParseARP(log)
 		if err != nil {
 			return err
 		}
-		if _, ok := firstAnswer(answers, false, start); !ok {
+		if _, ok := probelog.FirstARP(answers, false, start); !ok {
 			return fmt.Errorf("no ARP reply for %s yet", ip)
 		}
 		return nil
 	}); err != nil {
 		return 0, 0, err
 	}
-	log, err := stopProbe(p)
+	log, err := probelog.Stop(p)
 	if err != nil {
 		return 0, 0, err
 	}
-	answers, err := parseARPAnswers(log)
+	answers, err := probelog.ParseARP(log)
 	if err != nil {
 		return 0, 0, err
 	}
-	first, _ := firstAnswer(answers, false, start)
-	announce, ok := firstAnswer(answers, true, start)
+	first, _ := probelog.FirstARP(answers, false, start)
+	announce, ok := probelog.FirstARP(answers, true, start)
 	if !ok {
 		return 0, 0, fmt.Errorf("%s: a reply but no gratuitous ARP", ip)
 	}
 	if _, _, err := waitOwner(ctx, c, svc, c.Nodes...); err != nil {
 		return 0, 0, err
 	}
-	return first.at.Sub(start), announce.at.Sub(start), nil
+	return first.At.Sub(start), announce.At.Sub(start), nil
 }
 
 // createBulk creates n Services of bulkEip from 8 workers, as fast as

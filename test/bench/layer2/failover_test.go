@@ -13,6 +13,8 @@ import (
 
 	"github.com/herald-lb/herald/api/v1alpha2"
 	"github.com/herald-lb/herald/speaker/layer2"
+	"github.com/herald-lb/herald/test/bench/benchstat"
+	"github.com/herald-lb/herald/test/bench/probelog"
 	"github.com/herald-lb/herald/test/e2e/cluster"
 	"github.com/herald-lb/herald/test/e2e/rig"
 )
@@ -30,7 +32,7 @@ const (
 // when the owner went away, and the gap when it came back and took its
 // address back (every event ends so).
 type failoverResult struct {
-	outage, rejoin [numKinds][]gap
+	outage, rejoin [numKinds][]probelog.Gap
 	// handOver is SIGTERM -> the speaker's exit, on planned events.
 	handOver []time.Duration
 	// pause is the prober's longest pause between two sends in any event.
@@ -41,36 +43,19 @@ func (f failoverResult) String() string {
 	var parts []string
 	for k := range numKinds {
 		parts = append(parts, fmt.Sprintf("%s: outage %s %s, owner back %s", k,
-			pct(durations(f.outage[k])), gapList(f.outage[k]), gapList(f.rejoin[k])))
+			benchstat.Pct(probelog.Durations(f.outage[k])), probelog.GapList(f.outage[k]), probelog.GapList(f.rejoin[k])))
 	}
 	return fmt.Sprintf("client (HTTP every 10 ms; ms/failed probes) on %s; planned SIGTERM -> exit %s %s; prober's longest pause %v",
-		strings.Join(parts, "; "), pct(f.handOver), msList(f.handOver), f.pause.Round(time.Millisecond))
+		strings.Join(parts, "; "), benchstat.Pct(f.handOver), benchstat.MsList(f.handOver), f.pause.Round(time.Millisecond))
 }
 
 // allRejoins are the owner-back gaps of every kind.
 func (f failoverResult) allRejoins() []time.Duration {
 	var out []time.Duration
 	for _, gs := range f.rejoin {
-		out = append(out, durations(gs)...)
+		out = append(out, probelog.Durations(gs)...)
 	}
 	return out
-}
-
-func durations(gs []gap) []time.Duration {
-	var out []time.Duration
-	for _, g := range gs {
-		out = append(out, g.d)
-	}
-	return out
-}
-
-// gapList formats gaps as [ms/failed ...], in order.
-func gapList(gs []gap) string {
-	var out []string
-	for _, g := range gs {
-		out = append(out, fmt.Sprintf("%d/%d", g.d.Round(time.Millisecond).Milliseconds(), g.failed))
-	}
-	return "[" + strings.Join(out, " ") + "]"
 }
 
 // eventKind is how the owner goes away.
@@ -224,7 +209,7 @@ func waitCurl(ctx context.Context, c *cluster.Cluster, ip netip.Addr) error {
 
 // event is what one failover measured.
 type event struct {
-	outage, rejoin  gap
+	outage, rejoin  probelog.Gap
 	handOver, pause time.Duration
 }
 
@@ -243,7 +228,7 @@ func failover(ctx context.Context, c *cluster.Cluster, probe string, i int, kind
 	}
 	defer p.Stop(2 * time.Second)
 	// A steady state to measure from: 20 answers in a row.
-	if err := waitLog(ctx, p, 10*time.Second, okRun(time.Time{}, 20)); err != nil {
+	if err := probelog.Wait(ctx, p, 10*time.Second, probelog.OKRun(time.Time{}, 20)); err != nil {
 		return event{}, err
 	}
 
@@ -285,7 +270,7 @@ func failover(ctx context.Context, c *cluster.Cluster, probe string, i int, kind
 	if err != nil {
 		return e, err
 	}
-	if err := waitLog(ctx, p, 30*time.Second, okRun(seen, 20)); err != nil {
+	if err := probelog.Wait(ctx, p, 30*time.Second, probelog.OKRun(seen, 20)); err != nil {
 		return e, err
 	}
 
@@ -303,54 +288,26 @@ func failover(ctx context.Context, c *cluster.Cluster, probe string, i int, kind
 	}
 	if _, seen, err := waitOwner(ctx, c, svc, victim); err != nil {
 		return e, err
-	} else if err := waitLog(ctx, p, 30*time.Second, okRun(seen, 20)); err != nil {
+	} else if err := probelog.Wait(ctx, p, 30*time.Second, probelog.OKRun(seen, 20)); err != nil {
 		return e, err
 	}
 	end := time.Now()
 
-	log, err := stopProbe(p)
+	log, err := probelog.Stop(p)
 	if err != nil {
 		return e, err
 	}
-	probes, err := parseHTTPProbes(log)
+	probes, err := probelog.ParseHTTP(log)
 	if err != nil {
 		return e, err
 	}
 	var ok bool
-	if e.outage, ok = outage(probes, start, back); !ok {
+	if e.outage, ok = probelog.Outage(probes, start, back); !ok {
 		return e, fmt.Errorf("no successful probe on both sides of the failover")
 	}
-	if e.rejoin, ok = outage(probes, back, end); !ok {
+	if e.rejoin, ok = probelog.Outage(probes, back, end); !ok {
 		return e, fmt.Errorf("no successful probe on both sides of the owner's return")
 	}
-	e.pause = sendPause(probes)
+	e.pause = probelog.SendPause(probes)
 	return e, nil
-}
-
-// okRun accepts a probe log with n successful probes in a row, all sent
-// after since.
-func okRun(since time.Time, n int) func(string) error {
-	return func(log string) error {
-		if !probeReady(log) {
-			return fmt.Errorf("prober not ready")
-		}
-		probes, err := parseHTTPProbes(log)
-		if err != nil {
-			return err
-		}
-		run := 0
-		for _, p := range probes {
-			if p.sent.Before(since) {
-				continue
-			}
-			if !p.ok {
-				run = 0
-				continue
-			}
-			if run++; run >= n {
-				return nil
-			}
-		}
-		return fmt.Errorf("%d successful probes in a row since %s, want %d", run, since.Format(time.StampMilli), n)
-	}
 }

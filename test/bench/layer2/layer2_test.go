@@ -3,11 +3,8 @@ package layer2
 import (
 	"context"
 	"fmt"
-	"github.com/herald-lb/herald/test/bench/benchstat"
 	"net/netip"
-	"os"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -17,12 +14,11 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/herald-lb/herald/api/v1alpha2"
+	"github.com/herald-lb/herald/test/bench/benchstat"
+	"github.com/herald-lb/herald/test/bench/probelog"
 	"github.com/herald-lb/herald/test/e2e/cluster"
 	"github.com/herald-lb/herald/test/e2e/rig"
 )
-
-// runsEnv overrides the number of runs, e.g. HERALD_BENCH_RUNS=3.
-const runsEnv = "HERALD_BENCH_RUNS"
 
 // Sizes of one run: failover events of each kind, create-to-ARP samples
 // at each scale, and the Services of the scale case. With these a run
@@ -39,10 +35,7 @@ const (
 // second with 10 and 1,000 Services (control).
 func BenchmarkLayer2(b *testing.B) {
 	rig.SkipUnlessAvailable(b)
-	runs := 1
-	if v, err := strconv.Atoi(os.Getenv(runsEnv)); err == nil && v > 0 {
-		runs = v
-	}
+	runs := benchstat.Runs(1)
 	// Built here rather than by cluster.Setup, which would log a line per
 	// testbed: a benchmark's log is cut after ten lines.
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
@@ -73,13 +66,13 @@ func report(b *testing.B, runs []result) {
 	b.Helper()
 	p := func(ds []time.Duration, i int) float64 { return benchstat.Ms(benchstat.Percentiles(ds)[i]) }
 	benchstat.Report(b, runs, []benchstat.Metric[result]{
-		{Unit: "unplanned-outage-p50-ms", Of: func(r result) float64 { return p(durations(r.failovers.outage[nodeLost]), 0) }},
-		{Unit: "unplanned-outage-p95-ms", Of: func(r result) float64 { return p(durations(r.failovers.outage[nodeLost]), 1) }},
-		{Unit: "unplanned-outage-max-ms", Of: func(r result) float64 { return p(durations(r.failovers.outage[nodeLost]), 2) }},
-		{Unit: "planned-outage-p50-ms", Of: func(r result) float64 { return p(durations(r.failovers.outage[planned]), 0) }},
-		{Unit: "planned-outage-p95-ms", Of: func(r result) float64 { return p(durations(r.failovers.outage[planned]), 1) }},
-		{Unit: "planned-outage-max-ms", Of: func(r result) float64 { return p(durations(r.failovers.outage[planned]), 2) }},
-		{Unit: "speaker-kill-outage-p95-ms", Of: func(r result) float64 { return p(durations(r.failovers.outage[speakerKilled]), 1) }},
+		{Unit: "unplanned-outage-p50-ms", Of: func(r result) float64 { return p(probelog.Durations(r.failovers.outage[nodeLost]), 0) }},
+		{Unit: "unplanned-outage-p95-ms", Of: func(r result) float64 { return p(probelog.Durations(r.failovers.outage[nodeLost]), 1) }},
+		{Unit: "unplanned-outage-max-ms", Of: func(r result) float64 { return p(probelog.Durations(r.failovers.outage[nodeLost]), 2) }},
+		{Unit: "planned-outage-p50-ms", Of: func(r result) float64 { return p(probelog.Durations(r.failovers.outage[planned]), 0) }},
+		{Unit: "planned-outage-p95-ms", Of: func(r result) float64 { return p(probelog.Durations(r.failovers.outage[planned]), 1) }},
+		{Unit: "planned-outage-max-ms", Of: func(r result) float64 { return p(probelog.Durations(r.failovers.outage[planned]), 2) }},
+		{Unit: "speaker-kill-outage-p95-ms", Of: func(r result) float64 { return p(probelog.Durations(r.failovers.outage[speakerKilled]), 1) }},
 		{Unit: "rejoin-outage-p95-ms", Of: func(r result) float64 { return p(r.failovers.allRejoins(), 1) }},
 		{Unit: "create-arp-p50-ms", Of: func(r result) float64 { return p(r.control.createARP[0], 0) }},
 		{Unit: "create-arp-p95-ms", Of: func(r result) float64 { return p(r.control.createARP[0], 1) }},
@@ -91,24 +84,6 @@ func report(b *testing.B, runs []result) {
 		{Unit: "lease-writes-per-s-1000svc", Of: func(r result) float64 { return r.control.writes[1].leases }},
 		{Unit: "s-1000svc-owned-after-last-create", Of: func(r result) float64 { return (r.control.allOwned - r.control.bulkCreating).Seconds() }},
 	})
-}
-
-// msList formats ds in whole milliseconds, in order.
-func msList(ds []time.Duration) string {
-	var out []string
-	for _, d := range ds {
-		out = append(out, strconv.FormatInt(d.Round(time.Millisecond).Milliseconds(), 10))
-	}
-	return "[" + strings.Join(out, " ") + "] ms"
-}
-
-// pct formats p50/p95/max of ds, or "none".
-func pct(ds []time.Duration) string {
-	if len(ds) == 0 {
-		return "none"
-	}
-	p := benchstat.Percentiles(ds)
-	return fmt.Sprintf("p50 %v p95 %v max %v (n=%d)", p[0], p[1], p[2], len(ds))
 }
 
 // layer2Service is a LoadBalancer Service from eip asking for ip, without

@@ -218,3 +218,60 @@ func Stop(p *rig.Proc) (string, error) {
 	data, err := os.ReadFile(p.Log)
 	return string(data), err
 }
+
+// ARP is one ARP observation of the prober's ARP mode:
+// "<at> reply|garp <mac>".
+type ARP struct {
+	At time.Time
+	// GARP is true for a gratuitous ARP, false for a reply to the
+	// prober's who-has.
+	GARP bool
+	MAC  string
+}
+
+// ParseARP reads every ARP observation of log, sorted by time.
+func ParseARP(log string) ([]ARP, error) {
+	var out []ARP
+	for _, line := range Lines(log) {
+		f := strings.Fields(line)
+		if len(f) != 3 || (f[1] != "reply" && f[1] != "garp") {
+			return nil, fmt.Errorf("arp probe line %q: want <at> reply|garp <mac>", line)
+		}
+		at, err := unixNano(f[0])
+		if err != nil {
+			return nil, fmt.Errorf("arp probe line %q: bad timestamp", line)
+		}
+		out = append(out, ARP{At: at, GARP: f[1] == "garp", MAC: f[2]})
+	}
+	slices.SortFunc(out, func(a, b ARP) int { return a.At.Compare(b.At) })
+	return out, nil
+}
+
+// FirstARP is the first reply (garp false) or gratuitous ARP (garp true)
+// at or after since.
+func FirstARP(answers []ARP, garp bool, since time.Time) (ARP, bool) {
+	for _, a := range answers {
+		if a.GARP == garp && !a.At.Before(since) {
+			return a, true
+		}
+	}
+	return ARP{}, false
+}
+
+// Durations are the gaps' lengths, in order.
+func Durations(gs []Gap) []time.Duration {
+	out := make([]time.Duration, 0, len(gs))
+	for _, g := range gs {
+		out = append(out, g.D)
+	}
+	return out
+}
+
+// GapList formats gaps as [ms/failed ...], in order, for the log.
+func GapList(gs []Gap) string {
+	out := make([]string, 0, len(gs))
+	for _, g := range gs {
+		out = append(out, fmt.Sprintf("%d/%d", g.D.Round(time.Millisecond).Milliseconds(), g.Failed))
+	}
+	return "[" + strings.Join(out, " ") + "]"
+}

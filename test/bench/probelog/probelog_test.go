@@ -116,3 +116,39 @@ func TestOKRun(t *testing.T) {
 		t.Errorf("OKRun before the prober is ready: nil, want an error")
 	}
 }
+
+func TestParseARP(t *testing.T) {
+	log := "# ready " + nsStr(0) + "\n" +
+		nsStr(15) + " reply 02:99:00:00:00:0c\n" +
+		nsStr(12) + " garp 02:99:00:00:00:0c\n"
+	got, err := ParseARP(log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []ARP{{At: at(12), GARP: true, MAC: "02:99:00:00:00:0c"}, {At: at(15), MAC: "02:99:00:00:00:0c"}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("ParseARP (-want +got):\n%s", diff)
+	}
+	if a, ok := FirstARP(got, false, at(0)); !ok || !a.At.Equal(at(15)) {
+		t.Errorf("FirstARP(reply) = %v, %v; want the reply at 15 ms", a, ok)
+	}
+	if _, ok := FirstARP(got, true, at(13)); ok {
+		t.Errorf("FirstARP(garp, since 13 ms) found one; want none")
+	}
+	if _, err := ParseARP(nsStr(1) + " who-has 02:99:00:00:00:0c\n"); err == nil {
+		t.Errorf("ParseARP(who-has): no error")
+	}
+}
+
+func TestGapListAndDurations(t *testing.T) {
+	gs := []Gap{{D: 2700 * time.Millisecond, Failed: 270}, {D: 12400 * time.Microsecond}}
+	if got := GapList(gs); got != "[2700/270 12/0]" {
+		t.Errorf("GapList = %q", got)
+	}
+	if got := Durations(gs); len(got) != 2 || got[0] != 2700*time.Millisecond || got[1] != 12400*time.Microsecond {
+		t.Errorf("Durations = %v", got)
+	}
+	if GapList(nil) != "[]" || len(Durations(nil)) != 0 {
+		t.Error("empty input")
+	}
+}

@@ -40,7 +40,7 @@ func (r createResult) String() string {
 	var parts []string
 	for i := range numIntervals {
 		parts = append(parts, fmt.Sprintf("Service created -> first answer (%s): %s %s; steps (median) %s",
-			i, pct(r.answer[i]), msList(r.answer[i]), medianSteps(r.steps[i])))
+			i, benchstat.Pct(r.answer[i]), benchstat.MsList(r.answer[i]), medianSteps(r.steps[i])))
 	}
 	return strings.Join(parts, "; ")
 }

@@ -8,6 +8,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/herald-lb/herald/test/bench/benchstat"
 	"github.com/herald-lb/herald/test/bench/probelog"
 	"github.com/herald-lb/herald/test/e2e/cluster"
 	"github.com/herald-lb/herald/test/e2e/rig"
@@ -53,7 +54,7 @@ type quiet struct {
 
 func (q quiet) String() string {
 	return fmt.Sprintf("%d of %d probes failed over %d events, longest gap %v, VIP moved %d times, speaker ready after %s",
-		q.failed, q.sent, q.events, q.longest.Round(time.Millisecond), q.moved, msList(q.ready))
+		q.failed, q.sent, q.events, q.longest.Round(time.Millisecond), q.moved, benchstat.MsList(q.ready))
 }
 
 // speaker kinds.
@@ -66,32 +67,15 @@ func (f failoverResult) String() string {
 	var parts []string
 	for i := range numIntervals {
 		parts = append(parts, fmt.Sprintf("holder node lost (%s): outage %s %s (port cut -> new MASTER %s), owner back %s", i,
-			pct(durations(f.lost[i])), gapList(f.lost[i]), msList(f.lostVRRP[i]), gapList(f.back[i])))
+			benchstat.Pct(probelog.Durations(f.lost[i])), probelog.GapList(f.lost[i]), benchstat.MsList(f.lostVRRP[i]), probelog.GapList(f.back[i])))
 	}
 	parts = append(parts,
 		"holder's speaker SIGKILLed and started: "+f.speaker[killed].String(),
 		"holder's speaker SIGTERMed and started: "+f.speaker[restarted].String(),
 		fmt.Sprintf("holder's herald-keepalived SIGTERMed (exit after %s, another node MASTER after %s): hand-over %s %s, taken back %s",
-			msList(f.kaStop), msList(f.kaVRRP), pct(durations(f.kaAway)), gapList(f.kaAway), gapList(f.kaBack)))
+			benchstat.MsList(f.kaStop), benchstat.MsList(f.kaVRRP), benchstat.Pct(probelog.Durations(f.kaAway)), probelog.GapList(f.kaAway), probelog.GapList(f.kaBack)))
 	return "client (HTTP every 10 ms; ms/failed probes): " + strings.Join(parts, "; ") +
 		fmt.Sprintf("; prober's longest pause %v; neighbours of returning nodes whose return failed probes: %v", f.pause.Round(time.Millisecond), f.neigh)
-}
-
-func durations(gs []probelog.Gap) []time.Duration {
-	var out []time.Duration
-	for _, g := range gs {
-		out = append(out, g.D)
-	}
-	return out
-}
-
-// gapList formats gaps as [ms/failed ...], in order.
-func gapList(gs []probelog.Gap) string {
-	var out []string
-	for _, g := range gs {
-		out = append(out, fmt.Sprintf("%d/%d", g.D.Round(time.Millisecond).Milliseconds(), g.Failed))
-	}
-	return "[" + strings.Join(out, " ") + "]"
 }
 
 // failovers runs every failover kind on one testbed. Each node is first

@@ -37,7 +37,7 @@ type scaleResult struct {
 func (s scaleResult) String() string {
 	return fmt.Sprintf("%d VIPs: creates took %v, all held after %v; at rest over %v: %s; unrelated Service added and removed: %d of %d probes on one VIP failed over %d cycles, longest gap %v, its create -> MASTER %s",
 		s.vips, s.creating.Round(time.Millisecond), s.allHeld.Round(time.Millisecond), s.rest.window, s.rest,
-		s.churn.failed, s.churn.sent, s.churn.events, s.churn.longest.Round(time.Millisecond), pct(s.churnHeld))
+		s.churn.failed, s.churn.sent, s.churn.events, s.churn.longest.Round(time.Millisecond), benchstat.Pct(s.churnHeld))
 }
 
 // nodeCost is one node's processes over the window: CPU in percent of one

@@ -2,10 +2,7 @@ package vip
 
 import (
 	"context"
-	"fmt"
 	"net/netip"
-	"os"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -16,12 +13,10 @@ import (
 
 	"github.com/herald-lb/herald/api/v1alpha2"
 	"github.com/herald-lb/herald/test/bench/benchstat"
+	"github.com/herald-lb/herald/test/bench/probelog"
 	"github.com/herald-lb/herald/test/e2e/cluster"
 	"github.com/herald-lb/herald/test/e2e/rig"
 )
-
-// runsEnv overrides the number of runs, e.g. HERALD_BENCH_RUNS=3.
-const runsEnv = "HERALD_BENCH_RUNS"
 
 // The two vip Eips on the LAN the client shares with the nodes: one at
 // the speakers' advert interval (the default, 1 s), one overriding it to
@@ -54,10 +49,7 @@ const (
 // Service's churn (scale).
 func BenchmarkVIP(b *testing.B) {
 	rig.SkipUnlessAvailable(b)
-	runs := 1
-	if v, err := strconv.Atoi(os.Getenv(runsEnv)); err == nil && v > 0 {
-		runs = v
-	}
+	runs := benchstat.Runs(1)
 	// Built here rather than by cluster.Setup, which would log a line per
 	// testbed: a benchmark's log is cut after ten lines.
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
@@ -135,22 +127,22 @@ func report(b *testing.B, runs []result) {
 		{Unit: "create-answer-1s-p95-ms", Of: func(r result) float64 { return p(r.create.answer[slow], 1) }},
 		{Unit: "create-answer-100ms-p50-ms", Of: func(r result) float64 { return p(r.create.answer[fast], 0) }},
 		{Unit: "create-answer-100ms-p95-ms", Of: func(r result) float64 { return p(r.create.answer[fast], 1) }},
-		{Unit: "node-lost-1s-p50-ms", Of: func(r result) float64 { return p(durations(f(r).lost[slow]), 0) }},
-		{Unit: "node-lost-1s-p95-ms", Of: func(r result) float64 { return p(durations(f(r).lost[slow]), 1) }},
-		{Unit: "node-lost-1s-max-ms", Of: func(r result) float64 { return p(durations(f(r).lost[slow]), 2) }},
-		{Unit: "node-lost-100ms-p50-ms", Of: func(r result) float64 { return p(durations(f(r).lost[fast]), 0) }},
-		{Unit: "node-lost-100ms-p95-ms", Of: func(r result) float64 { return p(durations(f(r).lost[fast]), 1) }},
-		{Unit: "node-lost-100ms-max-ms", Of: func(r result) float64 { return p(durations(f(r).lost[fast]), 2) }},
-		{Unit: "owner-back-1s-p95-ms", Of: func(r result) float64 { return p(durations(f(r).back[slow]), 1) }},
-		{Unit: "owner-back-100ms-p95-ms", Of: func(r result) float64 { return p(durations(f(r).back[fast]), 1) }},
+		{Unit: "node-lost-1s-p50-ms", Of: func(r result) float64 { return p(probelog.Durations(f(r).lost[slow]), 0) }},
+		{Unit: "node-lost-1s-p95-ms", Of: func(r result) float64 { return p(probelog.Durations(f(r).lost[slow]), 1) }},
+		{Unit: "node-lost-1s-max-ms", Of: func(r result) float64 { return p(probelog.Durations(f(r).lost[slow]), 2) }},
+		{Unit: "node-lost-100ms-p50-ms", Of: func(r result) float64 { return p(probelog.Durations(f(r).lost[fast]), 0) }},
+		{Unit: "node-lost-100ms-p95-ms", Of: func(r result) float64 { return p(probelog.Durations(f(r).lost[fast]), 1) }},
+		{Unit: "node-lost-100ms-max-ms", Of: func(r result) float64 { return p(probelog.Durations(f(r).lost[fast]), 2) }},
+		{Unit: "owner-back-1s-p95-ms", Of: func(r result) float64 { return p(probelog.Durations(f(r).back[slow]), 1) }},
+		{Unit: "owner-back-100ms-p95-ms", Of: func(r result) float64 { return p(probelog.Durations(f(r).back[fast]), 1) }},
 		{Unit: "speaker-kill-failed-probes", Of: func(r result) float64 { return float64(f(r).speaker[killed].failed) }},
 		{Unit: "speaker-kill-max-gap-ms", Of: func(r result) float64 { return benchstat.Ms(f(r).speaker[killed].longest) }},
 		{Unit: "speaker-restart-failed-probes", Of: func(r result) float64 { return float64(f(r).speaker[restarted].failed) }},
 		{Unit: "speaker-restart-max-gap-ms", Of: func(r result) float64 { return benchstat.Ms(f(r).speaker[restarted].longest) }},
 		{Unit: "keepalived-restart-vrrp-p50-ms", Of: func(r result) float64 { return p(f(r).kaVRRP, 0) }},
-		{Unit: "keepalived-restart-handover-p50-ms", Of: func(r result) float64 { return p(durations(f(r).kaAway), 0) }},
-		{Unit: "keepalived-restart-handover-max-ms", Of: func(r result) float64 { return p(durations(f(r).kaAway), 2) }},
-		{Unit: "keepalived-restart-takeback-max-ms", Of: func(r result) float64 { return p(durations(f(r).kaBack), 2) }},
+		{Unit: "keepalived-restart-handover-p50-ms", Of: func(r result) float64 { return p(probelog.Durations(f(r).kaAway), 0) }},
+		{Unit: "keepalived-restart-handover-max-ms", Of: func(r result) float64 { return p(probelog.Durations(f(r).kaAway), 2) }},
+		{Unit: "keepalived-restart-takeback-max-ms", Of: func(r result) float64 { return p(probelog.Durations(f(r).kaBack), 2) }},
 		{Unit: "unrelated-100vip-failed-probes", Of: func(r result) float64 { return float64(r.scale.churn.failed) }},
 		{Unit: "unrelated-100vip-max-gap-ms", Of: func(r result) float64 { return benchstat.Ms(r.scale.churn.longest) }},
 		{Unit: "speaker-cpu-pct-100vip", Of: func(r result) float64 { return r.scale.rest.max(func(n nodeCost) float64 { return n.speakerCPU }) }},
@@ -187,22 +179,4 @@ func vipService(name, eip string, ip netip.Addr) *corev1.Service {
 // serviceName is a Service name for ip with a prefix: "fo-10-99-0-110".
 func serviceName(prefix string, ip netip.Addr) string {
 	return prefix + "-" + strings.ReplaceAll(ip.String(), ".", "-")
-}
-
-// msList formats ds in whole milliseconds, in order.
-func msList(ds []time.Duration) string {
-	var out []string
-	for _, d := range ds {
-		out = append(out, strconv.FormatInt(d.Round(time.Millisecond).Milliseconds(), 10))
-	}
-	return "[" + strings.Join(out, " ") + "] ms"
-}
-
-// pct formats p50/p95/max of ds, or "none".
-func pct(ds []time.Duration) string {
-	if len(ds) == 0 {
-		return "none"
-	}
-	p := benchstat.Percentiles(ds)
-	return fmt.Sprintf("p50 %v p95 %v max %v (n=%d)", p[0], p[1], p[2], len(ds))
 }
