@@ -153,6 +153,24 @@ func waitServiceIP(ctx context.Context, t *testing.T, c *cluster.Cluster, svc *c
 	return ip
 }
 
+// lbService creates a LoadBalancer Service of eip, publishes endpoints on
+// nodes (all when none are given) and returns it with its address.
+func lbService(ctx context.Context, t *testing.T, c *cluster.Cluster, name, eip string, mutate func(*corev1.Service), nodes ...*cluster.Node) (*corev1.Service, netip.Addr) {
+	t.Helper()
+	svc := cluster.LoadBalancer(testNS, name, eip)
+	if mutate != nil {
+		mutate(svc)
+	}
+	ip := createService(ctx, t, c, svc)
+	if len(nodes) == 0 {
+		nodes = c.Nodes
+	}
+	if err := c.PublishEndpoints(ctx, svc, nodes...); err != nil {
+		t.Fatal(err)
+	}
+	return svc, ip
+}
+
 // deleteService deletes svc and waits until it is gone (the controller's
 // finalizer released its address).
 func deleteService(ctx context.Context, t *testing.T, c *cluster.Cluster, svc *corev1.Service) {

@@ -84,24 +84,6 @@ func TestLayer2(t *testing.T) {
 	})
 }
 
-// l2Service creates a Layer2 Service, publishes endpoints on nodes (all
-// when none are given) and returns its address.
-func l2Service(ctx context.Context, t *testing.T, c *cluster.Cluster, name, eip string, mutate func(*corev1.Service), nodes ...*cluster.Node) (*corev1.Service, netip.Addr) {
-	t.Helper()
-	svc := cluster.LoadBalancer(testNS, name, eip)
-	if mutate != nil {
-		mutate(svc)
-	}
-	ip := createService(ctx, t, c, svc)
-	if len(nodes) == 0 {
-		nodes = c.Nodes
-	}
-	if err := c.PublishEndpoints(ctx, svc, nodes...); err != nil {
-		t.Fatal(err)
-	}
-	return svc, ip
-}
-
 // waitOwner waits until svc's owner annotation names one of nodes (any
 // node when none given) and returns that node.
 func waitOwner(ctx context.Context, t *testing.T, c *cluster.Cluster, svc *corev1.Service, nodes ...*cluster.Node) *cluster.Node {
@@ -188,7 +170,7 @@ func waitClientFollows(ctx context.Context, t *testing.T, c *cluster.Cluster, a 
 // and event), the client's kernel resolves its address to the owner's MAC
 // and curl answers.
 func testL2OwnerAnswers(ctx context.Context, t *testing.T, c *cluster.Cluster) {
-	svc, ip := l2Service(ctx, t, c, "l2-web", l2Eip4, nil)
+	svc, ip := lbService(ctx, t, c, "l2-web", l2Eip4, nil)
 	owner := waitOwner(ctx, t, c, svc)
 	waitClientFollows(ctx, t, c, ip, owner)
 	// The owner said so in an event on the Service.
@@ -239,7 +221,7 @@ func testL2OwnerAnswers(ctx context.Context, t *testing.T, c *cluster.Cluster) {
 func testL2Local(ctx context.Context, t *testing.T, c *cluster.Cluster) {
 	local := func(s *corev1.Service) { s.Spec.ExternalTrafficPolicy = corev1.ServiceExternalTrafficPolicyLocal }
 	for _, n := range c.Nodes {
-		svc, ip := l2Service(ctx, t, c, "l2-local-"+n.Name, l2Eip4, local, n)
+		svc, ip := lbService(ctx, t, c, "l2-local-"+n.Name, l2Eip4, local, n)
 		owner := waitOwner(ctx, t, c, svc, n)
 		waitClientFollows(ctx, t, c, ip, owner)
 		waitCurlAnsweredBy(ctx, t, c, ip, n.Name)
@@ -271,12 +253,12 @@ var arpingMAC = regexp.MustCompile(`reply from \S+ \[([0-9A-Fa-f:]+)\]`)
 // (the only node that can serve both), and one MAC answers ARP.
 func testL2Shared(ctx context.Context, t *testing.T, c *cluster.Cluster) {
 	node3 := c.Nodes[2]
-	a, ipA := l2Service(ctx, t, c, "l2-shared-a", l2Eip4, func(s *corev1.Service) {
+	a, ipA := lbService(ctx, t, c, "l2-shared-a", l2Eip4, func(s *corev1.Service) {
 		s.Annotations[v1alpha2.AnnotationRequestedIP] = "10.99.0.210"
 		s.Spec.Selector = map[string]string{"app": "shared"} // sharing a Local Service's IP needs equal selectors
 		s.Spec.Ports[0].Port = 80
 	})
-	b, ipB := l2Service(ctx, t, c, "l2-shared-b", l2Eip4, func(s *corev1.Service) {
+	b, ipB := lbService(ctx, t, c, "l2-shared-b", l2Eip4, func(s *corev1.Service) {
 		s.Annotations[v1alpha2.AnnotationRequestedIP] = "10.99.0.210"
 		s.Spec.Selector = map[string]string{"app": "shared"}
 		s.Spec.Ports[0].Port = 8080
@@ -304,7 +286,7 @@ func testL2Shared(ctx context.Context, t *testing.T, c *cluster.Cluster) {
 // client's neighbour entry follows and curl answers again; the outage seen
 // by the client (a curl every 50 ms) is logged.
 func testL2Failover(ctx context.Context, t *testing.T, c *cluster.Cluster, how string, fail func(*cluster.Node) (func() error, error)) {
-	svc, ip := l2Service(ctx, t, c, "l2-failover", l2Eip4, nil)
+	svc, ip := lbService(ctx, t, c, "l2-failover", l2Eip4, nil)
 	owner := waitOwner(ctx, t, c, svc)
 	waitClientFollows(ctx, t, c, ip, owner)
 
@@ -340,7 +322,7 @@ func testL2Failover(ctx context.Context, t *testing.T, c *cluster.Cluster, how s
 // can_reach:<router> → the client resolves it through NDP to the owner's
 // MAC and curl answers.
 func testL2IPv6(ctx context.Context, t *testing.T, c *cluster.Cluster) {
-	svc, ip := l2Service(ctx, t, c, "l2-v6", l2Eip6, func(s *corev1.Service) {
+	svc, ip := lbService(ctx, t, c, "l2-v6", l2Eip6, func(s *corev1.Service) {
 		s.Spec.IPFamilies = []corev1.IPFamily{corev1.IPv6Protocol}
 	})
 	owner := waitOwner(ctx, t, c, svc)

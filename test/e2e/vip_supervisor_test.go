@@ -51,7 +51,7 @@ func TestVIPSupervisors(t *testing.T) {
 	if err := c.Client.Create(ctx, eip); err != nil {
 		t.Fatal(err)
 	}
-	_, ip := vipService(ctx, t, c, "vip-hand", vipEip4, nil)
+	_, ip := lbService(ctx, t, c, "vip-hand", vipEip4, nil)
 	vrid := waitVRID(ctx, t, c, vipEip4, ip)
 	ranked := []string{c.Nodes[0].Name, c.Nodes[1].Name, c.Nodes[2].Name}
 	confs := map[*cluster.Node][]byte{}

@@ -93,24 +93,6 @@ func speakerKnows(t *testing.T, bins cluster.Binaries, flag string) bool {
 	return bytes.Contains(out, []byte("-"+flag+" ")) || bytes.Contains(out, []byte("-"+flag+"\n")) || bytes.Contains(out, []byte("-"+flag+"="))
 }
 
-// vipService creates a Service of a vip Eip, publishes endpoints on nodes
-// (all when none are given) and returns it with its address.
-func vipService(ctx context.Context, t *testing.T, c *cluster.Cluster, name, eip string, mutate func(*corev1.Service), nodes ...*cluster.Node) (*corev1.Service, netip.Addr) {
-	t.Helper()
-	svc := cluster.LoadBalancer(testNS, name, eip)
-	if mutate != nil {
-		mutate(svc)
-	}
-	ip := createService(ctx, t, c, svc)
-	if len(nodes) == 0 {
-		nodes = c.Nodes
-	}
-	if err := c.PublishEndpoints(ctx, svc, nodes...); err != nil {
-		t.Fatal(err)
-	}
-	return svc, ip
-}
-
 // vipHolders returns the nodes that have a on an interface.
 func vipHolders(ctx context.Context, c *cluster.Cluster, a netip.Addr) ([]*cluster.Node, error) {
 	var holders []*cluster.Node
@@ -181,7 +163,7 @@ func waitVIPNowhere(ctx context.Context, t *testing.T, c *cluster.Cluster, a net
 // client answers; deleting the Service removes the address everywhere.
 func testVIPHolderAnswers(ctx context.Context, t *testing.T, c *cluster.Cluster) {
 	start := time.Now()
-	svc, ip := vipService(ctx, t, c, "vip-web", vipEip4, nil)
+	svc, ip := lbService(ctx, t, c, "vip-web", vipEip4, nil)
 	holder := waitVIPHolder(ctx, t, c, ip)
 	waitCurl(ctx, t, c, ip)
 	t.Logf("TIMING service created -> %s answered, held by %s: %v", ip, holder.Name, time.Since(start).Round(time.Millisecond))
@@ -208,7 +190,7 @@ func testVIPHolderAnswers(ctx context.Context, t *testing.T, c *cluster.Cluster)
 // keepalived faults and drops the address, another node takes it over,
 // curl answers again; the port back, exactly one node holds it again.
 func testVIPPortCut(ctx context.Context, t *testing.T, c *cluster.Cluster) {
-	svc, ip := vipService(ctx, t, c, "vip-failover", vipEip4, nil)
+	svc, ip := lbService(ctx, t, c, "vip-failover", vipEip4, nil)
 	holder := waitVIPHolder(ctx, t, c, ip)
 	waitCurl(ctx, t, c, ip)
 	cut := time.Now()
@@ -262,7 +244,7 @@ func testVIPPortCut(ctx context.Context, t *testing.T, c *cluster.Cluster) {
 // keepalived runs in its own process, so a probe every 10 ms sees no
 // failure and the holder does not change.
 func testVIPSpeakerKilled(ctx context.Context, t *testing.T, c *cluster.Cluster, bins cluster.Binaries) {
-	svc, ip := vipService(ctx, t, c, "vip-speaker-kill", vipEip4, nil)
+	svc, ip := lbService(ctx, t, c, "vip-speaker-kill", vipEip4, nil)
 	holder := waitVIPHolder(ctx, t, c, ip)
 	waitCurl(ctx, t, c, ip)
 
@@ -295,13 +277,13 @@ func testVIPSpeakerKilled(ctx context.Context, t *testing.T, c *cluster.Cluster,
 // (keepalived reloads on every node): a probe every 10 ms on the first
 // sees no failure.
 func testVIPUnrelated(ctx context.Context, t *testing.T, c *cluster.Cluster, bins cluster.Binaries) {
-	svc, ip := vipService(ctx, t, c, "vip-steady", vipEip4, nil)
+	svc, ip := lbService(ctx, t, c, "vip-steady", vipEip4, nil)
 	holder := waitVIPHolder(ctx, t, c, ip)
 	waitCurl(ctx, t, c, ip)
 
 	from := holder.Keepalived.LogSize()
 	p := startProbe(ctx, t, c, bins, "probe-unrelated", ip, 2*time.Minute)
-	other, otherIP := vipService(ctx, t, c, "vip-other", vipEip4, nil)
+	other, otherIP := lbService(ctx, t, c, "vip-other", vipEip4, nil)
 	waitVIPHolder(ctx, t, c, otherIP)
 	waitCurl(ctx, t, c, otherIP)
 	deleteService(ctx, t, c, other)
@@ -322,7 +304,7 @@ func testVIPUnrelated(ctx context.Context, t *testing.T, c *cluster.Cluster, bin
 func testVIPLocal(ctx context.Context, t *testing.T, c *cluster.Cluster) {
 	local := func(s *corev1.Service) { s.Spec.ExternalTrafficPolicy = corev1.ServiceExternalTrafficPolicyLocal }
 	first, last := c.Nodes[0], c.Nodes[len(c.Nodes)-1]
-	svc, ip := vipService(ctx, t, c, "vip-local", vipEip4, local, first)
+	svc, ip := lbService(ctx, t, c, "vip-local", vipEip4, local, first)
 	waitVIPHolder(ctx, t, c, ip, first)
 	waitCurlAnsweredBy(ctx, t, c, ip, first.Name)
 	if err := c.PublishEndpoints(ctx, svc, last); err != nil {
@@ -337,7 +319,7 @@ func testVIPLocal(ctx context.Context, t *testing.T, c *cluster.Cluster) {
 // testVIPIPv6: an IPv6 Service of a vip Eip is held by one node and curl
 // answers over IPv6.
 func testVIPIPv6(ctx context.Context, t *testing.T, c *cluster.Cluster) {
-	svc, ip := vipService(ctx, t, c, "vip-v6", vipEip6, func(s *corev1.Service) {
+	svc, ip := lbService(ctx, t, c, "vip-v6", vipEip6, func(s *corev1.Service) {
 		s.Spec.IPFamilies = []corev1.IPFamily{corev1.IPv6Protocol}
 	})
 	if !ip.Is6() {
@@ -357,7 +339,7 @@ var vridLine = regexp.MustCompile(`virtual_router_id \d+`)
 // reports it, keepalived.conf keeps its bytes, and the VIP keeps
 // answering throughout.
 func testVIPRefused(ctx context.Context, t *testing.T, c *cluster.Cluster, bins cluster.Binaries) {
-	svc, ip := vipService(ctx, t, c, "vip-refused", vipEip4, nil)
+	svc, ip := lbService(ctx, t, c, "vip-refused", vipEip4, nil)
 	holder := waitVIPHolder(ctx, t, c, ip)
 	waitCurl(ctx, t, c, ip)
 	dir := holder.VIPDir()
@@ -424,7 +406,7 @@ func writeCandidate(t *testing.T, path string, data []byte) {
 func testVIPUnicast(ctx context.Context, t *testing.T, c *cluster.Cluster, bins cluster.Binaries) {
 	restartSpeakers(ctx, t, c, "--vrrp-unicast", "--vrrp-participants=2")
 	defer restartSpeakers(ctx, t, c)
-	svc, ip := vipService(ctx, t, c, "vip-unicast", vipEip4, nil)
+	svc, ip := lbService(ctx, t, c, "vip-unicast", vipEip4, nil)
 	holder := waitVIPHolder(ctx, t, c, ip)
 	waitCurl(ctx, t, c, ip)
 	peers := func() int {
@@ -486,7 +468,7 @@ func restartSpeakers(ctx context.Context, t *testing.T, c *cluster.Cluster, args
 // are stopped as an uninstall does (SIGTERM) → no keepalived is left and no
 // node has a VIP on any interface.
 func testVIPUninstall(ctx context.Context, t *testing.T, c *cluster.Cluster) {
-	_, ip := vipService(ctx, t, c, "vip-uninstall", vipEip4, nil)
+	_, ip := lbService(ctx, t, c, "vip-uninstall", vipEip4, nil)
 	waitVIPHolder(ctx, t, c, ip)
 	waitCurl(ctx, t, c, ip)
 	for _, n := range c.Nodes {
@@ -698,7 +680,7 @@ exec %q "$@"
 		t.Fatal(err)
 	}
 
-	svc, ip := vipService(ctx, t, c, "vip-refusal", vipEip4, nil)
+	svc, ip := lbService(ctx, t, c, "vip-refusal", vipEip4, nil)
 	waitCurl(ctx, t, c, ip)
 	waitKeepalivedConfigAccepted(ctx, t, c, vipEip4, metav1.ConditionFalse, n.Name)
 	waitEipEvent(ctx, t, c, vipEip4, speaker.ReasonKeepalivedConfigRefused, n.Name)
@@ -707,7 +689,7 @@ exec %q "$@"
 	if err := os.Remove(marker); err != nil {
 		t.Fatal(err)
 	}
-	other, otherIP := vipService(ctx, t, c, "vip-refusal-2", vipEip4, nil)
+	other, otherIP := lbService(ctx, t, c, "vip-refusal-2", vipEip4, nil)
 	waitCurl(ctx, t, c, otherIP)
 	waitKeepalivedConfigAccepted(ctx, t, c, vipEip4, metav1.ConditionTrue, "")
 	waitEipEvent(ctx, t, c, vipEip4, speaker.ReasonKeepalivedConfigAccepted, n.Name)
