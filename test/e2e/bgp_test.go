@@ -171,8 +171,7 @@ func lbService(ctx context.Context, t *testing.T, c *cluster.Cluster, name, eip 
 	return svc, ip
 }
 
-// deleteService deletes svc and waits until it is gone (the controller's
-// finalizer released its address).
+// deleteService deletes svc and waits until it is gone.
 func deleteService(ctx context.Context, t *testing.T, c *cluster.Cluster, svc *corev1.Service) {
 	t.Helper()
 	if err := c.Client.Delete(ctx, svc); err != nil {
