@@ -20,5 +20,6 @@
 // (impersonated), checking what it must be able to do and what a stolen
 // token must not: the speaker's is on every node. PROJECT, kubebuilder's
 // project file, is checked against the API types, reconcilers and webhook
-// paths it describes.
+// paths it describes, and the README's Metrics table against the metrics
+// the Go sources create.
 package manifests
