@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"testing"
 	"time"
 
@@ -10,6 +11,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/herald-lb/herald/api/v1alpha2"
+	"github.com/herald-lb/herald/internal/allocator"
 	"github.com/herald-lb/herald/internal/testenv"
 )
 
@@ -110,4 +112,42 @@ func sample(t *testing.T, reg *prometheus.Registry, name string, labels map[stri
 		}
 	}
 	return 0, false
+}
+
+// TestPoolMetricsSeries: an Eip whose protocol changes keeps no series
+// under the old one, an invalid report removes its series, and a second
+// registration in one registry (a second Setup in one process) shares the
+// registered series.
+func TestPoolMetricsSeries(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m, err := newPoolMetrics(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	used := map[netip.Addr][]string{netip.MustParseAddr("192.0.2.1"): {"ns/a"}}
+	m.pool("p", poolReport{valid: true, protocol: v1alpha2.ProtocolBGP, size: 8, used: used})
+	if v, ok := sample(t, reg, "herald_controller_eip_addresses", map[string]string{"eip": "p", "protocol": "bgp", "state": "free"}); !ok || v != 7 {
+		t.Errorf("free = %v (present %v), want 7", v, ok)
+	}
+	m.pool("p", poolReport{valid: true, protocol: v1alpha2.ProtocolLayer2, size: 8, used: used})
+	if _, ok := sample(t, reg, "herald_controller_eip_addresses", map[string]string{"eip": "p", "protocol": "bgp"}); ok {
+		t.Error("series with the old protocol left after the protocol changed")
+	}
+	if v, ok := sample(t, reg, "herald_controller_eip_addresses", map[string]string{"eip": "p", "protocol": "layer2", "state": "used"}); !ok || v != 1 {
+		t.Errorf("layer2 used = %v (present %v), want 1", v, ok)
+	}
+	m.pool("p", poolReport{problem: "overlaps Eip q"})
+	if _, ok := sample(t, reg, "herald_controller_eip_addresses", map[string]string{"eip": "p"}); ok {
+		t.Error("an invalid Eip still has series")
+	}
+
+	again, err := newPoolMetrics(reg)
+	if err != nil {
+		t.Fatalf("second registration: %v", err)
+	}
+	again.failed(allocator.ReasonIPInUse)
+	m.failed(allocator.ReasonIPInUse)
+	if v, _ := sample(t, reg, "herald_controller_allocations_total", map[string]string{"result": resultFailed, "reason": "IPInUse"}); v != 2 {
+		t.Errorf("failed{IPInUse} = %v, want 2 (both registrations count into one series)", v)
+	}
 }
