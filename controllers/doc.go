@@ -143,4 +143,11 @@
 // and the younger gets the NeighborShadowed condition, naming the older
 // and the nodes, and one Warning event per change. It writes nothing but
 // that condition, by server-side apply, beside the speakers' own status.
+//
+// Metrics (metrics.go): herald_controller_eip_addresses{eip,protocol,state}
+// gives each Eip's total, used and free addresses, set from the report its
+// status is computed from (so a scrape walks no Services) and removed with
+// the Eip; herald_controller_allocations_total{result,reason} counts
+// Services that got or gave up addresses and failed allocations by the
+// reason their AllocationFailed event names.
 package controllers

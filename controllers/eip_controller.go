@@ -65,6 +65,8 @@ type EipReconciler struct {
 	ServingGrace time.Duration
 
 	speakers *speakerView
+	// metrics holds the pool gauges; nil records nothing.
+	metrics *poolMetrics
 	// changed is the channel SetupWithManager makes to enqueue Eips.
 	changed chan<- event.TypedGenericEvent[*v1alpha2.Eip]
 
@@ -89,6 +91,7 @@ func (r *EipReconciler) Reconcile(ctx context.Context, req reconcile.Request) (r
 		if apierrors.IsNotFound(err) {
 			r.State.setVerdict(req.Name, servingVerdict{})
 			r.holdBack(req.Name, servingVerdict{}, nil, time.Now()) // forgets it
+			r.metrics.forget(req.Name)
 		}
 		return reconcile.Result{}, client.IgnoreNotFound(err)
 	}
@@ -97,6 +100,7 @@ func (r *EipReconciler) Reconcile(ctx context.Context, req reconcile.Request) (r
 		if err != nil {
 			return reconcile.Result{}, fmt.Errorf("eip %q: %w", eip.Name, err)
 		}
+		r.metrics.pool(eip.Name, rep)
 		return r.finishDeletion(ctx, &eip, rep)
 	}
 	inUse, err := r.State.inUse(ctx, eip.Name)
@@ -120,6 +124,7 @@ func (r *EipReconciler) Reconcile(ctx context.Context, req reconcile.Request) (r
 	if err != nil {
 		return reconcile.Result{}, fmt.Errorf("eip %q: %w", eip.Name, err)
 	}
+	r.metrics.pool(eip.Name, rep)
 	verdict, judged, err := r.judgeServing(ctx, &eip)
 	if err != nil {
 		return reconcile.Result{}, fmt.Errorf("eip %q: %w", eip.Name, err)

@@ -46,6 +46,8 @@ type ServiceReconciler struct {
 	// is serialised by State.
 	MaxConcurrentReconciles int
 
+	// metrics counts allocations; nil counts nothing.
+	metrics *poolMetrics
 	// eipChanged asks the Eip reconciler to refresh a pool's status.
 	eipChanged chan event.TypedGenericEvent[*v1alpha2.Eip]
 	// retry wakes Services waiting for an address.
@@ -68,7 +70,10 @@ func (r *ServiceReconciler) Reconcile(ctx context.Context, req reconcile.Request
 		if !apierrors.IsNotFound(err) {
 			return reconcile.Result{}, fmt.Errorf("service %q: get: %w", key, err)
 		}
-		_, pools, err := r.State.release(ctx, key)
+		addrs, pools, err := r.State.release(ctx, key)
+		if len(addrs) > 0 {
+			r.metrics.released()
+		}
 		r.afterRelease(pools)
 		return reconcile.Result{}, err
 	}
@@ -90,6 +95,7 @@ func (r *ServiceReconciler) Reconcile(ctx context.Context, req reconcile.Request
 	if err != nil {
 		r.Recorder.Eventf(&svc, nil, corev1.EventTypeWarning, ReasonAllocationFailed, "Allocate", "%s", err.Error())
 		logger.Info("service asks for something invalid", "reason", err.Error())
+		r.metrics.failed(allocator.ReasonInvalidRequest)
 		return reconcile.Result{}, nil
 	}
 	out, err := r.State.allocate(ctx, request)
@@ -101,6 +107,7 @@ func (r *ServiceReconciler) Reconcile(ctx context.Context, req reconcile.Request
 		r.Recorder.Eventf(&svc, nil, corev1.EventTypeWarning, ReasonAllocationFailed, "Allocate",
 			"%s: %s", allocator.ReasonOf(out.err), out.err.Error())
 		logger.Info("allocation failed", "reason", allocator.ReasonOf(out.err), "message", out.err.Error())
+		r.metrics.failed(allocator.ReasonOf(out.err))
 	}
 
 	before := ingressAddrs(&svc)
@@ -116,6 +123,7 @@ func (r *ServiceReconciler) Reconcile(ctx context.Context, req reconcile.Request
 		r.Recorder.Eventf(&svc, nil, corev1.EventTypeNormal, ReasonIPAllocated, "Allocate",
 			"allocated %s from Eip %s", joinAddrs(out.addrs), strings.Join(out.pools, ","))
 		logger.Info("allocated", "ip", joinAddrs(out.addrs), "eip", strings.Join(out.pools, ","))
+		r.metrics.allocated()
 		for _, v := range out.notServed {
 			r.Recorder.Eventf(&svc, nil, corev1.EventTypeWarning, v.reason, "Allocate",
 				"%s is allocated, but nothing answers for it: Eip %s", joinAddrs(out.addrs), v.message)
@@ -151,6 +159,9 @@ func (r *ServiceReconciler) releaseService(ctx context.Context, svc *corev1.Serv
 		return fmt.Errorf("service %q: %w", key, err)
 	}
 	defer r.afterRelease(pools)
+	if len(addrs) > 0 {
+		r.metrics.released()
+	}
 	// The status is Herald's to clear when Herald allocated it: the
 	// allocator held it, or the Service still carries the finalizer of
 	// OpenELB or an older Herald. Another implementation's status is left

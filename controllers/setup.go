@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/fields"
@@ -12,6 +13,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	"github.com/herald-lb/herald/keepalived"
 )
@@ -37,6 +39,10 @@ type Options struct {
 	// ServingGrace is EipReconciler.ServingGrace; zero means
 	// DefaultServingGrace.
 	ServingGrace time.Duration
+	// Metrics is where the pool metrics (metrics.go) are registered; nil
+	// means controller-runtime's metrics.Registry, which the manager
+	// serves on its metrics endpoint.
+	Metrics prometheus.Registerer
 
 	// wrapReader, when set, wraps the reader the State reads through
 	// (tests inject read failures with it).
@@ -44,7 +50,7 @@ type Options struct {
 }
 
 // Setup registers the Service and Eip reconcilers with the manager, sharing
-// one State, and the BgpPeer reconciler.
+// one State and the pool metrics, and the BgpPeer reconciler.
 func Setup(mgr ctrl.Manager, opts Options) error {
 	class := opts.LoadBalancerClass
 	if class == "" {
@@ -59,6 +65,14 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 	if state.vrids.pool.Size() == 0 {
 		state.vrids.pool = keepalived.DefaultVRIDPool()
 	}
+	reg := opts.Metrics
+	if reg == nil {
+		reg = metrics.Registry
+	}
+	pm, err := newPoolMetrics(reg)
+	if err != nil {
+		return err
+	}
 	eips := &EipReconciler{
 		Client:           mgr.GetClient(),
 		Recorder:         mgr.GetEventRecorder("herald-controller"),
@@ -66,6 +80,7 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 		StatusInterval:   opts.EipStatusInterval,
 		SpeakerNamespace: cmp.Or(opts.SpeakerNamespace, DefaultSpeakerNamespace),
 		ServingGrace:     opts.ServingGrace,
+		metrics:          pm,
 	}
 	changed, err := eips.SetupWithManager(mgr)
 	if err != nil {
@@ -77,6 +92,7 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 		State:                   state,
 		Class:                   class,
 		MaxConcurrentReconciles: opts.MaxConcurrentReconciles,
+		metrics:                 pm,
 	}
 	if err := services.SetupWithManager(mgr, changed); err != nil {
 		return fmt.Errorf("set up service controller: %w", err)

@@ -247,6 +247,7 @@ func (s *State) release(ctx context.Context, key string) ([]netip.Addr, []string
 type poolReport struct {
 	valid    bool
 	problem  string
+	protocol string
 	size     uint64
 	used     map[netip.Addr][]string
 	deleting bool
@@ -266,7 +267,7 @@ func (s *State) report(ctx context.Context, name string) (poolReport, error) {
 	if !ok {
 		return poolReport{problem: "not yet seen by the allocator"}, nil
 	}
-	rep := poolReport{valid: true, size: p.Range.Size(), used: s.alloc.Usage(name), deleting: p.Deleting}
+	rep := poolReport{valid: true, protocol: p.Protocol, size: p.Range.Size(), used: s.alloc.Usage(name), deleting: p.Deleting}
 	if p.Protocol == v1alpha2.ProtocolVIP {
 		vr := s.assignVRIDsLocked(name, rep.used)
 		rep.vrid = &vr

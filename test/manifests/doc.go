@@ -18,5 +18,8 @@
 // speaker, nothing more. Then they apply the release's RBAC and admission
 // policies to a real API server and make requests as each ServiceAccount
 // (impersonated), checking what it must be able to do and what a stolen
-// token must not: the speaker's is on every node.
+// token must not: the speaker's is on every node. PROJECT, kubebuilder's
+// project file, is checked against the API types, reconcilers and webhook
+// paths it describes, and the README's Metrics table against the metrics
+// the Go sources create.
 package manifests
