@@ -36,6 +36,9 @@ IMAGE_DEPS ?= buildah debootstrap
 ## base for a foreign architecture would need qemu-user-static.
 VERSION ?= $(shell git describe --always --dirty)
 IMAGE_ARCHES ?= amd64 arm64
+## The name the archives carry is IMAGE_PREFIX<image>:VERSION; docker.io/library/
+## is how the kubelet normalizes the manifests' herald-controller:TAG.
+IMAGE_PREFIX ?= docker.io/library/
 KEEPALIVED_ARCHES ?= amd64
 
 ## Packages `make test` and `make bench` run; override to narrow a run,
@@ -177,7 +180,8 @@ build: ## Build Herald's commands (cmd/*) into bin/.
 .PHONY: images
 images: ## Build the herald-controller, herald-speaker and herald-keepalived images (root, buildah, no registry) into bin/images/*.oci.tar.
 	hack/install-deps.sh $(IMAGE_DEPS)
-	VERSION=$(VERSION) ARCHES="$(IMAGE_ARCHES)" KEEPALIVED_ARCHES="$(KEEPALIVED_ARCHES)" hack/build-images.sh
+	VERSION=$(VERSION) ARCHES="$(IMAGE_ARCHES)" KEEPALIVED_ARCHES="$(KEEPALIVED_ARCHES)" \
+		IMAGE_PREFIX="$(IMAGE_PREFIX)" hack/build-images.sh
 
 .PHONY: images-check
 images-check: ## Inspect the archives `make images` wrote (entrypoint, user, labels, static binaries, keepalived).

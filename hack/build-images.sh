@@ -28,6 +28,9 @@
 #	KEEPALIVED_ARCHES  architectures of herald-keepalived (default: amd64;
 #	                   a foreign one needs qemu-user-static for debootstrap's
 #	                   second stage and the Dockerfile's RUN)
+#	IMAGE_PREFIX       prefix of the name the archives carry (default:
+#	                   docker.io/library/, so that `ctr -n k8s.io images import`
+#	                   names them as the kubelet normalizes herald-controller:TAG)
 #	DEBIAN_SUITE       the base's Debian release (default: bookworm)
 #	DEBIAN_MIRROR      the mirror (default: the one apt uses for DEBIAN_SUITE)
 set -euo pipefail
@@ -44,6 +47,7 @@ VERSION="${VERSION:-$(git describe --always --dirty)}"
 ARCHES="${ARCHES:-amd64 arm64}"
 KEEPALIVED_ARCHES="${KEEPALIVED_ARCHES:-amd64}"
 DEBIAN_SUITE="${DEBIAN_SUITE:-bookworm}"
+IMAGE_PREFIX="${IMAGE_PREFIX-docker.io/library/}"
 
 if [[ ${EUID} -ne 0 ]]; then
 	echo "build-images: needs root (buildah's overlay storage, debootstrap)" >&2
@@ -165,7 +169,7 @@ build_image() {
 		-f "${root}/build/${name}/Dockerfile" -t "${tag}" "${ctx}" >/dev/null
 	# One archive per image and architecture: older versions' go.
 	rm -f "${out}/${name}"-*-"${arch}".oci.tar
-	"${buildah[@]}" push --quiet "${tag}" "oci-archive:${archive}:${name}:${VERSION}"
+	"${buildah[@]}" push --quiet "${tag}" "oci-archive:${archive}:${IMAGE_PREFIX}${name}:${VERSION}"
 	"${buildah[@]}" rmi "${tag}" >/dev/null
 	echo "    ${archive} ($(du -h "${archive}" | cut -f1))"
 }

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -78,8 +79,9 @@ func checkImage(t *testing.T, file, name, version, arch string, w want) {
 		t.Fatal(err)
 	}
 	c := im.Config
-	if im.RefName != name+":"+version {
-		t.Errorf("index ref name %q, want %q", im.RefName, name+":"+version)
+	// [registry/path/]name:version, as `make images` names it (IMAGE_PREFIX).
+	if ref := im.RefName; ref != name+":"+version && !strings.HasSuffix(ref, "/"+name+":"+version) {
+		t.Errorf("index ref name %q, want [...]/%s:%s", ref, name, version)
 	}
 	if c.OS != "linux" || c.Architecture != arch {
 		t.Errorf("platform %s/%s, want linux/%s", c.OS, c.Architecture, arch)
