@@ -39,6 +39,9 @@ IMAGE_ARCHES ?= amd64 arm64
 ## The name the archives carry is IMAGE_PREFIX<image>:VERSION; docker.io/library/
 ## is how the kubelet normalizes the manifests' herald-controller:TAG.
 IMAGE_PREFIX ?= docker.io/library/
+## DOCKER_ARCHIVES=1 also writes docker-save archives (*.docker.tar) for
+## Docker Engines older than 25, which load no OCI archive.
+DOCKER_ARCHIVES ?=
 KEEPALIVED_ARCHES ?= amd64
 
 ## Packages `make test` and `make bench` run; override to narrow a run,
@@ -181,7 +184,7 @@ build: ## Build Herald's commands (cmd/*) into bin/.
 images: ## Build the herald-controller, herald-speaker and herald-keepalived images (root, buildah, no registry) into bin/images/*.oci.tar.
 	hack/install-deps.sh $(IMAGE_DEPS)
 	VERSION=$(VERSION) ARCHES="$(IMAGE_ARCHES)" KEEPALIVED_ARCHES="$(KEEPALIVED_ARCHES)" \
-		IMAGE_PREFIX="$(IMAGE_PREFIX)" hack/build-images.sh
+		IMAGE_PREFIX="$(IMAGE_PREFIX)" DOCKER_ARCHIVES="$(DOCKER_ARCHIVES)" hack/build-images.sh
 
 .PHONY: images-check
 images-check: ## Inspect the archives `make images` wrote (entrypoint, user, labels, static binaries, keepalived).

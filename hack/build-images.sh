@@ -31,6 +31,8 @@
 #	IMAGE_PREFIX       prefix of the name the archives carry (default:
 #	                   docker.io/library/, so that `ctr -n k8s.io images import`
 #	                   names them as the kubelet normalizes herald-controller:TAG)
+#	DOCKER_ARCHIVES    1: also write <name>-<version>-<arch>.docker.tar (docker
+#	                   save's format, for Docker Engines before 25)
 #	DEBIAN_SUITE       the base's Debian release (default: bookworm)
 #	DEBIAN_MIRROR      the mirror (default: the one apt uses for DEBIAN_SUITE)
 set -euo pipefail
@@ -166,12 +168,23 @@ build_image() {
 	"${buildah[@]}" bud --quiet --isolation chroot --pull=never \
 		--platform "linux/${arch}" --layers=false --identity-label=false \
 		--timestamp "${epoch}" --build-arg "VERSION=${VERSION}" "${args[@]}" \
-		-f "${root}/build/${name}/Dockerfile" -t "${tag}" "${ctx}" >/dev/null
+		--iidfile "${out}/.iid" -f "${root}/build/${name}/Dockerfile" -t "${tag}" "${ctx}" >/dev/null
+	# Pushed by ID: an archive then carries only the name given here, not
+	# also the local build tag.
+	local id
+	id="$(cat "${out}/.iid")"
+	rm -f "${out}/.iid"
 	# One archive per image and architecture: older versions' go.
 	rm -f "${out}/${name}"-*-"${arch}".oci.tar
-	"${buildah[@]}" push --quiet "${tag}" "oci-archive:${archive}:${IMAGE_PREFIX}${name}:${VERSION}"
-	"${buildah[@]}" rmi "${tag}" >/dev/null
+	"${buildah[@]}" push --quiet "${id}" "oci-archive:${archive}:${IMAGE_PREFIX}${name}:${VERSION}"
 	echo "    ${archive} ($(du -h "${archive}" | cut -f1))"
+	if [[ "${DOCKER_ARCHIVES:-}" == 1 ]]; then
+		rm -f "${out}/${name}"-*-"${arch}".docker.tar
+		"${buildah[@]}" push --quiet "${id}" \
+			"docker-archive:${out}/${name}-${VERSION}-${arch}.docker.tar:${IMAGE_PREFIX}${name}:${VERSION}"
+		echo "    ${out}/${name}-${VERSION}-${arch}.docker.tar"
+	fi
+	"${buildah[@]}" rmi "${tag}" >/dev/null
 }
 
 for arch in $(printf '%s\n' ${ARCHES} ${KEEPALIVED_ARCHES} | sort -u); do
