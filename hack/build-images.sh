@@ -25,7 +25,7 @@
 # Environment (all optional):
 #	VERSION            image version and tag (default: git describe --always --dirty)
 #	ARCHES             architectures of the Go images (default: amd64 arm64)
-#	KEEPALIVED_ARCHES  architectures of herald-keepalived (default: amd64;
+#	KEEPALIVED_ARCHES  architectures of herald-keepalived (default: amd64, empty: none;
 #	                   a foreign one needs qemu-user-static for debootstrap's
 #	                   second stage and the Dockerfile's RUN)
 #	IMAGE_PREFIX       prefix of the name the archives carry (default:
@@ -46,8 +46,8 @@ mkdir -p "${LOCALBIN}/images"
 out="$(realpath "${LOCALBIN}/images")"
 cache="${out}/cache"
 VERSION="${VERSION:-$(git describe --always --dirty)}"
-ARCHES="${ARCHES:-amd64 arm64}"
-KEEPALIVED_ARCHES="${KEEPALIVED_ARCHES:-amd64}"
+ARCHES="${ARCHES-amd64 arm64}"
+KEEPALIVED_ARCHES="${KEEPALIVED_ARCHES-amd64}"
 DEBIAN_SUITE="${DEBIAN_SUITE:-bookworm}"
 IMAGE_PREFIX="${IMAGE_PREFIX-docker.io/library/}"
 
