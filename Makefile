@@ -27,6 +27,23 @@ GO_FILES = $$(find . -name '*.go' -not -path './bin/*' -not -path './.git/*' -no
 ## runs ip, sysctl, ping, bird/birdc and iptables inside network namespaces.
 E2E_DEPS ?= bird2 keepalived iputils-arping iputils-ping iproute2 iptables procps curl tcpdump
 
+## Packages `make images` needs on the host: buildah builds the images,
+## debootstrap makes the Debian base that carries keepalived.
+IMAGE_DEPS ?= buildah debootstrap
+
+## Image version and tag (`make images VERSION=v0.1.0`), and the
+## architectures: the Go images cross-compile; herald-keepalived's Debian
+## base for a foreign architecture would need qemu-user-static.
+VERSION ?= $(shell git describe --always --dirty)
+IMAGE_ARCHES ?= amd64 arm64
+## The name the archives carry is IMAGE_PREFIX<image>:VERSION; docker.io/library/
+## is how the kubelet normalizes the manifests' herald-controller:TAG.
+IMAGE_PREFIX ?= docker.io/library/
+## DOCKER_ARCHIVES=1 also writes docker-save archives (*.docker.tar) for
+## Docker Engines older than 25, which load no OCI archive.
+DOCKER_ARCHIVES ?=
+KEEPALIVED_ARCHES ?= amd64
+
 ## Packages `make test` and `make bench` run; override to narrow a run,
 ## e.g. `make test PKGS=./internal/...`.
 PKGS ?= ./...
@@ -162,6 +179,16 @@ build: ## Build Herald's commands (cmd/*) into bin/.
 	mkdir -p $(LOCALBIN); \
 	echo go build -o $(LOCALBIN)/ ./cmd/...; \
 	go build -o $(LOCALBIN)/ ./cmd/...
+
+.PHONY: images
+images: ## Build the herald-controller, herald-speaker and herald-keepalived images (root, buildah, no registry) into bin/images/*.oci.tar.
+	hack/install-deps.sh $(IMAGE_DEPS)
+	VERSION=$(VERSION) ARCHES="$(IMAGE_ARCHES)" KEEPALIVED_ARCHES="$(KEEPALIVED_ARCHES)" \
+		IMAGE_PREFIX="$(IMAGE_PREFIX)" DOCKER_ARCHIVES="$(DOCKER_ARCHIVES)" hack/build-images.sh
+
+.PHONY: images-check
+images-check: ## Inspect the archives `make images` wrote (entrypoint, user, labels, static binaries, keepalived).
+	HERALD_IMAGES_DIR=$(LOCALBIN)/images go test -count=1 $(TEST_FLAGS) ./test/images/...
 
 .PHONY: control-plane
 control-plane: ## Build kube-apiserver, kubectl and etcd from source into bin/ if missing or stale.
