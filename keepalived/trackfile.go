@@ -8,6 +8,8 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+
+	"github.com/herald-lb/herald/internal/atomicfile"
 )
 
 // Track-file values: keepalived reads a weight-0 track file as healthy when
@@ -36,19 +38,7 @@ func WriteTrackFile(dir string, vip netip.Addr, ready bool) error {
 	if have, err := os.ReadFile(path); err == nil && bytes.Equal(have, want) {
 		return nil
 	}
-	tmp, err := os.CreateTemp(dir, ".tmp-track-")
-	if err != nil {
-		return fmt.Errorf("vip %s: track file: %w", vip, err)
-	}
-	_, err = tmp.Write(want)
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err != nil {
-		_ = os.Remove(tmp.Name())
+	if err := atomicfile.Write(path, want, 0o644); err != nil {
 		return fmt.Errorf("vip %s: track file: %w", vip, err)
 	}
 	return nil

@@ -5,7 +5,8 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
-	"path/filepath"
+
+	"github.com/herald-lb/herald/internal/atomicfile"
 )
 
 // FileConfigSink writes keepalived.conf to Path, in the host directory the
@@ -24,45 +25,10 @@ func (s FileConfigSink) WriteConfig(conf []byte) error {
 	if have, err := os.ReadFile(s.Path); err == nil && bytes.Equal(have, conf) {
 		return nil
 	}
-	dir := filepath.Dir(s.Path)
-	tmp, err := os.CreateTemp(dir, ".tmp-"+filepath.Base(s.Path)+"-")
-	if err != nil {
-		return fmt.Errorf("config %s: %w", s.Path, err)
-	}
-	_, err = tmp.Write(conf)
-	if err == nil {
-		err = tmp.Chmod(0o644)
-	}
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), s.Path)
-	}
-	if err != nil {
-		_ = os.Remove(tmp.Name())
-		return fmt.Errorf("config %s: %w", s.Path, err)
-	}
-	if err := syncDir(dir); err != nil {
-		return fmt.Errorf("config %s: %w", s.Path, err)
+	if err := atomicfile.Write(s.Path, conf, 0o644); err != nil {
+		return fmt.Errorf("config: %w", err)
 	}
 	return nil
-}
-
-// syncDir makes a rename in dir durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
 }
 
 // trackFileAddrs are the VIPs that have a track file in dir, as

@@ -80,7 +80,7 @@ func WriteConfigStatus(path string, s ConfigStatus) error {
 	if err != nil {
 		return fmt.Errorf("vip config status %s: %w", path, err)
 	}
-	if err := writeAtomic(path, ".tmp-config-", data); err != nil {
+	if err := writeAtomic(path, data); err != nil {
 		return fmt.Errorf("vip config status %s: %w", path, err)
 	}
 	return nil

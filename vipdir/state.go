@@ -7,10 +7,10 @@ import (
 	"io/fs"
 	"net/netip"
 	"os"
-	"path/filepath"
 	"slices"
 	"sync"
 
+	"github.com/herald-lb/herald/internal/atomicfile"
 	"github.com/herald-lb/herald/keepalived"
 )
 
@@ -63,34 +63,16 @@ func Write(path string, s States) error {
 	if err != nil {
 		return fmt.Errorf("vip state %s: %w", path, err)
 	}
-	if err := writeAtomic(path, ".tmp-state-", data); err != nil {
+	if err := writeAtomic(path, data); err != nil {
 		return fmt.Errorf("vip state %s: %w", path, err)
 	}
 	return nil
 }
 
-// writeAtomic replaces path with data and a newline: a temp file named
-// prefix* in the same directory, renamed over path, so a reader never sees
-// a partial file.
-func writeAtomic(path, prefix string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), prefix)
-	if err != nil {
-		return err
-	}
-	_, err = tmp.Write(append(data, '\n'))
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Chmod(tmp.Name(), 0o644) // CreateTemp makes it 0600; the speaker may run as another user
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err != nil {
-		_ = os.Remove(tmp.Name())
-	}
-	return err
+// writeAtomic replaces path with data and a newline, so that the other
+// side of the directory never reads a partial file.
+func writeAtomic(path string, data []byte) error {
+	return atomicfile.Write(path, append(data, '\n'), 0o644)
 }
 
 // ErrNoState marks a missing state file: no supervisor has run on this node
