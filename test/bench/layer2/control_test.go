@@ -7,7 +7,6 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -203,34 +202,12 @@ func createToARP(ctx context.Context, c *cluster.Cluster, probe string, svc *cor
 	return first.At.Sub(start), announce.At.Sub(start), nil
 }
 
-// createBulk creates n Services of bulkEip from 8 workers, as fast as
-// the API server takes them.
+// createBulk creates n Services of bulkEip, as fast as the API server
+// takes them.
 func createBulk(ctx context.Context, c *cluster.Cluster, n int) error {
-	var wg sync.WaitGroup
-	errs := make(chan error, n)
-	next := make(chan int)
-	for range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				svc := layer2Service(fmt.Sprintf("bulk-%d", i), bulkEip, netip.Addr{})
-				if err := c.Client.Create(ctx, svc); err != nil {
-					errs <- err
-				}
-			}
-		}()
-	}
-	for i := range n {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		return err
-	}
-	return nil
+	return c.CreateServices(ctx, n, func(i int) *corev1.Service {
+		return layer2Service(fmt.Sprintf("bulk-%d", i), bulkEip, netip.Addr{})
+	}, false)
 }
 
 // waitAllOwned waits until n Services carry an owner annotation, and

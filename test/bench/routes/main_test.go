@@ -6,23 +6,12 @@
 package routes
 
 import (
-	"fmt"
-	"github.com/go-logr/logr"
 	"os"
-	ctrl "sigs.k8s.io/controller-runtime"
 	"testing"
 
 	"github.com/herald-lb/herald/test/e2e/cluster"
-	"github.com/herald-lb/herald/test/e2e/rig"
 )
 
 func TestMain(m *testing.M) {
-	// envtest logs through controller-runtime; its lines would drown the
-	// benchmark's own.
-	ctrl.SetLogger(logr.Discard())
-	code := rig.Main(m)
-	if err := cluster.RemoveBuild(); err != nil {
-		fmt.Fprintln(os.Stderr, "routes: remove the build:", err)
-	}
-	os.Exit(code)
+	os.Exit(cluster.BenchMain(m, "routes"))
 }

@@ -7,7 +7,6 @@ import (
 	"os"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -99,37 +98,11 @@ func scale(ctx context.Context, c *cluster.Cluster, probe string, many, cycles i
 }
 
 // createBulk creates n Services of the 1 s Eip and their endpoints (one
-// per node) from 8 workers, as fast as the API server takes them.
+// per node), as fast as the API server takes them.
 func createBulk(ctx context.Context, c *cluster.Cluster, n int) error {
-	var wg sync.WaitGroup
-	errs := make(chan error, n)
-	next := make(chan int)
-	for range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				svc := vipService(fmt.Sprintf("bulk-%d", i), slowEip, netip.Addr{})
-				err := c.Client.Create(ctx, svc)
-				if err == nil {
-					err = c.PublishEndpoints(ctx, svc, c.Nodes...)
-				}
-				if err != nil {
-					errs <- err
-				}
-			}
-		}()
-	}
-	for i := range n {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		return err
-	}
-	return nil
+	return c.CreateServices(ctx, n, func(i int) *corev1.Service {
+		return vipService(fmt.Sprintf("bulk-%d", i), slowEip, netip.Addr{})
+	}, true)
 }
 
 // waitAllHeld waits until n Services named prefix* have an address each

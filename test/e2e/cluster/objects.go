@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
@@ -101,4 +102,36 @@ func (c *Cluster) PublishEndpoints(ctx context.Context, svc *corev1.Service, nod
 		}
 	}
 	return nil
+}
+
+// CreateServices creates the n Services service(i) returns, from 8
+// workers, as fast as the API server takes them, and with publish their
+// endpoints (one per node) too: how the benchmarks fill the cluster.
+func (c *Cluster) CreateServices(ctx context.Context, n int, service func(i int) *corev1.Service, publish bool) error {
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	next := make(chan int)
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				svc := service(i)
+				err := c.Client.Create(ctx, svc)
+				if err == nil && publish {
+					err = c.PublishEndpoints(ctx, svc, c.Nodes...)
+				}
+				if err != nil {
+					errs <- err
+				}
+			}
+		}()
+	}
+	for i := range n {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	close(errs)
+	return <-errs // nil when none failed
 }

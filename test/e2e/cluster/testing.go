@@ -2,9 +2,13 @@ package cluster
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"testing"
 	"time"
+
+	"github.com/go-logr/logr"
+	ctrl "sigs.k8s.io/controller-runtime"
 
 	"github.com/herald-lb/herald/test/e2e/rig"
 )
@@ -54,4 +58,17 @@ func Setup(tb testing.TB, opts Options) *Cluster {
 		}
 	})
 	return c
+}
+
+// BenchMain is the TestMain of a benchmark package built on the testbed:
+// controller-runtime's log discarded (envtest's lines would drown the
+// benchmark's own), rig.Main around the run, and the shared build removed
+// after it. pkg names the package in its one error line.
+func BenchMain(m *testing.M, pkg string) int {
+	ctrl.SetLogger(logr.Discard())
+	code := rig.Main(m)
+	if err := RemoveBuild(); err != nil {
+		fmt.Fprintf(os.Stderr, "%s: remove the build: %v\n", pkg, err)
+	}
+	return code
 }
