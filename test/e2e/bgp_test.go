@@ -4,6 +4,9 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"syscall"
@@ -12,6 +15,7 @@ import (
 
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
@@ -36,9 +40,11 @@ const (
 
 // TestBGP is issue 4's end-to-end scenario list, on one testbed: the real
 // API server, herald-controller, herald-speaker and kube-proxy on three
-// nodes, BIRD as the ToR, curl from a client behind it.
+// nodes, BIRD as the ToR, curl from a client behind it. The controller
+// serves its admission webhooks here, so every object the steps write
+// passes them, as in a real install.
 func TestBGP(t *testing.T) {
-	c := cluster.Setup(t, cluster.Options{})
+	c := cluster.Setup(t, cluster.Options{Webhooks: true})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	applyBGP(ctx, t, c)
@@ -46,6 +52,7 @@ func TestBGP(t *testing.T) {
 	// Subtests run in order and build on each other's state; each leaves
 	// the testbed as it found it (services deleted, speakers running).
 	runSteps(ctx, t, c, []step{
+		{"MisconfigurationRefused", testMisconfigurationRefused},
 		{"ECMPAndCurl", testECMPAndCurl},
 		{"ExternalTrafficPolicyLocal", testETPLocal},
 		{"KilledSpeakerLeaves", testKilledSpeaker},
@@ -785,5 +792,41 @@ func testNoLeasesWithoutLayer2(ctx context.Context, t *testing.T, c *cluster.Clu
 		if strings.HasPrefix(l.Name, layer2.LeaseNamePrefix) {
 			t.Errorf("Lease %s/%s exists, though no layer2 Eip does", l.Namespace, l.Name)
 		}
+	}
+}
+
+// testMisconfigurationRefused applies, with kubectl as a user would, an
+// Eip overlapping the BGP pool: the API server calls herald-controller's
+// webhook in node1, kubectl fails with the field and the Eip it overlaps,
+// and nothing is created.
+func testMisconfigurationRefused(ctx context.Context, t *testing.T, c *cluster.Cluster) {
+	kubectl, err := kubectlPath()
+	if err != nil {
+		t.Fatal(err)
+	}
+	manifest := filepath.Join(t.TempDir(), "overlap.yaml")
+	const bad = `apiVersion: network.kubesphere.io/v1alpha2
+kind: Eip
+metadata:
+  name: overlapping
+spec:
+  address: 10.99.200.50-10.99.200.150
+  protocol: bgp
+`
+	if err := os.WriteFile(manifest, []byte(bad), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.CommandContext(ctx, kubectl, "--kubeconfig", c.Kubeconfig, "apply", "-f", manifest).CombinedOutput()
+	if err == nil {
+		t.Fatalf("kubectl apply of an overlapping Eip succeeded:\n%s", out)
+	}
+	for _, want := range []string{`Eip "overlapping" is invalid`, "spec.address", fmt.Sprintf("overlaps Eip %q", bgpEip4)} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("kubectl's refusal lacks %q:\n%s", want, out)
+		}
+	}
+	var eip v1alpha2.Eip
+	if err := c.Client.Get(ctx, client.ObjectKey{Name: "overlapping"}, &eip); !apierrors.IsNotFound(err) {
+		t.Errorf("the refused Eip: get = %v, want NotFound", err)
 	}
 }

@@ -60,6 +60,11 @@ type Options struct {
 	// (--vip-dir). Off, neither happens, so the other suites are
 	// unaffected.
 	VIP bool
+	// Webhooks runs herald-controller with its admission webhooks, and the
+	// API server calls them through a relay from the host's loopback into
+	// node1 (Cluster.installWebhooks); Up returns once they answer. Off,
+	// the controller runs without them, as the other suites expect.
+	Webhooks bool
 	// KeepalivedBinary is the keepalived the supervisors run; empty means
 	// DefaultKeepalived.
 	KeepalivedBinary string
@@ -171,8 +176,18 @@ func Up(ctx context.Context, opts Options) (c *Cluster, err error) {
 			return c, err
 		}
 	}
+	if opts.Webhooks {
+		if err := c.installWebhooks(ctx); err != nil {
+			return c, err
+		}
+	}
 	if err := c.startController(); err != nil {
 		return c, err
+	}
+	if opts.Webhooks {
+		if err := c.WaitWebhooks(ctx); err != nil {
+			return c, fmt.Errorf("%w\n%s", err, c.Controller.Tail(20))
+		}
 	}
 	if opts.VIP {
 		for _, n := range c.Nodes {
@@ -241,17 +256,21 @@ func (c *Cluster) NodeByAddr(a netip.Addr) *Node {
 }
 
 // startController runs herald-controller in node1's namespace, as a pod
-// with host networking would, without its webhooks (the API server on the
-// host cannot call into a namespace; the webhooks have their own suite).
+// with host networking would; its webhooks only with Options.Webhooks.
 func (c *Cluster) startController() error {
-	p, err := c.Start(c.Nodes[0].NS, "herald-controller", []string{
+	argv := []string{
 		c.opts.Binaries.Controller,
 		"--kubeconfig=" + c.Kubeconfig,
-		"--enable-webhooks=false",
 		"--leader-elect=false",
 		"--metrics-bind-address=0",
 		"--health-probe-bind-address=0",
-	})
+	}
+	if c.opts.Webhooks {
+		argv = append(argv, c.controllerWebhookArgs()...)
+	} else {
+		argv = append(argv, "--enable-webhooks=false")
+	}
+	p, err := c.Start(c.Nodes[0].NS, "herald-controller", argv)
 	if err != nil {
 		return err
 	}

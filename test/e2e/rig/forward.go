@@ -179,3 +179,58 @@ func (r *Rig) nsforwardBinary(ctx context.Context) (string, error) {
 	nsforwardBuild.path = path
 	return path, nil
 }
+
+// ExposeToHost is ForwardHost's reverse: it makes nsAddr, a TCP port on
+// the loopback of namespace ns (herald-controller's webhook server in a
+// node), reachable from the host at the address it returns, a fresh port
+// on the host's 127.0.0.1, so that the API server, which runs on the host,
+// can call a webhook served inside a node. The path is a relay in the
+// test process listening on the host, a unix socket in the state dir, and
+// an nsforward process in ns that dials nsAddr. It returns once both ends
+// accept connections; the relay stops with the rig.
+func (r *Rig) ExposeToHost(ctx context.Context, ns string, nsAddr netip.AddrPort) (netip.AddrPort, error) {
+	if !nsAddr.Addr().IsLoopback() {
+		return netip.AddrPort{}, fmt.Errorf("expose %s of %s: want a loopback address:port", nsAddr, ns)
+	}
+	bin, err := r.nsforwardBinary(ctx)
+	if err != nil {
+		return netip.AddrPort{}, err
+	}
+	name := fmt.Sprintf("expose-%s-%d", strings.TrimPrefix(ns, r.Prefix), nsAddr.Port())
+	sock := filepath.Join(r.StateDir, name+".sock")
+	_ = os.Remove(sock)
+	p, err := r.Start(ns, name, []string{bin, "-listen", "unix:" + sock, "-connect", "tcp:" + nsAddr.String()})
+	if err != nil {
+		return netip.AddrPort{}, fmt.Errorf("expose %s of %s: %w", nsAddr, ns, err)
+	}
+	err = Eventually(ctx, 10*time.Second, 10*time.Millisecond, func(context.Context) error {
+		if !p.Running() {
+			return fmt.Errorf("nsforward exited: %v", p.Err())
+		}
+		if !strings.Contains(readFrom(p.Log, 0), "nsforward: listening on") {
+			return fmt.Errorf("not listening yet")
+		}
+		return nil
+	})
+	if err != nil {
+		return netip.AddrPort{}, fmt.Errorf("expose %s of %s: %w\n%s", nsAddr, ns, err, p.Tail(10))
+	}
+
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.down {
+		return netip.AddrPort{}, fmt.Errorf("expose %s of %s: rig is down", nsAddr, ns)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return netip.AddrPort{}, fmt.Errorf("expose %s of %s: %w", nsAddr, ns, err)
+	}
+	target := forward.Endpoint{Network: "unix", Address: sock}
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		_ = forward.Serve(r.ctx, l, target.Dialer())
+	}()
+	ap := l.Addr().(*net.TCPAddr).AddrPort()
+	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()), nil
+}

@@ -3,8 +3,9 @@
 // controller and speakers, kube-proxy, BIRD as the ToR, a client, all in
 // network namespaces), applies the sample manifests of hack/demo with the
 // real kubectl, and shows what an operator looks at: the Service's
-// EXTERNAL-IP, the router's ECMP route, and curl from the client. The
-// testbed keeps running in a background process until `down`.
+// EXTERNAL-IP, the router's ECMP route, curl from the client, and a
+// misconfigured Eip (hack/demo/refused) refused by the admission webhook.
+// The testbed keeps running in a background process until `down`.
 //
 //	herald-demo up     start (or show) the demo
 //	herald-demo down   stop it and remove everything it made

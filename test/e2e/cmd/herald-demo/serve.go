@@ -39,6 +39,8 @@ type state struct {
 	L2IP       string `json:"l2IP"`
 	VIPService string `json:"vipService"`
 	VIPIP      string `json:"vipIP"`
+	// Refused is the manifest of a misconfiguration the webhooks refuse.
+	Refused string `json:"refused"`
 }
 
 // demoService is hack/demo/service.yaml's Service (BGP), demoL2Service
@@ -64,7 +66,7 @@ func (d demo) serve() error {
 	if err != nil {
 		return err
 	}
-	c, err := cluster.Up(setupCtx, cluster.Options{Binaries: bins, Logf: log.Printf, VIP: true})
+	c, err := cluster.Up(setupCtx, cluster.Options{Binaries: bins, Logf: log.Printf, VIP: true, Webhooks: true})
 	if err != nil {
 		return err
 	}
@@ -178,6 +180,7 @@ func (d demo) apply(ctx context.Context, c *cluster.Cluster) (state, error) {
 		Service: demoService.String(), IP: ip.String(),
 		L2Service: demoL2Service.String(), L2IP: l2IP.String(),
 		VIPService: demoVIPService.String(), VIPIP: vipIP.String(),
+		Refused: filepath.Join(d.manifests, "refused", "overlapping-eip.yaml"),
 	}, nil
 }
 

@@ -139,6 +139,19 @@ func (d demo) show() error {
 		fmt.Println()
 		section("the client's neighbour entry (the holder's MAC)", "ip", "-n", st.ClientNS, "neigh", "show", st.VIPIP)
 	}
+	if st.Refused != "" {
+		fmt.Println()
+		fmt.Println("A misconfiguration, refused at admission by herald-controller's webhook:")
+		argv := []string{st.Kubectl, "--kubeconfig", st.Kubeconfig, "apply", "-f", st.Refused}
+		fmt.Printf("$ %s\n", strings.Join(argv, " "))
+		out, err := exec.CommandContext(ctx, argv[0], argv[1:]...).CombinedOutput()
+		fmt.Print(string(out))
+		if err != nil {
+			fmt.Println("(refused as expected: nothing was created)")
+		} else {
+			fmt.Println("(NOT refused: are the webhooks running? see the demo's log)")
+		}
+	}
 	fmt.Printf(`
 The testbed keeps running. Use it with:
   export KUBECONFIG=%s
