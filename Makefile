@@ -98,9 +98,15 @@ generate: controller-gen ## Generate DeepCopy methods for the API types.
 fmt: ## Format the Go code (gofmt -w).
 	gofmt -w $(GO_FILES)
 
+## go vet compiles every package it checks; with the flags the images'
+## static binaries are built with (hack/build-images.sh: CGO_ENABLED=0,
+## -trimpath), `make images` after `make lint` only links (seconds, not the
+## minutes of a cold compile). Nothing in Herald uses cgo.
+VET = CGO_ENABLED=0 go vet -trimpath
+
 .PHONY: vet
 vet: ## Run go vet.
-	go vet ./...
+	$(VET) ./...
 
 .PHONY: lint
 lint: ## Fail on unformatted Go files, then run go vet.
@@ -110,7 +116,7 @@ lint: ## Fail on unformatted Go files, then run go vet.
 		echo "$${unformatted}"; \
 		exit 1; \
 	fi
-	go vet ./...
+	$(VET) ./...
 
 .PHONY: release-manifest
 release-manifest: manifests kustomize ## Render config/default into deploy/herald.yaml, the one-file install.
