@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	"github.com/herald-lb/herald/keepalived"
+	"github.com/herald-lb/herald/webhook/certs"
 )
 
 // Options configures the controllers.
@@ -39,6 +40,10 @@ type Options struct {
 	// ServingGrace is EipReconciler.ServingGrace; zero means
 	// DefaultServingGrace.
 	ServingGrace time.Duration
+	// OwnWebhookConfigurations are the names of Herald's own webhook
+	// configurations, which ForeignWebhookReconciler leaves alone; empty
+	// means the release's (webhook/certs' defaults).
+	OwnWebhookConfigurations []string
 	// Metrics is where the pool metrics (metrics.go) are registered; nil
 	// means controller-runtime's metrics.Registry, which the manager
 	// serves on its metrics endpoint.
@@ -99,6 +104,16 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 	}
 	if err := (&BgpPeerReconciler{Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("herald-controller")}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("set up bgppeer controller: %w", err)
+	}
+	own := opts.OwnWebhookConfigurations
+	if len(own) == 0 {
+		own = []string{certs.DefaultValidatingWebhook, certs.DefaultMutatingWebhook}
+	}
+	for _, kind := range []string{"ValidatingWebhookConfiguration", "MutatingWebhookConfiguration"} {
+		r := &ForeignWebhookReconciler{Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("herald-controller"), Own: own, Kind: kind}
+		if err := r.SetupWithManager(mgr); err != nil {
+			return fmt.Errorf("set up %s check: %w", kind, err)
+		}
 	}
 	return nil
 }

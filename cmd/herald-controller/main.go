@@ -122,6 +122,7 @@ func run(f flags) error {
 	if err := controllers.Setup(mgr, controllers.Options{
 		LoadBalancerClass: f.class, EipStatusInterval: f.eipStatusInterval,
 		SpeakerNamespace: f.speakerNamespace, VRIDPool: f.vridPool,
+		OwnWebhookConfigurations: []string{f.certs.ValidatingWebhookConfiguration, f.certs.MutatingWebhookConfiguration},
 	}); err != nil {
 		return err
 	}
