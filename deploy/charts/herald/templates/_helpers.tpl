@@ -92,7 +92,11 @@ global.imagePullSecrets, as names.
 {{- define "herald.pullSecrets" -}}
 {{- $names := list -}}
 {{- range (concat (.Values.image.pullSecrets | default list) (dig "imagePullSecrets" list (.Values.global | default dict))) -}}
-{{- $names = append $names (ternary .name . (kindIs "map" .)) -}}
+{{- if kindIs "map" . -}}
+{{- $names = append $names .name -}}
+{{- else -}}
+{{- $names = append $names . -}}
+{{- end -}}
 {{- end -}}
 {{- if $names -}}
 imagePullSecrets:
