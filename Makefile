@@ -24,6 +24,8 @@ HELM_VERSION ?= v4.3.2
 RELEASE_MANIFEST ?= deploy/herald.yaml
 ## The Helm chart; `make chart` refreshes its copy of the generated objects.
 CHART_DIR ?= deploy/charts/herald
+## The KubeSphere 4.x extension; `make chart` copies the chart into its charts/.
+KS_EXTENSION_DIR ?= deploy/kubesphere/herald
 
 ## Go files gofmt checks (generated and hand-written alike; testdata excluded).
 GO_FILES = $$(find . -name '*.go' -not -path './bin/*' -not -path './.git/*' -not -path '*/testdata/*')
@@ -130,9 +132,15 @@ release-manifest: manifests kustomize ## Render config/default into deploy/heral
 	@mv $(RELEASE_MANIFEST).tmp $(RELEASE_MANIFEST)
 	@echo "release-manifest: wrote $(RELEASE_MANIFEST)"
 
+# The extension's charts/herald is a copy, not a symlink: ksbuilder copies
+# the extension directory elsewhere before packaging it, which breaks a
+# relative link.
 .PHONY: chart
-chart: release-manifest ## Copy the CRDs, roles, webhook configurations and admission policies of deploy/herald.yaml into the Helm chart (files/generated).
+chart: release-manifest ## Copy the generated objects of deploy/herald.yaml into the Helm chart (files/generated), and the chart into the KubeSphere extension.
 	hack/chart-files.sh $(RELEASE_MANIFEST) $(CHART_DIR)
+	rm -rf $(KS_EXTENSION_DIR)/charts
+	mkdir -p $(KS_EXTENSION_DIR)/charts
+	cp -R $(CHART_DIR) $(KS_EXTENSION_DIR)/charts/herald
 
 .PHONY: verify
 verify: generate manifests release-manifest chart ## Regenerate code, manifests and the chart's generated files; fail if api/, config/ or deploy/ differ from git.
