@@ -1,12 +1,17 @@
 package chart_test
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
 // TestDisabledVIPMode: without VIP mode there is no herald-keepalived (nor
@@ -107,4 +112,33 @@ func TestRefusedValues(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestConversionWebhookFollowsRelease: when the CRDs gain a conversion
+// webhook (config/crd, then `make chart`), the chart points it at this
+// release's webhook Service and namespace. The test adds one to a copy of
+// the chart, as controller-gen and kustomize would render it.
+func TestConversionWebhookFollowsRelease(t *testing.T) {
+	dir := copyChart(t, "0.1.1", "v0.1.0")
+	path := filepath.Join(dir, "files", "generated", "customresourcedefinition-eips.network.kubesphere.io.yaml")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conversion := "spec:\n  conversion:\n    strategy: Webhook\n    webhook:\n      clientConfig:\n        service:\n          name: herald-webhook-service\n          namespace: herald-system\n          path: /convert\n      conversionReviewVersions:\n      - v1\n"
+	patched := strings.Replace(string(data), "\nspec:\n", "\n"+conversion, 1)
+	if patched == string(data) {
+		t.Fatal("no top-level spec in the generated Eip CRD")
+	}
+	if err := os.WriteFile(path, []byte(patched), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	objs := render(t, dir, customRelease, customNamespace)
+	crd := must[unstructured.Unstructured](t, objs, "CustomResourceDefinition", "eips.network.kubesphere.io")
+	svc, _, _ := unstructured.NestedStringMap(crd.Object, "spec", "conversion", "webhook", "clientConfig", "service")
+	want := map[string]string{"name": customPrefix + "-webhook-service", "namespace": customNamespace, "path": "/convert"}
+	if diff := cmp.Diff(want, svc); diff != "" {
+		t.Errorf("conversion webhook service (-want +got):\n%s", diff)
+	}
+	must[corev1.Service](t, objs, "Service", want["name"])
 }
