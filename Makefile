@@ -16,9 +16,16 @@ CONTROLLER_TOOLS_VERSION ?= v0.23.0
 KUSTOMIZE ?= $(LOCALBIN)/kustomize
 ## v5.8.3 and later need Go 1.27.
 KUSTOMIZE_VERSION ?= v5.8.2
+## The Helm CLI the chart tests run (test/chart); built from its Go module.
+HELM ?= $(LOCALBIN)/helm
+HELM_VERSION ?= v4.3.2
 
 ## The one-file install: config/default rendered by kustomize (`make release-manifest`).
 RELEASE_MANIFEST ?= deploy/herald.yaml
+## The Helm chart; `make chart` refreshes its copy of the generated objects.
+CHART_DIR ?= deploy/charts/herald
+## The KubeSphere 4.x extension; `make chart` copies the chart into its charts/.
+KS_EXTENSION_DIR ?= deploy/kubesphere/herald
 
 ## Go files gofmt checks (generated and hand-written alike; testdata excluded).
 GO_FILES = $$(find . -name '*.go' -not -path './bin/*' -not -path './.git/*' -not -path '*/testdata/*')
@@ -131,19 +138,29 @@ release-manifest: manifests kustomize ## Render config/default into deploy/heral
 	@mv $(RELEASE_MANIFEST).tmp $(RELEASE_MANIFEST)
 	@echo "release-manifest: wrote $(RELEASE_MANIFEST)"
 
+# The extension's charts/herald is a copy, not a symlink: ksbuilder copies
+# the extension directory elsewhere before packaging it, which breaks a
+# relative link.
+.PHONY: chart
+chart: release-manifest ## Copy the generated objects of deploy/herald.yaml into the Helm chart (files/generated), and the chart into the KubeSphere extension.
+	hack/chart-files.sh $(RELEASE_MANIFEST) $(CHART_DIR)
+	rm -rf $(KS_EXTENSION_DIR)/charts
+	mkdir -p $(KS_EXTENSION_DIR)/charts
+	cp -R $(CHART_DIR) $(KS_EXTENSION_DIR)/charts/herald
+
 .PHONY: verify
-verify: generate manifests release-manifest ## Regenerate code and manifests; fail if api/, config/ or deploy/ differ from git.
+verify: generate manifests release-manifest chart ## Regenerate code, manifests and the chart's generated files; fail if api/, config/ or deploy/ differ from git.
 	@changed="$$(git status --porcelain -- api config deploy)"; \
 	if [[ -n "$${changed}" ]]; then \
 		echo "verify: generated files differ from what git has (uncommitted or stale):"; \
 		echo "$${changed}"; \
-		echo "run 'make generate manifests release-manifest' and commit the result."; \
+		echo "run 'make generate manifests release-manifest chart' and commit the result."; \
 		exit 1; \
 	fi; \
 	echo "verify: generated code and manifests are up to date"
 
 .PHONY: test
-test: control-plane e2e-deps ## Run all tests (unit, fuzz seeds, envtest, netns e2e) against a real kube-apiserver and etcd.
+test: control-plane helm e2e-deps ## Run all tests (unit, fuzz seeds, envtest, netns e2e) against a real kube-apiserver and etcd.
 	$(TEST_ENV) go test -race -count=1 -p 1 -timeout 40m $(TEST_FLAGS) $(PKGS)
 
 .PHONY: bench
@@ -248,4 +265,14 @@ kustomize: $(LOCALBIN) ## Install the pinned kustomize into bin/ if missing or a
 		[[ "$$("$(KUSTOMIZE)" version 2>/dev/null)" != "$(KUSTOMIZE_VERSION)" ]]; then \
 		echo "installing kustomize $(KUSTOMIZE_VERSION)"; \
 		GOBIN=$(LOCALBIN) go install sigs.k8s.io/kustomize/kustomize/v5@$(KUSTOMIZE_VERSION); \
+	fi
+
+# `helm version` prints only major.minor when built with go install, so the
+# module version is read from the binary's build information instead.
+.PHONY: helm
+helm: $(LOCALBIN) ## Install the pinned Helm CLI into bin/ if missing or another version (~2 min cold).
+	@if ! [[ -x "$(HELM)" ]] || \
+		[[ "$$(go version -m "$(HELM)" 2>/dev/null | awk '$$1 == "mod" && $$2 == "helm.sh/helm/v4" { print $$3 }')" != "$(HELM_VERSION)" ]]; then \
+		echo "installing helm $(HELM_VERSION)"; \
+		GOBIN=$(LOCALBIN) go install helm.sh/helm/v4/cmd/helm@$(HELM_VERSION); \
 	fi

@@ -1,18 +1,10 @@
 package manifests_test
 
 import (
-	"bytes"
-	"os/exec"
-	"path/filepath"
-	"regexp"
 	"testing"
 
 	"github.com/herald-lb/herald/internal/testenv"
 )
-
-// flagLine matches a flag in the standard library's usage output:
-// "  -name type" or "  -name".
-var flagLine = regexp.MustCompile(`(?m)^  -([a-zA-Z0-9][a-zA-Z0-9_.-]*)`)
 
 // TestArgsAreDefinedFlags builds each of Herald's commands and checks that
 // every flag its pod passes is one it defines: an unknown flag makes the
@@ -31,7 +23,7 @@ func TestArgsAreDefinedFlags(t *testing.T) {
 		{"herald-keepalived", r.keepalived, "stop-grace"},
 	} {
 		t.Run(tc.cmd, func(t *testing.T) {
-			defined := definedFlags(t, tc.cmd)
+			defined := testenv.CommandFlags(t, tc.cmd)
 			if !defined[tc.known] {
 				t.Fatalf("could not read the flags from %s -h (no -%s): %v", tc.cmd, tc.known, defined)
 			}
@@ -42,30 +34,4 @@ func TestArgsAreDefinedFlags(t *testing.T) {
 			}
 		})
 	}
-}
-
-// definedFlags builds ./cmd/<cmd> and returns the flags its -h lists.
-func definedFlags(t *testing.T, cmd string) map[string]bool {
-	t.Helper()
-	root, err := testenv.RepoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	bin := filepath.Join(t.TempDir(), cmd)
-	build := exec.Command("go", "build", "-o", bin, "./cmd/"+cmd)
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./cmd/%s: %v\n%s", cmd, err, out)
-	}
-	var out bytes.Buffer
-	help := exec.Command(bin, "-h")
-	help.Stdout, help.Stderr = &out, &out
-	if err := help.Run(); err != nil {
-		t.Fatalf("%s -h: %v\n%s", cmd, err, out.String())
-	}
-	defined := map[string]bool{}
-	for _, m := range flagLine.FindAllStringSubmatch(out.String(), -1) {
-		defined[m[1]] = true
-	}
-	return defined
 }

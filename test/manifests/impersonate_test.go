@@ -59,7 +59,7 @@ func TestServiceAccountsAgainstAPIServer(t *testing.T) {
 		if !accessKinds.Has(u.GetKind()) {
 			continue
 		}
-		if err := admin.Create(ctx, u.DeepCopy(), strict); err != nil && !apierrors.IsAlreadyExists(err) {
+		if err := admin.Create(ctx, u.DeepCopy(), testenv.Strict); err != nil && !apierrors.IsAlreadyExists(err) {
 			t.Fatalf("create %s %s: %v", u.GetKind(), client.ObjectKeyFromObject(u), err)
 		}
 	}

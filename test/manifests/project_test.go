@@ -165,7 +165,7 @@ func crdScopes(t *testing.T, root string) map[string]string {
 	}
 	scopes := map[string]string{}
 	for _, f := range files {
-		objs, err := readObjects(f)
+		objs, err := testenv.ReadObjects(f)
 		if err != nil {
 			t.Fatal(err)
 		}

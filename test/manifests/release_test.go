@@ -1,10 +1,6 @@
 package manifests_test
 
 import (
-	"errors"
-	"fmt"
-	"io"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -16,41 +12,12 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/intstr"
-	"k8s.io/apimachinery/pkg/util/yaml"
 
 	"github.com/herald-lb/herald/internal/testenv"
 )
 
 // releaseManifest is the install file, relative to the repository root.
 const releaseManifest = "deploy/herald.yaml"
-
-// readObjects decodes every document of a multi-document YAML file,
-// skipping empty ones (a file may start or end with "---").
-func readObjects(path string) ([]*unstructured.Unstructured, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	var objs []*unstructured.Unstructured
-	dec := yaml.NewYAMLOrJSONDecoder(f, 4096)
-	for {
-		var doc map[string]any
-		if err := dec.Decode(&doc); errors.Is(err, io.EOF) {
-			return objs, nil
-		} else if err != nil {
-			return nil, fmt.Errorf("%s: document %d: %w", path, len(objs)+1, err)
-		}
-		if len(doc) == 0 {
-			continue
-		}
-		u := &unstructured.Unstructured{Object: doc}
-		if u.GetKind() == "" || u.GetAPIVersion() == "" || u.GetName() == "" {
-			return nil, fmt.Errorf("%s: document %d has no apiVersion, kind or name", path, len(objs)+1)
-		}
-		objs = append(objs, u)
-	}
-}
 
 // repoFile reads objects from a file given relative to the repository root.
 func repoFile(t *testing.T, rel string) []*unstructured.Unstructured {
@@ -59,7 +26,7 @@ func repoFile(t *testing.T, rel string) []*unstructured.Unstructured {
 	if err != nil {
 		t.Fatal(err)
 	}
-	objs, err := readObjects(filepath.Join(root, rel))
+	objs, err := testenv.ReadObjects(filepath.Join(root, rel))
 	if err != nil {
 		t.Fatalf("%v (run `make release-manifest`)", err)
 	}
