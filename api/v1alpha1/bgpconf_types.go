@@ -26,9 +26,8 @@ type BgpConfSpec struct {
 	// routerId there).
 	// +optional
 	RouterId string `json:"routerID,omitempty"`
-	// Port maps to v1alpha2 spec.listenPort.
-	// +kubebuilder:validation:Minimum=1
-	// +kubebuilder:validation:Maximum=65535
+	// Port maps to v1alpha2 spec.listenPort. As there, the webhook checks
+	// the range (1-65535, 0 for none) and says what to use.
 	// +optional
 	Port int32 `json:"port,omitempty"`
 }

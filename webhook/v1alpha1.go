@@ -1,0 +1,96 @@
+package webhook
+
+import (
+	"context"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/util/validation/field"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+
+	"github.com/herald-lb/herald/api/v1alpha1"
+)
+
+// Writes through v1alpha1 reach the v1alpha2 validators: the webhook
+// configurations name v1alpha2 with matchPolicy Equivalent (the default),
+// so the API server converts a v1alpha1 object through /convert before
+// asking, and says in the request's RequestKind which version the client
+// used. The checks run on v1alpha2 and name v1alpha2 fields; for a
+// v1alpha1 client the fields it knows under other names are renamed back
+// here, in the field paths of the 422 and in the words of the messages and
+// warnings, so that `kubectl apply` of a v1alpha1 manifest points at a line
+// of that manifest.
+//
+// The other way, v1alpha1 webhooks of their own, would need v1alpha1
+// versions of every check or a second conversion in the webhook, and with
+// matchPolicy Equivalent both webhooks would see every write. Fields with
+// no v1alpha1 name (the ones in the conversion annotation) keep their
+// v1alpha2 paths, which is where the annotation's JSON has them.
+
+// rename is one v1alpha2 field path and its v1alpha1 spelling. A path
+// matches when it is from or, unless exact, lies under it.
+type rename struct {
+	from, to string
+	exact    bool
+}
+
+// v1alpha1Renames are, per kind, the paths the validators report that
+// v1alpha1 spells differently, and the spellings to change in messages.
+// Eip's fields have the same names in both versions.
+var v1alpha1Renames = map[string]struct {
+	paths []rename
+	words *strings.Replacer
+}{
+	"BgpConf": {
+		paths: []rename{{from: "spec.listenPort", to: "spec.port"}, {from: "spec.routerId", to: "spec.routerID"}},
+		words: strings.NewReplacer("spec.listenPort", "spec.port", "routerId", "routerID"),
+	},
+	"BgpPeer": {
+		paths: []rename{
+			{from: "spec.conf.peerAs", to: "spec.config.peerAs"},
+			{from: "spec.conf.neighborAddress", to: "spec.config.neighborAddress"},
+			{from: "spec.conf", to: "spec.config", exact: true},
+		},
+		words: strings.NewReplacer("conf.peerAs", "config.peerAs", "conf.neighborAddress", "config.neighborAddress"),
+	},
+}
+
+// viaV1alpha1 reports whether the admission request in ctx is a write the
+// client made through v1alpha1.
+func viaV1alpha1(ctx context.Context) bool {
+	req, err := admission.RequestFromContext(ctx)
+	return err == nil && req.RequestKind != nil && req.RequestKind.Version == v1alpha1.GroupVersion.Version
+}
+
+// forClient renames the v1alpha2 fields in errs and warnings to their
+// v1alpha1 names when the client wrote kind through v1alpha1.
+func forClient(ctx context.Context, kind string, warnings admission.Warnings, errs field.ErrorList) (admission.Warnings, field.ErrorList) {
+	r, ok := v1alpha1Renames[kind]
+	if !ok || !viaV1alpha1(ctx) {
+		return warnings, errs
+	}
+	out := make(field.ErrorList, 0, len(errs))
+	for _, e := range errs {
+		c := *e
+		c.Field = renamePath(r.paths, c.Field)
+		c.Detail = r.words.Replace(c.Detail)
+		out = append(out, &c)
+	}
+	var ws admission.Warnings
+	for _, w := range warnings {
+		ws = append(ws, r.words.Replace(w))
+	}
+	return ws, out
+}
+
+// renamePath applies the first rename that matches path.
+func renamePath(renames []rename, path string) string {
+	for _, r := range renames {
+		if path == r.from {
+			return r.to
+		}
+		if !r.exact && (strings.HasPrefix(path, r.from+".") || strings.HasPrefix(path, r.from+"[")) {
+			return r.to + path[len(r.from):]
+		}
+	}
+	return path
+}
