@@ -20,6 +20,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -91,7 +92,9 @@ type server struct {
 	addr    string
 	certDir string
 	rotator *certs.Rotator
-	cancel  context.CancelFunc
+	// converts is true for the server the CRDs call for conversions.
+	converts bool
+	cancel   context.CancelFunc
 	done    chan error
 }
 
@@ -131,6 +134,15 @@ func startServer(ctx context.Context, name string, selector metav1.LabelSelector
 	if err := installWebhookConfigs(ctx, opts, "https://"+s.addr, selector); err != nil {
 		return nil, fmt.Errorf("server %s: %w", name, err)
 	}
+	// A server left with the default CRD list takes over the CRDs'
+	// conversion, as herald-controller does in a cluster; its Rotator
+	// fills in their caBundle.
+	s.converts = opts.CRDs == nil
+	if s.converts {
+		if err := pointConversion(ctx, "https://"+s.addr+"/convert"); err != nil {
+			return nil, fmt.Errorf("server %s: %w", name, err)
+		}
+	}
 	bootCtx, bootCancel := context.WithTimeout(ctx, 30*time.Second)
 	defer bootCancel()
 	if s.rotator, err = certs.Setup(bootCtx, mgr, opts); err != nil {
@@ -166,6 +178,40 @@ func (s *server) waitServing(ctx context.Context, selector metav1.LabelSelector)
 	})
 	if err != nil {
 		return fmt.Errorf("server %s: webhooks not answering: %w (last answer: %v)", s.name, err, last)
+	}
+	if !s.converts {
+		return nil
+	}
+	// The same through v1alpha1: the API server must convert the probe
+	// through /convert before the webhook can refuse it.
+	err = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 60*time.Second, true, func(ctx context.Context) (bool, error) {
+		probe := &unstructured.Unstructured{Object: map[string]any{
+			"apiVersion": "network.kubesphere.io/v1alpha1", "kind": "BgpConf",
+			"metadata": map[string]any{"name": "probe-" + s.name, "labels": toAny(labels)},
+			"spec":     map[string]any{"as": int64(1)},
+		}}
+		last = env.Client.Create(ctx, probe, client.DryRunAll)
+		return last != nil && strings.Contains(last.Error(), "only the BgpConf named default"), nil
+	})
+	if err != nil {
+		return fmt.Errorf("server %s: conversion webhook not answering: %w (last answer: %v)", s.name, err, last)
+	}
+	return nil
+}
+
+// pointConversion switches Herald's CRDs to conversion by the webhook at
+// url, caBundle empty (the Rotator fills it in), as config/crd's patches
+// do with the webhook Service in a cluster.
+func pointConversion(ctx context.Context, url string) error {
+	patch := fmt.Sprintf(`{"spec":{"conversion":{"strategy":"Webhook","webhook":{"clientConfig":{"url":%q},"conversionReviewVersions":["v1"]}}}}`, url)
+	for _, name := range certs.DefaultCRDs() {
+		crd := &unstructured.Unstructured{}
+		crd.SetAPIVersion("apiextensions.k8s.io/v1")
+		crd.SetKind("CustomResourceDefinition")
+		crd.SetName(name)
+		if err := env.Client.Patch(ctx, crd, client.RawPatch(types.MergePatchType, []byte(patch))); err != nil {
+			return fmt.Errorf("point CRD %s's conversion at %s: %w", name, url, err)
+		}
 	}
 	return nil
 }

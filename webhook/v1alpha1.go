@@ -2,12 +2,14 @@ package webhook
 
 import (
 	"context"
+	"slices"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"github.com/herald-lb/herald/api/v1alpha1"
+	"github.com/herald-lb/herald/webhook/convert"
 )
 
 // Writes through v1alpha1 reach the v1alpha2 validators: the webhook
@@ -24,7 +26,9 @@ import (
 // versions of every check or a second conversion in the webhook, and with
 // matchPolicy Equivalent both webhooks would see every write. Fields with
 // no v1alpha1 name (the ones in the conversion annotation) keep their
-// v1alpha2 paths, which is where the annotation's JSON has them.
+// v1alpha2 paths, which is where the annotation's JSON has them, and the
+// message says so: a v1alpha1 layer2 Eip, for one, needs spec.interface,
+// which only v1alpha2 (or the annotation) can give it.
 
 // rename is one v1alpha2 field path and its v1alpha1 spelling. A path
 // matches when it is from or, unless exact, lies under it.
@@ -34,15 +38,22 @@ type rename struct {
 }
 
 // v1alpha1Renames are, per kind, the paths the validators report that
-// v1alpha1 spells differently, and the spellings to change in messages.
-// Eip's fields have the same names in both versions.
+// v1alpha1 spells differently, the spellings to change in messages, and
+// the v1alpha1 spec fields (after renaming; anything else under spec has
+// no v1alpha1 home). Eip's fields have the same names in both versions.
 var v1alpha1Renames = map[string]struct {
-	paths []rename
-	words *strings.Replacer
+	paths  []rename
+	words  *strings.Replacer
+	fields []string
 }{
+	"Eip": {
+		words:  strings.NewReplacer(),
+		fields: []string{"spec.address", "spec.protocol", "spec.disable", "spec.usingKnownIPs"},
+	},
 	"BgpConf": {
-		paths: []rename{{from: "spec.listenPort", to: "spec.port"}, {from: "spec.routerId", to: "spec.routerID"}},
-		words: strings.NewReplacer("spec.listenPort", "spec.port", "routerId", "routerID"),
+		paths:  []rename{{from: "spec.listenPort", to: "spec.port"}, {from: "spec.routerId", to: "spec.routerID"}},
+		words:  strings.NewReplacer("spec.listenPort", "spec.port", "routerId", "routerID"),
+		fields: []string{"spec.as", "spec.routerID", "spec.port"},
 	},
 	"BgpPeer": {
 		paths: []rename{
@@ -51,8 +62,14 @@ var v1alpha1Renames = map[string]struct {
 			{from: "spec.conf", to: "spec.config", exact: true},
 		},
 		words: strings.NewReplacer("conf.peerAs", "config.peerAs", "conf.neighborAddress", "config.neighborAddress"),
+		fields: []string{"spec.config", "spec.config.peerAs", "spec.config.neighborAddress",
+			"spec.transport.passiveMode", "spec.transport.remotePort", "spec.addPaths.sendMax", "spec.usingPortForward"},
 	},
 }
+
+// noV1alpha1Home is added to a refusal of a field v1alpha1 does not have.
+const noV1alpha1Home = " (network.kubesphere.io/v1alpha1 has no such field: write this object through v1alpha2," +
+	" or set the field in the annotation " + convert.AnnotationV1alpha2Fields + ")"
 
 // viaV1alpha1 reports whether the admission request in ctx is a write the
 // client made through v1alpha1.
@@ -73,6 +90,9 @@ func forClient(ctx context.Context, kind string, warnings admission.Warnings, er
 		c := *e
 		c.Field = renamePath(r.paths, c.Field)
 		c.Detail = r.words.Replace(c.Detail)
+		if strings.HasPrefix(c.Field, "spec.") && !slices.Contains(r.fields, c.Field) {
+			c.Detail += noV1alpha1Home
+		}
 		out = append(out, &c)
 	}
 	var ws admission.Warnings
