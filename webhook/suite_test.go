@@ -95,7 +95,7 @@ type server struct {
 	// converts is true for the server the CRDs call for conversions.
 	converts bool
 	cancel   context.CancelFunc
-	done    chan error
+	done     chan error
 }
 
 // startServer starts a manager with the webhooks, installs
