@@ -50,7 +50,8 @@
 // For objects OpenELB stored at v1alpha1 (a cluster taken over from
 // OpenELB): the API server converts each one through this package when it
 // is read or written at v1alpha2, so they read back with their renamed
-// fields in place; see ReadStoredV1alpha1 in the package tests for an
-// example of checking it, and EipToHub, BgpConfToHub and BgpPeerToHub for
-// what each field becomes.
+// fields in place. webhook/webhooktest runs the webhook server against a
+// test control plane for checking that, and its
+// TestObjectsStoredAtV1alpha1ReadBack replays OpenELB's CRD history;
+// EipToHub, BgpConfToHub and BgpPeerToHub say what each field becomes.
 package convert
