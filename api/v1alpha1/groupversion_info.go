@@ -13,11 +13,14 @@
 // home ride along in an annotation (see webhook/convert), so a read-modify-
 // write through v1alpha1 loses nothing.
 //
-// Two deliberate differences from OpenELB's v1alpha1 schema: nested objects
-// are optional and omitted when empty (OpenELB's Go types always wrote
-// `config: {}`), and address and router ID patterns are left to the
-// admission webhook, which accepts IPv6 and explains its refusals; OpenELB's
-// IPv4-only patterns would refuse a v1alpha1 update of an IPv6 pool.
+// Deliberate differences from OpenELB's v1alpha1 schema: nested objects are
+// optional and omitted when empty (OpenELB's Go types always wrote
+// `config: {}`); address, router ID and port checks are left to the
+// admission webhook, which accepts IPv6 and explains its refusals (OpenELB's
+// IPv4-only patterns would refuse a v1alpha1 update of an IPv6 pool); Eip
+// accepts protocol vip; and status is a subresource, as in v1alpha2, so
+// that a v1alpha1 client's update of the spec cannot overwrite the status
+// the controller and the speakers write.
 //
 // This package holds types and kubebuilder markers only; the conversion
 // code lives beside the webhook (webhook/convert).
