@@ -25,7 +25,12 @@ const iterations = 1000
 // annotations (never the conversion annotations, which are the
 // converters' own).
 func filler(seed int64) *randfill.Filler {
-	return randfill.NewWithSeed(seed).NilChance(0.3).NumElements(0, 3).Funcs(
+	return withAPIValues(randfill.NewWithSeed(seed))
+}
+
+// withAPIValues sets f up as filler describes.
+func withAPIValues(f *randfill.Filler) *randfill.Filler {
+	return f.NilChance(0.3).NumElements(0, 3).Funcs(
 		func(t *metav1.Time, c randfill.Continue) {
 			*t = metav1.Unix(c.Int63n(4e9), 0)
 		},
@@ -93,9 +98,13 @@ func same(t *testing.T, what string, want, got any) {
 // at every step, and the conversion annotations must not show on the
 // result.
 func roundTrips[H, S any](t *testing.T, toHub func(context.Context, *S, *H) error, fromHub func(context.Context, *H, *S) error) {
+	roundTripsWith(t, filler(1), iterations, toHub, fromHub)
+}
+
+func roundTripsWith[H, S any](t *testing.T, f *randfill.Filler, n int, toHub func(context.Context, *S, *H) error, fromHub func(context.Context, *H, *S) error) {
+	t.Helper()
 	ctx := context.Background()
-	f := filler(1)
-	for i := range iterations {
+	for i := range n {
 		spoke := new(S)
 		f.Fill(spoke)
 		hub := new(H)
@@ -132,4 +141,18 @@ func TestBgpConfRoundTrips(t *testing.T) {
 
 func TestBgpPeerRoundTrips(t *testing.T) {
 	roundTrips(t, BgpPeerToHub, BgpPeerFromHub)
+}
+
+// FuzzRoundTrips is the same check driven by Go's fuzzer
+// (`go test -fuzz FuzzRoundTrips ./webhook/convert/`); plain `go test`
+// runs the seeds.
+func FuzzRoundTrips(f *testing.F) {
+	for _, seed := range []string{"", "herald", "\x00\xff\x10 v1alpha1 -> v1alpha2", "0123456789abcdefghijklmnopqrstuvwxyz"} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		roundTripsWith(t, withAPIValues(randfill.NewFromGoFuzz(data)), 1, EipToHub, EipFromHub)
+		roundTripsWith(t, withAPIValues(randfill.NewFromGoFuzz(data)), 1, BgpConfToHub, BgpConfFromHub)
+		roundTripsWith(t, withAPIValues(randfill.NewFromGoFuzz(data)), 1, BgpPeerToHub, BgpPeerFromHub)
+	})
 }
