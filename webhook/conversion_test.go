@@ -11,6 +11,7 @@ import (
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -218,6 +219,21 @@ func TestV1alpha2FieldsSurviveV1alpha1Updates(t *testing.T) {
 	wantPeer.Conf.PeerAs = 65004
 	equal(t, "BgpPeer spec after a v1alpha1 update", *wantPeer, gotPeer.Spec)
 	noBookkeeping(t, &gotPeer, convert.AnnotationV1alpha1Fields, convert.AnnotationV1alpha2Fields)
+
+	// `kubectl patch --type merge` through v1alpha1: the API server
+	// patches the v1alpha1 view, annotation included, so the same holds.
+	patched := &unstructured.Unstructured{}
+	patched.SetAPIVersion("network.kubesphere.io/v1alpha1")
+	patched.SetKind("BgpPeer")
+	patched.SetName("v1alpha2-peer")
+	if err := c.Patch(ctx, patched, client.RawPatch(types.MergePatchType, []byte(`{"spec":{"transport":{"passiveMode":true}}}`))); err != nil {
+		t.Fatalf("merge patch through v1alpha1: %v", err)
+	}
+	if err := c.Get(ctx, client.ObjectKey{Name: "v1alpha2-peer"}, &gotPeer); err != nil {
+		t.Fatal(err)
+	}
+	wantPeer.Transport.PassiveMode = true
+	equal(t, "BgpPeer spec after a v1alpha1 merge patch", *wantPeer, gotPeer.Spec)
 }
 
 // editV1alpha1 is a v1alpha1 client's read-modify-write of the object
