@@ -20,7 +20,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -34,6 +33,7 @@ import (
 	"github.com/herald-lb/herald/keepalived"
 	"github.com/herald-lb/herald/webhook"
 	"github.com/herald-lb/herald/webhook/certs"
+	"github.com/herald-lb/herald/webhook/webhooktest"
 )
 
 // suiteLabel keeps the two webhook servers of this package apart: objects
@@ -139,7 +139,7 @@ func startServer(ctx context.Context, name string, selector metav1.LabelSelector
 	// fills in their caBundle.
 	s.converts = opts.CRDs == nil
 	if s.converts {
-		if err := pointConversion(ctx, "https://"+s.addr+"/convert"); err != nil {
+		if err := webhooktest.PointConversion(ctx, env.Client, "https://"+s.addr+"/convert"); err != nil {
 			return nil, fmt.Errorf("server %s: %w", name, err)
 		}
 	}
@@ -199,22 +199,6 @@ func (s *server) waitServing(ctx context.Context, selector metav1.LabelSelector)
 	return nil
 }
 
-// pointConversion switches Herald's CRDs to conversion by the webhook at
-// url, caBundle empty (the Rotator fills it in), as config/crd's patches
-// do with the webhook Service in a cluster.
-func pointConversion(ctx context.Context, url string) error {
-	patch := fmt.Sprintf(`{"spec":{"conversion":{"strategy":"Webhook","webhook":{"clientConfig":{"url":%q},"conversionReviewVersions":["v1"]}}}}`, url)
-	for _, name := range certs.DefaultCRDs() {
-		crd := &unstructured.Unstructured{}
-		crd.SetAPIVersion("apiextensions.k8s.io/v1")
-		crd.SetKind("CustomResourceDefinition")
-		crd.SetName(name)
-		if err := env.Client.Patch(ctx, crd, client.RawPatch(types.MergePatchType, []byte(patch))); err != nil {
-			return fmt.Errorf("point CRD %s's conversion at %s: %w", name, url, err)
-		}
-	}
-	return nil
-}
 
 func (s *server) stop() {
 	s.cancel()
