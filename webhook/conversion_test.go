@@ -22,8 +22,8 @@ import (
 )
 
 // These tests run the conversion webhook behind the real API server: the
-// suite's server answers the CRDs' /convert (webhooktest.PointConversion in startServer), so every
-// v1alpha1 read or write below goes through webhook/convert.
+// suite's server answers the CRDs' /convert (startServer points them at
+// it), so every v1alpha1 read or write below goes through webhook/convert.
 
 // equal fails the test with a diff unless want and got are semantically
 // equal.

@@ -199,7 +199,6 @@ func (s *server) waitServing(ctx context.Context, selector metav1.LabelSelector)
 	return nil
 }
 
-
 func (s *server) stop() {
 	s.cancel()
 	if err := <-s.done; err != nil {
