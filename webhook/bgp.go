@@ -22,8 +22,9 @@ type BgpConfValidator struct{}
 var _ admission.Validator[*v1alpha2.BgpConf] = BgpConfValidator{}
 
 // ValidateCreate checks a new BgpConf.
-func (BgpConfValidator) ValidateCreate(_ context.Context, c *v1alpha2.BgpConf) (admission.Warnings, error) {
+func (BgpConfValidator) ValidateCreate(ctx context.Context, c *v1alpha2.BgpConf) (admission.Warnings, error) {
 	warnings, errs := bgpconfig.ValidateConf(c)
+	warnings, errs = forClient(ctx, "BgpConf", warnings, errs)
 	return warnings, invalid("BgpConf", c.Name, errs)
 }
 
@@ -81,7 +82,8 @@ func (v BgpPeerValidator) validate(ctx context.Context, oldPeer, p *v1alpha2.Bgp
 	if err != nil {
 		return nil, err
 	}
-	return warnings, invalid("BgpPeer", p.Name, append(errs, dups...))
+	warnings, errs = forClient(ctx, "BgpPeer", warnings, append(errs, dups...))
+	return warnings, invalid("BgpPeer", p.Name, errs)
 }
 
 // ValidateDelete admits every deletion.

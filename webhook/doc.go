@@ -39,6 +39,13 @@
 // controller's, Options.Namespace): the speakers may read Secrets there
 // only, so a reference elsewhere is refused with the namespace to use.
 //
+// network.kubesphere.io/v1alpha1, OpenELB's first version, is served too:
+// the same server answers the CRDs' conversion webhook at /convert
+// (webhook/convert, registered by Setup), and a write through v1alpha1 is
+// validated by these same v1alpha2 checks, converted, with the fields
+// renamed back to their v1alpha1 names in what the client is told
+// (v1alpha1.go).
+//
 // The validators get their dependencies injected (EipValidator.Reader,
 // BgpPeerValidator.Reader and Namespace); Setup registers them on a
 // manager's webhook server. Serving certificates are managed in-process by

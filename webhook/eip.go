@@ -61,6 +61,7 @@ func (v *EipValidator) ValidateCreate(ctx context.Context, e *v1alpha2.Eip) (adm
 		return nil, err
 	}
 	if len(errs) > 0 {
+		_, errs = forClient(ctx, "Eip", nil, errs)
 		return nil, invalid("Eip", e.Name, errs)
 	}
 	return v.vridWarnings(e), nil
@@ -89,6 +90,7 @@ func (v *EipValidator) ValidateUpdate(ctx context.Context, oldEip, newEip *v1alp
 		errs = append(errs, eippool.ValidateUpdate(oldEip, newEip, allocated)...)
 	}
 	if len(errs) > 0 {
+		_, errs = forClient(ctx, "Eip", nil, errs)
 		return nil, invalid("Eip", newEip.Name, errs)
 	}
 	return v.vridWarnings(newEip), nil

@@ -33,6 +33,7 @@ import (
 	"github.com/herald-lb/herald/keepalived"
 	"github.com/herald-lb/herald/webhook"
 	"github.com/herald-lb/herald/webhook/certs"
+	"github.com/herald-lb/herald/webhook/webhooktest"
 )
 
 // suiteLabel keeps the two webhook servers of this package apart: objects
@@ -91,8 +92,10 @@ type server struct {
 	addr    string
 	certDir string
 	rotator *certs.Rotator
-	cancel  context.CancelFunc
-	done    chan error
+	// converts is true for the server the CRDs call for conversions.
+	converts bool
+	cancel   context.CancelFunc
+	done     chan error
 }
 
 // startServer starts a manager with the webhooks, installs
@@ -131,6 +134,15 @@ func startServer(ctx context.Context, name string, selector metav1.LabelSelector
 	if err := installWebhookConfigs(ctx, opts, "https://"+s.addr, selector); err != nil {
 		return nil, fmt.Errorf("server %s: %w", name, err)
 	}
+	// A server left with the default CRD list takes over the CRDs'
+	// conversion, as herald-controller does in a cluster; its Rotator
+	// fills in their caBundle.
+	s.converts = opts.CRDs == nil
+	if s.converts {
+		if err := webhooktest.PointConversion(ctx, env.Client, "https://"+s.addr+"/convert"); err != nil {
+			return nil, fmt.Errorf("server %s: %w", name, err)
+		}
+	}
 	bootCtx, bootCancel := context.WithTimeout(ctx, 30*time.Second)
 	defer bootCancel()
 	if s.rotator, err = certs.Setup(bootCtx, mgr, opts); err != nil {
@@ -166,6 +178,23 @@ func (s *server) waitServing(ctx context.Context, selector metav1.LabelSelector)
 	})
 	if err != nil {
 		return fmt.Errorf("server %s: webhooks not answering: %w (last answer: %v)", s.name, err, last)
+	}
+	if !s.converts {
+		return nil
+	}
+	// The same through v1alpha1: the API server must convert the probe
+	// through /convert before the webhook can refuse it.
+	err = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 60*time.Second, true, func(ctx context.Context) (bool, error) {
+		probe := &unstructured.Unstructured{Object: map[string]any{
+			"apiVersion": "network.kubesphere.io/v1alpha1", "kind": "BgpConf",
+			"metadata": map[string]any{"name": "probe-" + s.name, "labels": toAny(labels)},
+			"spec":     map[string]any{"as": int64(1)},
+		}}
+		last = env.Client.Create(ctx, probe, client.DryRunAll)
+		return last != nil && strings.Contains(last.Error(), "only the BgpConf named default"), nil
+	})
+	if err != nil {
+		return fmt.Errorf("server %s: conversion webhook not answering: %w (last answer: %v)", s.name, err, last)
 	}
 	return nil
 }

@@ -22,6 +22,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
+	"github.com/herald-lb/herald/api/v1alpha1"
 	"github.com/herald-lb/herald/api/v1alpha2"
 	"github.com/herald-lb/herald/controllers"
 	"github.com/herald-lb/herald/keepalived"
@@ -42,6 +43,7 @@ type flags struct {
 	webhookHost                  string
 	certDir                      string
 	certIPs                      string
+	conversionCRDs               string
 	certs                        certs.Options
 	// vridRange and vridExclude are the VRRP flags as written; vridPool
 	// is what they parse to (parseVRRP).
@@ -71,6 +73,8 @@ func parseFlags() flags {
 	flag.StringVar(&f.certs.ServiceName, "webhook-service-name", certs.DefaultServiceName, "Service in front of the webhook server")
 	flag.StringVar(&f.certs.ValidatingWebhookConfiguration, "validating-webhook-configuration", certs.DefaultValidatingWebhook, "configuration whose caBundle is managed")
 	flag.StringVar(&f.certs.MutatingWebhookConfiguration, "mutating-webhook-configuration", certs.DefaultMutatingWebhook, "configuration whose caBundle is managed")
+	flag.StringVar(&f.conversionCRDs, "conversion-crds", strings.Join(certs.DefaultCRDs(), ","),
+		"comma-separated CRDs whose conversion webhook caBundle is managed (those with conversion strategy Webhook); empty for none")
 	bindVRRPFlags(flag.CommandLine, &f)
 	opts := zap.Options{}
 	opts.BindFlags(flag.CommandLine)
@@ -96,6 +100,11 @@ func run(f flags) error {
 	}
 	if err := v1alpha2.AddToScheme(scheme); err != nil {
 		return fmt.Errorf("register %s: %w", v1alpha2.GroupVersion, err)
+	}
+	// v1alpha1 only for the conversion webhook; everything else reads
+	// v1alpha2.
+	if err := v1alpha1.AddToScheme(scheme); err != nil {
+		return fmt.Errorf("register %s: %w", v1alpha1.GroupVersion, err)
 	}
 	cfg, err := ctrl.GetConfig()
 	if err != nil {
@@ -155,6 +164,12 @@ func setupWebhooks(ctx context.Context, mgr ctrl.Manager, f flags) error {
 			return fmt.Errorf("--webhook-cert-ips: %q is not an IP address", text)
 		}
 		f.certs.IPAddresses = append(f.certs.IPAddresses, ip)
+	}
+	f.certs.CRDs = []string{} // none unless listed
+	for _, name := range strings.Split(f.conversionCRDs, ",") {
+		if name = strings.TrimSpace(name); name != "" {
+			f.certs.CRDs = append(f.certs.CRDs, name)
+		}
 	}
 	if _, err := certs.Setup(ctx, mgr, f.certs); err != nil {
 		return fmt.Errorf("webhook certificates: %w", err)

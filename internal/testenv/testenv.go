@@ -14,6 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
+	"github.com/herald-lb/herald/api/v1alpha1"
 	"github.com/herald-lb/herald/api/v1alpha2"
 )
 
@@ -57,7 +58,8 @@ type Options struct {
 type Env struct {
 	// Config authenticates as a member of system:masters.
 	Config *rest.Config
-	// Scheme knows the built-in Kubernetes types and Herald's v1alpha2 API.
+	// Scheme knows the built-in Kubernetes types and Herald's v1alpha2 and
+	// v1alpha1 APIs (the latter for the conversion webhook and its tests).
 	Scheme *runtime.Scheme
 	// Client is a direct (uncached) client built from Config and Scheme.
 	Client client.Client
@@ -84,6 +86,9 @@ func New(opts Options) (*Env, error) {
 	}
 	if err := v1alpha2.AddToScheme(scheme); err != nil {
 		return nil, fmt.Errorf("testenv: register %s: %w", v1alpha2.GroupVersion, err)
+	}
+	if err := v1alpha1.AddToScheme(scheme); err != nil {
+		return nil, fmt.Errorf("testenv: register %s: %w", v1alpha1.GroupVersion, err)
 	}
 
 	crdDirs := opts.CRDDirectoryPaths

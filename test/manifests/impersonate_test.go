@@ -13,6 +13,7 @@ import (
 	eventsv1 "k8s.io/api/events/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/apimachinery/pkg/util/wait"
@@ -21,6 +22,7 @@ import (
 
 	"github.com/herald-lb/herald/api/v1alpha2"
 	"github.com/herald-lb/herald/internal/testenv"
+	"github.com/herald-lb/herald/webhook/certs"
 )
 
 // accessKinds are the objects of the release that decide what Herald's
@@ -338,6 +340,9 @@ func (f *fixture) speakerChecks(ns string) []check {
 		allow("list Leases in Herald's namespace", list(&coordinationv1.LeaseList{}, client.InNamespace(ns))),
 		allow("record an event about a Service", event("default", "web")),
 
+		deny("get Herald's CRDs (only the controller keeps their caBundle)", func(ctx context.Context, c client.Client) error {
+			return c.Get(ctx, client.ObjectKey{Name: certs.DefaultCRDs()[0]}, crdObject(""))
+		}),
 		deny("get a Secret in default", get(&corev1.Secret{}, f.otherSecret)),
 		deny("list Secrets cluster-wide", list(&corev1.SecretList{})),
 		deny("list Secrets in Herald's namespace", list(&corev1.SecretList{}, client.InNamespace(ns))),
@@ -388,6 +393,16 @@ func (f *fixture) speakerChecks(ns string) []check {
 // controllerChecks: the controller allocates (Service spec and status,
 // Eips), keeps its certificate Secret and Lease, and the speakers' policy
 // does not bind it.
+// crdObject is an empty CustomResourceDefinition called name, read and
+// written unstructured as the controller's Rotator does.
+func crdObject(name string) *unstructured.Unstructured {
+	crd := &unstructured.Unstructured{}
+	crd.SetAPIVersion("apiextensions.k8s.io/v1")
+	crd.SetKind("CustomResourceDefinition")
+	crd.SetName(name)
+	return crd
+}
+
 func (f *fixture) controllerChecks(ns string) []check {
 	allow := func(name string, do func(context.Context, client.Client) error) check {
 		return check{name: name, allow: true, do: do}
@@ -417,6 +432,28 @@ func (f *fixture) controllerChecks(ns string) []check {
 			return err
 		}),
 
+		allow("get and update Herald's CRDs (their conversion caBundle)", func(ctx context.Context, c client.Client) error {
+			for _, name := range certs.DefaultCRDs() {
+				crd := crdObject(name)
+				if err := c.Get(ctx, client.ObjectKey{Name: name}, crd); err != nil {
+					return err
+				}
+				if err := c.Update(ctx, crd); err != nil {
+					return err
+				}
+			}
+			return nil
+		}),
+
+		deny("get another CRD", func(ctx context.Context, c client.Client) error {
+			return c.Get(ctx, client.ObjectKey{Name: "widgets.example.com"}, crdObject(""))
+		}),
+		deny("list CRDs", func(ctx context.Context, c client.Client) error {
+			l := &unstructured.UnstructuredList{}
+			l.SetAPIVersion("apiextensions.k8s.io/v1")
+			l.SetKind("CustomResourceDefinitionList")
+			return c.List(ctx, l)
+		}),
 		deny("get a Secret in default", get(&corev1.Secret{}, f.otherSecret)),
 		deny("list Secrets cluster-wide", list(&corev1.SecretList{})),
 		deny("delete a Service", f.onFreshService("controller-delete", func(ctx context.Context, c client.Client, key client.ObjectKey) error {

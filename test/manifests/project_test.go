@@ -6,6 +6,7 @@ import (
 	"go/token"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -14,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/yaml"
 
+	"github.com/herald-lb/herald/api/v1alpha1"
 	"github.com/herald-lb/herald/api/v1alpha2"
 	"github.com/herald-lb/herald/internal/testenv"
 )
@@ -43,17 +45,21 @@ type projectResource struct {
 	Path       string `json:"path"`
 	Version    string `json:"version"`
 	Webhooks   *struct {
-		Defaulting     bool   `json:"defaulting,omitempty"`
-		Validation     bool   `json:"validation,omitempty"`
-		Conversion     bool   `json:"conversion,omitempty"`
-		WebhookVersion string `json:"webhookVersion"`
+		Defaulting bool `json:"defaulting,omitempty"`
+		Validation bool `json:"validation,omitempty"`
+		Conversion bool `json:"conversion,omitempty"`
+		// Spoke lists the versions the hub converts to and from.
+		Spoke          []string `json:"spoke,omitempty"`
+		WebhookVersion string   `json:"webhookVersion"`
 	} `json:"webhooks,omitempty"`
 }
 
 // TestProjectFileMatchesCode: PROJECT is written by hand, so it must be
-// checked against what it describes: the module, the API group's kinds and
-// their scope, the reconcilers in controllers/ and the webhook paths in
-// the generated config/webhook. A kind, controller or webhook added
+// checked against what it describes: the module, the API group's kinds in
+// both versions and their scope, the reconcilers in controllers/, the
+// webhook paths in the generated config/webhook, and the conversion
+// webhook the release's CRDs call (the storage version v1alpha2 is the
+// hub, v1alpha1 its spoke). A kind, version, controller or webhook added
 // without PROJECT (or the other way round) fails here.
 func TestProjectFileMatchesCode(t *testing.T) {
 	root, err := testenv.RepoRoot()
@@ -80,21 +86,28 @@ func TestProjectFileMatchesCode(t *testing.T) {
 	if err := v1alpha2.AddToScheme(scheme); err != nil {
 		t.Fatal(err)
 	}
+	if err := v1alpha1.AddToScheme(scheme); err != nil {
+		t.Fatal(err)
+	}
+	versions := []schema.GroupVersion{v1alpha1.GroupVersion, v1alpha2.GroupVersion}
+	converted := conversionKinds(t)
 	scopes := crdScopes(t, root)
 	reconcilers := reconcilerTypes(t, filepath.Join(root, "controllers"))
 	paths := webhookPaths(t)
-	seen := map[string]bool{}
+	seen := map[schema.GroupVersionKind]bool{}
 	for _, r := range p.Resources {
 		gv := schema.GroupVersion{Group: r.Group + "." + r.Domain, Version: r.Version}
-		if r.Domain != p.Domain || gv != v1alpha2.GroupVersion {
-			t.Errorf("PROJECT %s: group %s, want %s", r.Kind, gv, v1alpha2.GroupVersion)
+		if r.Domain != p.Domain || !slices.Contains(versions, gv) {
+			t.Errorf("PROJECT %s: group %s, want one of %v", r.Kind, gv, versions)
 			continue
 		}
 		if !scheme.Recognizes(gv.WithKind(r.Kind)) {
 			t.Errorf("PROJECT %s: no such kind in api/%s", r.Kind, r.Version)
 			continue
 		}
-		seen[r.Kind] = true
+		seen[gv.WithKind(r.Kind)] = true
+		// Controllers and webhooks belong to the storage version, the hub.
+		hub := gv == v1alpha2.GroupVersion
 		if want := module + "/api/" + r.Version; r.Path != want {
 			t.Errorf("PROJECT %s: path %q, want %q", r.Kind, r.Path, want)
 		}
@@ -105,7 +118,7 @@ func TestProjectFileMatchesCode(t *testing.T) {
 		} else if r.API.Namespaced != (scope == "Namespaced") {
 			t.Errorf("PROJECT %s: api.namespaced %v, but the CRD's scope is %s", r.Kind, r.API.Namespaced, scope)
 		}
-		if want := reconcilers[r.Kind+"Reconciler"]; r.Controller != want {
+		if want := hub && reconcilers[r.Kind+"Reconciler"]; r.Controller != want {
 			t.Errorf("PROJECT %s: controller %v, but controllers/ declares %sReconciler: %v", r.Kind, r.Controller, r.Kind, want)
 		}
 		suffix := "-" + strings.ReplaceAll(gv.Group, ".", "-") + "-" + gv.Version + "-" + strings.ToLower(r.Kind)
@@ -113,20 +126,32 @@ func TestProjectFileMatchesCode(t *testing.T) {
 		delete(paths, "/mutate"+suffix)
 		delete(paths, "/validate"+suffix)
 		var defaulting, validation, conversion bool
+		var spokes []string
 		if w := r.Webhooks; w != nil {
-			defaulting, validation, conversion = w.Defaulting, w.Validation, w.Conversion
+			defaulting, validation, conversion, spokes = w.Defaulting, w.Validation, w.Conversion, w.Spoke
 			if w.WebhookVersion != "v1" {
 				t.Errorf("PROJECT %s: webhooks.webhookVersion %q, want v1", r.Kind, w.WebhookVersion)
 			}
 		}
-		if defaulting != mutate || validation != validate || conversion {
-			t.Errorf("PROJECT %s: webhooks defaulting %v validation %v conversion %v; config/webhook has defaulting %v validation %v and no conversion",
-				r.Kind, defaulting, validation, conversion, mutate, validate)
+		if defaulting != mutate || validation != validate {
+			t.Errorf("PROJECT %s %s: webhooks defaulting %v validation %v; config/webhook has defaulting %v validation %v",
+				r.Kind, r.Version, defaulting, validation, mutate, validate)
+		}
+		wantConversion := hub && converted[r.Kind]
+		var wantSpokes []string
+		if wantConversion && scheme.Recognizes(v1alpha1.GroupVersion.WithKind(r.Kind)) {
+			wantSpokes = []string{v1alpha1.GroupVersion.Version}
+		}
+		if conversion != wantConversion || !slices.Equal(spokes, wantSpokes) {
+			t.Errorf("PROJECT %s %s: webhooks conversion %v spoke %v; want conversion %v spoke %v (the release's CRD converts through a webhook: %v)",
+				r.Kind, r.Version, conversion, spokes, wantConversion, wantSpokes, converted[r.Kind])
 		}
 	}
-	for gvk := range scheme.KnownTypes(v1alpha2.GroupVersion) {
-		if !strings.HasSuffix(gvk, "List") && !seen[gvk] && isHeraldKind(scheme, gvk) {
-			t.Errorf("api/%s has kind %s, which PROJECT does not list", v1alpha2.GroupVersion.Version, gvk)
+	for _, gv := range versions {
+		for kind := range scheme.KnownTypes(gv) {
+			if !strings.HasSuffix(kind, "List") && !seen[gv.WithKind(kind)] && isHeraldKind(scheme, gv, kind) {
+				t.Errorf("api/%s has kind %s, which PROJECT does not list", gv.Version, kind)
+			}
 		}
 	}
 	for path := range paths {
@@ -136,9 +161,26 @@ func TestProjectFileMatchesCode(t *testing.T) {
 
 // isHeraldKind leaves out the meta types AddToGroupVersion registers in
 // every group (WatchEvent, ListOptions and the like).
-func isHeraldKind(scheme *runtime.Scheme, kind string) bool {
-	t := scheme.KnownTypes(v1alpha2.GroupVersion)[kind]
-	return t.PkgPath() == "github.com/herald-lb/herald/api/v1alpha2"
+func isHeraldKind(scheme *runtime.Scheme, gv schema.GroupVersion, kind string) bool {
+	t := scheme.KnownTypes(gv)[kind]
+	return t.PkgPath() == "github.com/herald-lb/herald/api/"+gv.Version
+}
+
+// conversionKinds names the kinds whose CRD in the release manifest
+// converts through a webhook at /convert.
+func conversionKinds(t *testing.T) map[string]bool {
+	t.Helper()
+	kinds := map[string]bool{}
+	for _, o := range repoFile(t, releaseManifest) {
+		if o.GetKind() != "CustomResourceDefinition" {
+			continue
+		}
+		kind, _, _ := unstructured.NestedString(o.Object, "spec", "names", "kind")
+		strategy, _, _ := unstructured.NestedString(o.Object, "spec", "conversion", "strategy")
+		path, _, _ := unstructured.NestedString(o.Object, "spec", "conversion", "webhook", "clientConfig", "service", "path")
+		kinds[kind] = strategy == "Webhook" && path == "/convert"
+	}
+	return kinds
 }
 
 func modulePath(t *testing.T, root string) string {

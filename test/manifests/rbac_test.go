@@ -24,9 +24,11 @@ type grant struct {
 }
 
 // need is one permission: a verb on a resource, in a namespace or, when
-// namespace is empty, cluster-wide.
+// namespace is empty, cluster-wide; on the object called name only, when
+// name is set (a rule with resourceNames).
 type need struct {
 	namespace, group, resource, verb string
+	name                             string
 }
 
 // TestServiceAccountHoldsGeneratedRole: every rule of the generated
@@ -61,12 +63,12 @@ func TestServiceAccountHoldsGeneratedRole(t *testing.T) {
 	}
 	// The controller reads kube-proxy's ConfigMap through an informer.
 	for _, v := range []string{"get", "list", "watch"} {
-		needs = append(needs, need{controllers.KubeProxyNamespace, "", "configmaps", v})
+		needs = append(needs, need{controllers.KubeProxyNamespace, "", "configmaps", v, ""})
 	}
 	for _, v := range []string{"get", "list", "watch", "create", "update", "patch", "delete"} {
-		needs = append(needs, need{ns, "coordination.k8s.io", "leases", v})
+		needs = append(needs, need{ns, "coordination.k8s.io", "leases", v, ""})
 	}
-	needs = append(needs, need{ns, "", "events", "create"}, need{ns, "events.k8s.io", "events", "create"})
+	needs = append(needs, need{ns, "", "events", "create", ""}, need{ns, "events.k8s.io", "events", "create", ""})
 	checkAllowed(t, grants, ns, sa, needs)
 }
 
@@ -89,14 +91,21 @@ func serviceAccount(t *testing.T, r *release, w *workload) (ns, sa string) {
 }
 
 // needsOf expands rules into single permissions, valid in namespace (or
-// cluster-wide when it is empty).
+// cluster-wide when it is empty), one per resource name of a rule that
+// lists some.
 func needsOf(namespace string, rules []rbacv1.PolicyRule) []need {
 	var needs []need
 	for _, rule := range rules {
+		names := rule.ResourceNames
+		if len(names) == 0 {
+			names = []string{""}
+		}
 		for _, g := range rule.APIGroups {
 			for _, res := range rule.Resources {
 				for _, v := range rule.Verbs {
-					needs = append(needs, need{namespace, g, res, v})
+					for _, name := range names {
+						needs = append(needs, need{namespace, g, res, v, name})
+					}
 				}
 			}
 		}
@@ -121,7 +130,11 @@ func (n need) String() string {
 	if n.namespace != "" {
 		where = "in namespace " + n.namespace
 	}
-	return fmt.Sprintf("%s %s (group %q) %s", n.verb, n.resource, n.group, where)
+	what := n.resource
+	if n.name != "" {
+		what += " " + n.name
+	}
+	return fmt.Sprintf("%s %s (group %q) %s", n.verb, what, n.group, where)
 }
 
 // boundTo collects the rules the release binds to the ServiceAccount.
@@ -173,9 +186,9 @@ func boundTo(t *testing.T, r *release, ns, sa string) []grant {
 	return grants
 }
 
-// allowed reports whether a grant covers n. Rules restricted to resource
-// names do not count: the generated role never asks for such a rule, so a
-// restricted grant would be narrower than what the code needs.
+// allowed reports whether a grant covers n. A rule restricted to resource
+// names covers only needs for one of those names: a need without a name is
+// for every object of the resource, which such a rule does not grant.
 func allowed(grants []grant, n need) bool {
 	match := func(list []string, v string) bool {
 		return slices.Contains(list, v) || slices.Contains(list, rbacv1.ResourceAll)
@@ -185,7 +198,8 @@ func allowed(grants []grant, n need) bool {
 			continue
 		}
 		for _, rule := range g.rules {
-			if len(rule.ResourceNames) == 0 && match(rule.APIGroups, n.group) &&
+			named := len(rule.ResourceNames) == 0 || (n.name != "" && slices.Contains(rule.ResourceNames, n.name))
+			if named && match(rule.APIGroups, n.group) &&
 				match(rule.Resources, n.resource) && match(rule.Verbs, n.verb) {
 				return true
 			}

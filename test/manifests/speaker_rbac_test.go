@@ -26,21 +26,21 @@ var readVerbs = sets.New("get", "list", "watch")
 // next to the entry.
 var speakerWrites = sets.New(
 	// Each node merges its own entry into BGP status.
-	need{"", "network.kubesphere.io", "bgppeers/status", "patch"},
-	need{"", "network.kubesphere.io", "bgpconfs/status", "patch"},
+	need{"", "network.kubesphere.io", "bgppeers/status", "patch", ""},
+	need{"", "network.kubesphere.io", "bgpconfs/status", "patch", ""},
 	// Layer2: the node that answers for a Service's address records it in
 	// the Service's layer2.openelb.kubesphere.io/v1alpha1 annotation, as
 	// OpenELB's speaker does, with an event. RBAC cannot narrow a patch to
 	// one annotation; the release's ValidatingAdmissionPolicy refuses any
 	// other change (TestServiceAccountsAgainstAPIServer).
-	need{"", "", "services", "patch"},
-	need{"", "events.k8s.io", "events", "create"},
-	need{"", "events.k8s.io", "events", "patch"},
+	need{"", "", "services", "patch", ""},
+	need{"", "events.k8s.io", "events", "create", ""},
+	need{"", "events.k8s.io", "events", "patch", ""},
 	// Layer2: each speaker renews its own Lease in its namespace
 	// (leaderelection gets, creates and updates it). Namespaced below;
 	// cluster-wide is refused.
-	need{speakerNamespace, "coordination.k8s.io", "leases", "create"},
-	need{speakerNamespace, "coordination.k8s.io", "leases", "update"},
+	need{speakerNamespace, "coordination.k8s.io", "leases", "create", ""},
+	need{speakerNamespace, "coordination.k8s.io", "leases", "update", ""},
 )
 
 // speakerNamespace is where the release runs the speakers, and where
@@ -138,8 +138,8 @@ func TestSpeakerRoleIsLeastPrivilege(t *testing.T) {
 		controllerWrites = append(controllerWrites, needsOf(r.controller.args["webhook-secret-namespace"], role.Rules)...)
 	}
 	controllerWrites = append(controllerWrites,
-		need{"", "", "services/status", "update"}, need{"", "", "services/status", "patch"},
-		need{"", "", "services", "update"}, need{"", "", "services", "patch"})
+		need{"", "", "services/status", "update", ""}, need{"", "", "services/status", "patch", ""},
+		need{"", "", "services", "update", ""}, need{"", "", "services", "patch", ""})
 	seen := sets.New[need]()
 	for _, n := range controllerWrites {
 		if seen.Has(n) {

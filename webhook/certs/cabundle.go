@@ -7,14 +7,20 @@ import (
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
-// webhookConfigs reads the configurations to patch. A missing one is left
-// out: Herald may be deployed without its mutating webhook, and the
-// configurations may be applied after the controller starts.
+// webhookConfigs reads the objects whose caBundle to keep: the webhook
+// configurations and the CRDs that convert through the webhook server
+// (conversionCRDs). A missing one is left out: Herald may be deployed
+// without its mutating webhook, and the configurations may be applied after
+// the controller starts.
 func (r *Rotator) webhookConfigs(ctx context.Context) ([]client.Object, error) {
-	var objs []client.Object
+	objs, err := r.conversionCRDs(ctx)
+	if err != nil {
+		return nil, err
+	}
 	for _, obj := range []client.Object{
 		&admissionregistrationv1.ValidatingWebhookConfiguration{},
 		&admissionregistrationv1.MutatingWebhookConfiguration{},
@@ -36,10 +42,13 @@ func (r *Rotator) webhookConfigs(ctx context.Context) ([]client.Object, error) {
 	return objs, nil
 }
 
-// caBundles returns the caBundle of every webhook of a configuration.
+// caBundles returns the caBundle of every webhook of a configuration, or
+// a CRD's conversion caBundle.
 func caBundles(obj client.Object) [][]byte {
 	var bundles [][]byte
 	switch c := obj.(type) {
+	case *unstructured.Unstructured:
+		bundles = append(bundles, crdCABundle(c))
 	case *admissionregistrationv1.ValidatingWebhookConfiguration:
 		for i := range c.Webhooks {
 			bundles = append(bundles, c.Webhooks[i].ClientConfig.CABundle)
@@ -52,9 +61,9 @@ func caBundles(obj client.Object) [][]byte {
 	return bundles
 }
 
-// setCABundle gives every webhook of a configuration the bundle and reports
-// whether any differed.
-func setCABundle(obj client.Object, bundle []byte) bool {
+// setCABundle gives every webhook of a configuration, or a CRD's
+// conversion webhook, the bundle and reports whether any differed.
+func setCABundle(obj client.Object, bundle []byte) (bool, error) {
 	changed := false
 	set := func(cc *admissionregistrationv1.WebhookClientConfig) {
 		if !bytes.Equal(cc.CABundle, bundle) {
@@ -63,6 +72,11 @@ func setCABundle(obj client.Object, bundle []byte) bool {
 		}
 	}
 	switch c := obj.(type) {
+	case *unstructured.Unstructured:
+		if bytes.Equal(crdCABundle(c), bundle) {
+			return false, nil
+		}
+		return true, setCRDCABundle(c, bundle)
 	case *admissionregistrationv1.ValidatingWebhookConfiguration:
 		for i := range c.Webhooks {
 			set(&c.Webhooks[i].ClientConfig)
@@ -72,7 +86,7 @@ func setCABundle(obj client.Object, bundle []byte) bool {
 			set(&c.Webhooks[i].ClientConfig)
 		}
 	}
-	return changed
+	return changed, nil
 }
 
 // patchCABundles writes the bundle into every webhook of the
@@ -82,7 +96,11 @@ func setCABundle(obj client.Object, bundle []byte) bool {
 // putting an older bundle back.
 func (r *Rotator) patchCABundles(ctx context.Context, configs []client.Object, bundle []byte) error {
 	for _, obj := range configs {
-		if !setCABundle(obj, bundle) {
+		changed, err := setCABundle(obj, bundle)
+		if err != nil {
+			return fmt.Errorf("set caBundle of %s %q: %w", kind(obj), obj.GetName(), err)
+		}
+		if !changed {
 			continue
 		}
 		if err := r.client.Update(ctx, obj); err != nil {
@@ -94,8 +112,11 @@ func (r *Rotator) patchCABundles(ctx context.Context, configs []client.Object, b
 }
 
 func kind(obj client.Object) string {
-	if _, ok := obj.(*admissionregistrationv1.MutatingWebhookConfiguration); ok {
+	switch obj.(type) {
+	case *admissionregistrationv1.MutatingWebhookConfiguration:
 		return "MutatingWebhookConfiguration"
+	case *unstructured.Unstructured:
+		return crdGVK.Kind
 	}
 	return "ValidatingWebhookConfiguration"
 }

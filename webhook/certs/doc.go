@@ -1,8 +1,9 @@
 // Package certs gives the admission webhook server its TLS certificate
 // without a manual step, cert-manager or a Helm hook: the controller issues
 // a self-signed CA and a serving certificate (ECDSA P-256), renews them
-// before they expire and keeps the caBundle of the webhook configurations
-// pointing at that CA.
+// before they expire and keeps the caBundle of the webhook configurations,
+// and of the CRDs whose conversion webhook the same server answers
+// (Options.CRDs), pointing at that CA.
 //
 // The Secret (herald-system/herald-webhook-certs by default) is the source
 // of truth. Every replica of the controller serves webhooks, so every
@@ -26,7 +27,7 @@
 // lifetime has passed, when its names change or when the CA changes. A CA
 // due for rotation is first staged: added to the caBundle next to the
 // current one while the current one keeps signing. Once every webhook
-// configuration holds the staged CA and PropagationDelay has passed, it
+// configuration and conversion CRD holds the staged CA and PropagationDelay has passed, it
 // becomes the signing CA and the serving certificate is reissued; the old
 // CA stays in the caBundle until it expires, so a replica that has not yet
 // picked up the new certificate is still trusted. The Rotator re-reads and

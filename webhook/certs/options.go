@@ -54,6 +54,12 @@ type Options struct {
 	// ValidatingWebhookConfiguration and MutatingWebhookConfiguration are
 	// the configurations whose every webhook gets the caBundle.
 	ValidatingWebhookConfiguration, MutatingWebhookConfiguration string
+	// CRDs name the CustomResourceDefinitions whose conversion webhook
+	// (spec.conversion.webhook.clientConfig) gets the caBundle, staged CAs
+	// included, like the configurations'. nil means DefaultCRDs; an empty,
+	// non-nil list means none (a second webhook server in a test, say,
+	// which must not take the CRDs over).
+	CRDs []string
 
 	// CAValidity and CertValidity are the lifetimes of new certificates.
 	CAValidity, CertValidity time.Duration
@@ -88,6 +94,9 @@ func (o Options) withDefaults() (Options, error) {
 	def(&o.ServiceNamespace, o.SecretNamespace)
 	def(&o.ValidatingWebhookConfiguration, DefaultValidatingWebhook)
 	def(&o.MutatingWebhookConfiguration, DefaultMutatingWebhook)
+	if o.CRDs == nil {
+		o.CRDs = DefaultCRDs()
+	}
 	if len(o.DNSNames) == 0 {
 		svc := o.ServiceName + "." + o.ServiceNamespace + ".svc"
 		o.DNSNames = []string{svc, svc + ".cluster.local"}

@@ -1,0 +1,217 @@
+package webhooktest_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
+
+	"github.com/herald-lb/herald/api/v1alpha1"
+	"github.com/herald-lb/herald/api/v1alpha2"
+	"github.com/herald-lb/herald/internal/testenv"
+	"github.com/herald-lb/herald/webhook/convert"
+	"github.com/herald-lb/herald/webhook/webhooktest"
+)
+
+// TestObjectsStoredAtV1alpha1ReadBack replays a cluster's history with
+// OpenELB: its CRDs first stored v1alpha1 only (objects written then stay
+// at v1alpha1 in etcd), then v1alpha2 with conversion None. Herald's CRDs
+// replace them: v1alpha2 storage, conversion through the webhook. Every
+// object then reads through v1alpha2 with its fields, renamed ones
+// included, and status.storedVersions still lists v1alpha1, since objects
+// written then were never rewritten.
+func TestObjectsStoredAtV1alpha1ReadBack(t *testing.T) {
+	env := testenv.Start(t, testenv.Options{CRDDirectoryPaths: []string{t.TempDir()}})
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	scheme := runtime.NewScheme()
+	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, apiextensionsv1.AddToScheme, v1alpha1.AddToScheme, v1alpha2.AddToScheme} {
+		if err := add(scheme); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c, err := client.New(env.Config, client.Options{Scheme: scheme})
+	if err != nil {
+		t.Fatal(err)
+	}
+	herald := heraldCRDs(t)
+
+	// OpenELB's first releases: v1alpha1, stored.
+	for _, crd := range herald {
+		old := crd.DeepCopy()
+		old.Spec.Versions = slices.DeleteFunc(old.Spec.Versions, func(v apiextensionsv1.CustomResourceDefinitionVersion) bool { return v.Name != "v1alpha1" })
+		old.Spec.Versions[0].Storage = true
+		if err := c.Create(ctx, old); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitEstablished(ctx, t, c, herald)
+	for _, obj := range []client.Object{
+		&v1alpha1.Eip{ObjectMeta: named("eip-v1"), Spec: v1alpha1.EipSpec{Address: "192.168.0.91-192.168.0.100", Protocol: "layer2", UsingKnownIPs: true}},
+		&v1alpha1.BgpConf{ObjectMeta: named("default"), Spec: v1alpha1.BgpConfSpec{As: 50001, RouterId: "172.22.0.10", Port: 17900}},
+		&v1alpha1.BgpPeer{ObjectMeta: named("peer-v1"), Spec: v1alpha1.BgpPeerSpec{
+			Config: v1alpha1.NeighborConfig{PeerAs: 50000, NeighborAddress: "172.22.0.2"}, AddPaths: v1alpha1.AddPaths{SendMax: 10},
+			Transport: v1alpha1.Transport{RemotePort: 179}, UsingPortForward: true}},
+	} {
+		testenv.Eventually(t, 30*time.Second, func() error { return c.Create(ctx, obj) })
+	}
+
+	// OpenELB v0.6: both served, v1alpha2 stored, conversion None.
+	replaceCRDs(ctx, t, c, herald, func(crd *apiextensionsv1.CustomResourceDefinition) {
+		crd.Spec.Conversion = &apiextensionsv1.CustomResourceConversion{Strategy: apiextensionsv1.NoneConverter}
+	})
+	eipV2 := &v1alpha2.Eip{ObjectMeta: named("eip-v2"), Spec: v1alpha2.EipSpec{Address: "10.0.0.0/28", Protocol: "layer2", Interface: "eth0", Priority: 3}}
+	testenv.Eventually(t, 30*time.Second, func() error { return c.Create(ctx, eipV2) })
+	// What conversion None does to the v1alpha1 BgpConf: routerID and
+	// port have no v1alpha2 name, so they read as unset.
+	var lost v1alpha2.BgpConf
+	if err := c.Get(ctx, client.ObjectKey{Name: "default"}, &lost); err != nil {
+		t.Fatal(err)
+	}
+	if lost.Spec.RouterId != "" || lost.Spec.ListenPort != 0 {
+		t.Logf("conversion None kept routerId %q and listenPort %d; expected them lost", lost.Spec.RouterId, lost.Spec.ListenPort)
+	}
+
+	// Herald's CRDs, and its webhook server answering /convert.
+	replaceCRDs(ctx, t, c, herald, nil)
+	srv, err := webhooktest.Start(ctx, env.Config, scheme)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := srv.Stop(); err != nil {
+			t.Error(err)
+		}
+	})
+
+	var eip v1alpha2.Eip
+	get(ctx, t, c, "eip-v1", &eip)
+	same(t, "v1alpha1-stored Eip through v1alpha2", v1alpha2.EipSpec{Address: "192.168.0.91-192.168.0.100", Protocol: "layer2", UsingKnownIPs: true}, eip.Spec)
+	get(ctx, t, c, "eip-v2", &eip)
+	same(t, "v1alpha2-stored Eip", eipV2.Spec, eip.Spec)
+	var conf v1alpha2.BgpConf
+	get(ctx, t, c, "default", &conf)
+	same(t, "v1alpha1-stored BgpConf through v1alpha2", v1alpha2.BgpConfSpec{As: 50001, RouterId: "172.22.0.10", ListenPort: 17900}, conf.Spec)
+	var peer v1alpha2.BgpPeer
+	get(ctx, t, c, "peer-v1", &peer)
+	same(t, "v1alpha1-stored BgpPeer through v1alpha2", v1alpha2.BgpPeerSpec{
+		Conf:      &v1alpha2.PeerConf{PeerAs: 50000, NeighborAddress: "172.22.0.2"},
+		Transport: &v1alpha2.Transport{RemotePort: 179},
+		AfiSafis: []v1alpha2.AfiSafi{{
+			Config:   &v1alpha2.AfiSafiConfig{Family: &v1alpha2.Family{Afi: "AFI_IP", Safi: "SAFI_UNICAST"}, Enabled: true},
+			AddPaths: &v1alpha2.AddPaths{Config: &v1alpha2.AddPathsConfig{SendMax: 10}},
+		}},
+	}, peer.Spec)
+	if _, ok := peer.Annotations[convert.AnnotationV1alpha1Fields]; !ok {
+		t.Errorf("the v1alpha2 view of a v1alpha1 BgpPeer with usingPortForward lacks %s", convert.AnnotationV1alpha1Fields)
+	}
+	var peer1 v1alpha1.BgpPeer
+	get(ctx, t, c, "peer-v1", &peer1)
+	if !peer1.Spec.UsingPortForward {
+		t.Error("usingPortForward did not read back through v1alpha1")
+	}
+
+	for _, crd := range herald {
+		var got apiextensionsv1.CustomResourceDefinition
+		get(ctx, t, c, crd.Name, &got)
+		stored := slices.Sorted(slices.Values(got.Status.StoredVersions))
+		if !slices.Equal(stored, []string{"v1alpha1", "v1alpha2"}) {
+			t.Errorf("CRD %s: storedVersions %v, want v1alpha1 and v1alpha2", crd.Name, stored)
+		}
+	}
+}
+
+func named(name string) metav1.ObjectMeta { return metav1.ObjectMeta{Name: name} }
+
+var errNotEstablished = errors.New("CRD not established yet")
+
+// heraldCRDs reads config/crd/bases: Herald's CRDs as released, minus
+// the conversion webhook patch (Start points them at its server).
+func heraldCRDs(t *testing.T) []*apiextensionsv1.CustomResourceDefinition {
+	t.Helper()
+	root, err := testenv.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := filepath.Glob(filepath.Join(root, "config", "crd", "bases", "*.yaml"))
+	if err != nil || len(files) != 3 {
+		t.Fatalf("config/crd/bases: %v (%v)", files, err)
+	}
+	var crds []*apiextensionsv1.CustomResourceDefinition
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		crd := &apiextensionsv1.CustomResourceDefinition{}
+		if err := yaml.UnmarshalStrict(data, crd); err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		crds = append(crds, crd)
+	}
+	return crds
+}
+
+// replaceCRDs updates each installed CRD to Herald's spec, changed by
+// edit when it is not nil, as `kubectl apply` of a newer release does.
+func replaceCRDs(ctx context.Context, t *testing.T, c client.Client, crds []*apiextensionsv1.CustomResourceDefinition, edit func(*apiextensionsv1.CustomResourceDefinition)) {
+	t.Helper()
+	for _, want := range crds {
+		testenv.Eventually(t, 30*time.Second, func() error {
+			var cur apiextensionsv1.CustomResourceDefinition
+			if err := c.Get(ctx, client.ObjectKey{Name: want.Name}, &cur); err != nil {
+				return err
+			}
+			cur.Spec = *want.Spec.DeepCopy()
+			if edit != nil {
+				edit(&cur)
+			}
+			return c.Update(ctx, &cur)
+		})
+	}
+	waitEstablished(ctx, t, c, crds)
+}
+
+// waitEstablished waits until the API server serves every CRD.
+func waitEstablished(ctx context.Context, t *testing.T, c client.Client, crds []*apiextensionsv1.CustomResourceDefinition) {
+	t.Helper()
+	for _, crd := range crds {
+		testenv.Eventually(t, 30*time.Second, func() error {
+			var cur apiextensionsv1.CustomResourceDefinition
+			if err := c.Get(ctx, client.ObjectKey{Name: crd.Name}, &cur); err != nil {
+				return err
+			}
+			for _, cond := range cur.Status.Conditions {
+				if cond.Type == apiextensionsv1.Established && cond.Status == apiextensionsv1.ConditionTrue {
+					return nil
+				}
+			}
+			return errNotEstablished
+		})
+	}
+}
+
+// get reads name into obj, retrying while the API server catches up with a
+// CRD change.
+func get(ctx context.Context, t *testing.T, c client.Client, name string, obj client.Object) {
+	t.Helper()
+	testenv.Eventually(t, 30*time.Second, func() error { return c.Get(ctx, client.ObjectKey{Name: name}, obj) })
+}
+
+func same(t *testing.T, what string, want, got any) {
+	t.Helper()
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("%s (-want +got):\n%s", what, diff)
+	}
+}
