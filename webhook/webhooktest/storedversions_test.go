@@ -2,9 +2,6 @@ package webhooktest_test
 
 import (
 	"context"
-	"errors"
-	"os"
-	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -15,7 +12,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/yaml"
 
 	"github.com/herald-lb/herald/api/v1alpha1"
 	"github.com/herald-lb/herald/api/v1alpha2"
@@ -45,7 +41,7 @@ func TestObjectsStoredAtV1alpha1ReadBack(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	herald := heraldCRDs(t)
+	herald := webhooktest.CRDs(t)
 
 	// OpenELB's first releases: v1alpha1, stored.
 	for _, crd := range herald {
@@ -56,7 +52,7 @@ func TestObjectsStoredAtV1alpha1ReadBack(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	waitEstablished(ctx, t, c, herald)
+	webhooktest.WaitEstablished(ctx, t, c, herald)
 	for _, obj := range []client.Object{
 		&v1alpha1.Eip{ObjectMeta: named("eip-v1"), Spec: v1alpha1.EipSpec{Address: "192.168.0.91-192.168.0.100", Protocol: "layer2", UsingKnownIPs: true}},
 		&v1alpha1.BgpConf{ObjectMeta: named("default"), Spec: v1alpha1.BgpConfSpec{As: 50001, RouterId: "172.22.0.10", Port: 17900}},
@@ -68,7 +64,7 @@ func TestObjectsStoredAtV1alpha1ReadBack(t *testing.T) {
 	}
 
 	// OpenELB v0.6: both served, v1alpha2 stored, conversion None.
-	replaceCRDs(ctx, t, c, herald, func(crd *apiextensionsv1.CustomResourceDefinition) {
+	webhooktest.ReplaceCRDs(ctx, t, c, herald, func(crd *apiextensionsv1.CustomResourceDefinition) {
 		crd.Spec.Conversion = &apiextensionsv1.CustomResourceConversion{Strategy: apiextensionsv1.NoneConverter}
 	})
 	eipV2 := &v1alpha2.Eip{ObjectMeta: named("eip-v2"), Spec: v1alpha2.EipSpec{Address: "10.0.0.0/28", Protocol: "layer2", Interface: "eth0", Priority: 3}}
@@ -84,7 +80,7 @@ func TestObjectsStoredAtV1alpha1ReadBack(t *testing.T) {
 	}
 
 	// Herald's CRDs, and its webhook server answering /convert.
-	replaceCRDs(ctx, t, c, herald, nil)
+	webhooktest.ReplaceCRDs(ctx, t, c, herald, nil)
 	srv, err := webhooktest.Start(ctx, env.Config, scheme)
 	if err != nil {
 		t.Fatal(err)
@@ -133,74 +129,6 @@ func TestObjectsStoredAtV1alpha1ReadBack(t *testing.T) {
 }
 
 func named(name string) metav1.ObjectMeta { return metav1.ObjectMeta{Name: name} }
-
-var errNotEstablished = errors.New("CRD not established yet")
-
-// heraldCRDs reads config/crd/bases: Herald's CRDs as released, minus
-// the conversion webhook patch (Start points them at its server).
-func heraldCRDs(t *testing.T) []*apiextensionsv1.CustomResourceDefinition {
-	t.Helper()
-	root, err := testenv.RepoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	files, err := filepath.Glob(filepath.Join(root, "config", "crd", "bases", "*.yaml"))
-	if err != nil || len(files) != 3 {
-		t.Fatalf("config/crd/bases: %v (%v)", files, err)
-	}
-	var crds []*apiextensionsv1.CustomResourceDefinition
-	for _, f := range files {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		crd := &apiextensionsv1.CustomResourceDefinition{}
-		if err := yaml.UnmarshalStrict(data, crd); err != nil {
-			t.Fatalf("%s: %v", f, err)
-		}
-		crds = append(crds, crd)
-	}
-	return crds
-}
-
-// replaceCRDs updates each installed CRD to Herald's spec, changed by
-// edit when it is not nil, as `kubectl apply` of a newer release does.
-func replaceCRDs(ctx context.Context, t *testing.T, c client.Client, crds []*apiextensionsv1.CustomResourceDefinition, edit func(*apiextensionsv1.CustomResourceDefinition)) {
-	t.Helper()
-	for _, want := range crds {
-		testenv.Eventually(t, 30*time.Second, func() error {
-			var cur apiextensionsv1.CustomResourceDefinition
-			if err := c.Get(ctx, client.ObjectKey{Name: want.Name}, &cur); err != nil {
-				return err
-			}
-			cur.Spec = *want.Spec.DeepCopy()
-			if edit != nil {
-				edit(&cur)
-			}
-			return c.Update(ctx, &cur)
-		})
-	}
-	waitEstablished(ctx, t, c, crds)
-}
-
-// waitEstablished waits until the API server serves every CRD.
-func waitEstablished(ctx context.Context, t *testing.T, c client.Client, crds []*apiextensionsv1.CustomResourceDefinition) {
-	t.Helper()
-	for _, crd := range crds {
-		testenv.Eventually(t, 30*time.Second, func() error {
-			var cur apiextensionsv1.CustomResourceDefinition
-			if err := c.Get(ctx, client.ObjectKey{Name: crd.Name}, &cur); err != nil {
-				return err
-			}
-			for _, cond := range cur.Status.Conditions {
-				if cond.Type == apiextensionsv1.Established && cond.Status == apiextensionsv1.ConditionTrue {
-					return nil
-				}
-			}
-			return errNotEstablished
-		})
-	}
-}
 
 // get reads name into obj, retrying while the API server catches up with a
 // CRD change.

@@ -2,26 +2,19 @@ package cluster
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"strconv"
 	"time"
 
-	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/herald-lb/herald/api/v1alpha2"
-	"github.com/herald-lb/herald/internal/testenv"
 	"github.com/herald-lb/herald/test/e2e/rig"
-	"github.com/herald-lb/herald/webhook/certs"
+	"github.com/herald-lb/herald/webhook/webhooktest"
 )
 
 // WebhookPort is where herald-controller's webhook server listens on
@@ -57,73 +50,18 @@ func (c *Cluster) installWebhooks(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("webhooks: %w", err)
 	}
-	root, err := testenv.RepoRoot()
-	if err != nil {
-		return fmt.Errorf("webhooks: %w", err)
-	}
-	path := filepath.Join(root, "config", "webhook", "manifests.yaml")
-	f, err := os.Open(path)
-	if err != nil {
-		return fmt.Errorf("webhooks: %w", err)
-	}
-	defer f.Close()
 	base := "https://" + host.String()
-	dec := utilyaml.NewYAMLOrJSONDecoder(f, 4096)
-	for {
-		var data json.RawMessage
-		if err := dec.Decode(&data); errors.Is(err, io.EOF) {
-			break
-		} else if err != nil {
-			return fmt.Errorf("webhooks: %s: %w", path, err)
-		}
-		var meta metav1.TypeMeta
-		if err := json.Unmarshal(data, &meta); err != nil {
-			return fmt.Errorf("webhooks: %s: %w", path, err)
-		}
-		if meta.Kind == "" {
-			continue
-		}
-		var obj client.Object
-		switch meta.Kind {
-		case "ValidatingWebhookConfiguration":
-			v := &admissionregistrationv1.ValidatingWebhookConfiguration{}
-			if err := json.Unmarshal(data, v); err != nil {
-				return fmt.Errorf("webhooks: %s: %w", path, err)
-			}
-			v.Name = certs.DefaultValidatingWebhook
-			for i := range v.Webhooks {
-				v.Webhooks[i].ClientConfig = urlConfig(base, v.Webhooks[i].ClientConfig)
-			}
-			obj = v
-		case "MutatingWebhookConfiguration":
-			m := &admissionregistrationv1.MutatingWebhookConfiguration{}
-			if err := json.Unmarshal(data, m); err != nil {
-				return fmt.Errorf("webhooks: %s: %w", path, err)
-			}
-			m.Name = certs.DefaultMutatingWebhook
-			for i := range m.Webhooks {
-				m.Webhooks[i].ClientConfig = urlConfig(base, m.Webhooks[i].ClientConfig)
-			}
-			obj = m
-		default:
-			return fmt.Errorf("webhooks: %s: unexpected kind %q", path, meta.Kind)
-		}
+	objs, err := webhooktest.Configurations(base)
+	if err != nil {
+		return fmt.Errorf("webhooks: %w", err)
+	}
+	for _, obj := range objs {
 		if err := c.Client.Create(ctx, obj); err != nil {
-			return fmt.Errorf("webhooks: create %s %s: %w", meta.Kind, obj.GetName(), err)
+			return fmt.Errorf("webhooks: create %T %s: %w", obj, obj.GetName(), err)
 		}
 	}
 	c.opts.Logf("webhook configurations point at %s (node1's 127.0.0.1:%d)", base, WebhookPort)
 	return nil
-}
-
-// urlConfig replaces a Service reference by the URL of its path on base.
-func urlConfig(base string, cc admissionregistrationv1.WebhookClientConfig) admissionregistrationv1.WebhookClientConfig {
-	path := ""
-	if cc.Service != nil && cc.Service.Path != nil {
-		path = *cc.Service.Path
-	}
-	url := base + path
-	return admissionregistrationv1.WebhookClientConfig{URL: &url, CABundle: cc.CABundle}
 }
 
 // WaitWebhooks waits until the API server gets the webhooks' answer: a
