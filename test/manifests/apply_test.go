@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"testing"
 	"time"
 
@@ -46,9 +47,9 @@ func TestReleaseAppliesToAPIServer(t *testing.T) {
 	checkSamples(ctx, t, c)
 }
 
-// checkSamples dry-runs every sample and passes the custom resources
-// through the webhooks' checks, as `kubectl apply` would with Herald
-// running.
+// checkSamples dry-runs every sample, and every YAML block of the README,
+// and passes the custom resources through the webhooks' checks, as
+// `kubectl apply` would with Herald running.
 func checkSamples(ctx context.Context, t *testing.T, c client.Client) {
 	t.Helper()
 	root, err := testenv.RepoRoot()
@@ -63,9 +64,17 @@ func checkSamples(ctx context.Context, t *testing.T, c client.Client) {
 	if err := yaml.Unmarshal(data, &kustomization); err != nil || len(kustomization.Resources) == 0 {
 		t.Fatalf("config/samples/kustomization.yaml lists no resources (%v)", err)
 	}
+	sources := map[string][]*unstructured.Unstructured{}
 	for _, file := range kustomization.Resources {
-		for _, u := range repoFile(t, "config/samples/"+file) {
+		sources[file] = repoFile(t, "config/samples/"+file)
+	}
+	sources["README.md"] = readmeObjects(t, filepath.Join(root, "README.md"))
+	for file, objs := range sources {
+		for _, u := range objs {
 			name := u.GetKind() + " " + u.GetName()
+			if u.GetKind() == "Service" && u.GetNamespace() == "" {
+				u.SetNamespace("default")
+			}
 			if err := c.Create(ctx, u.DeepCopy(), client.DryRunAll, testenv.Strict); err != nil {
 				t.Errorf("%s: dry-run create %s: %v", file, name, err)
 				continue
@@ -80,6 +89,31 @@ func checkSamples(ctx context.Context, t *testing.T, c client.Client) {
 		}
 	}
 }
+
+// readmeObjects decodes the README's ```yaml blocks: what it tells users
+// to apply must be accepted as it is.
+func readmeObjects(t *testing.T, path string) []*unstructured.Unstructured {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var objs []*unstructured.Unstructured
+	for i, block := range yamlBlock.FindAllStringSubmatch(string(data), -1) {
+		decoded, err := testenv.DecodeObjects([]byte(block[1]), fmt.Sprintf("%s yaml block %d", path, i+1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		objs = append(objs, decoded...)
+	}
+	if len(objs) == 0 {
+		t.Fatalf("%s: no yaml blocks (the modes' minimal manifests are expected there)", path)
+	}
+	return objs
+}
+
+// yamlBlock is a fenced yaml code block of a Markdown file.
+var yamlBlock = regexp.MustCompile("(?ms)^```yaml\n(.*?)^```$")
 
 // validate runs the admission webhook's defaulting and validation of a
 // custom resource; other kinds have no webhook.
