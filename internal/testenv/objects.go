@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"testing"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/yaml"
 )
 
@@ -43,4 +45,21 @@ func DecodeObjects(data []byte, source string) ([]*unstructured.Unstructured, er
 		}
 		objs = append(objs, u)
 	}
+}
+
+// Find returns the object of kind and name in objs, converted to T
+// strictly (an unknown field fails tb), or nil when there is none.
+func Find[T any](tb testing.TB, objs []*unstructured.Unstructured, kind, name string) *T {
+	tb.Helper()
+	for _, u := range objs {
+		if u.GetKind() != kind || u.GetName() != name {
+			continue
+		}
+		obj := new(T)
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructuredWithValidation(u.Object, obj, true); err != nil {
+			tb.Fatalf("%s %s: decode: %v", kind, name, err)
+		}
+		return obj
+	}
+	return nil
 }

@@ -1,12 +1,8 @@
 package bench
 
 import (
-	"fmt"
 	"os"
 	"testing"
-
-	"github.com/go-logr/logr"
-	ctrl "sigs.k8s.io/controller-runtime"
 
 	"github.com/herald-lb/herald/test/controllerproc"
 )
@@ -16,13 +12,4 @@ import (
 // does not pay for the build.
 var controllerBin controllerproc.Binary
 
-func TestMain(m *testing.M) {
-	// envtest logs through controller-runtime; its start and stop lines
-	// would drown the benchmark's own log.
-	ctrl.SetLogger(logr.Discard())
-	code := m.Run()
-	if err := controllerBin.Remove(); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(controllerBin.RunTests(m)) }

@@ -7,23 +7,14 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+
+	"github.com/herald-lb/herald/internal/testenv"
 )
 
-// find returns the object of kind and name in objs, converted to T
-// (strictly: an unknown field fails), or nil when there is none.
+// find is testenv.Find.
 func find[T any](t *testing.T, objs []*unstructured.Unstructured, kind, name string) *T {
 	t.Helper()
-	for _, u := range objs {
-		if u.GetKind() != kind || u.GetName() != name {
-			continue
-		}
-		obj := new(T)
-		if err := runtime.DefaultUnstructuredConverter.FromUnstructuredWithValidation(u.Object, obj, true); err != nil {
-			t.Fatalf("%s %s: decode: %v", kind, name, err)
-		}
-		return obj
-	}
-	return nil
+	return testenv.Find[T](t, objs, kind, name)
 }
 
 // must is find, failing when the object is missing.

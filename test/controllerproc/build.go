@@ -8,7 +8,11 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"testing"
 	"time"
+
+	"github.com/go-logr/logr"
+	ctrl "sigs.k8s.io/controller-runtime"
 
 	"github.com/herald-lb/herald/internal/testenv"
 )
@@ -84,4 +88,17 @@ func (b *Binary) Remove() error {
 		return fmt.Errorf("remove herald-controller build: %w", err)
 	}
 	return nil
+}
+
+// RunTests is the TestMain of a package whose tests or benchmarks run b:
+// it discards controller-runtime's log (envtest's start and stop lines
+// would drown the tests' own; the controllers log to files of their
+// own), runs them, removes the build and returns the exit code.
+func (b *Binary) RunTests(m *testing.M) int {
+	ctrl.SetLogger(logr.Discard())
+	code := m.Run()
+	if err := b.Remove(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+	}
+	return code
 }

@@ -127,18 +127,11 @@ func only[T any](t *testing.T, objs []*unstructured.Unstructured, kind string) *
 // when there is none.
 func named[T any](t *testing.T, objs []*unstructured.Unstructured, kind, name string) *T {
 	t.Helper()
-	for _, u := range objs {
-		if u.GetKind() != kind || u.GetName() != name {
-			continue
-		}
-		obj := new(T)
-		if err := runtime.DefaultUnstructuredConverter.FromUnstructuredWithValidation(u.Object, obj, true); err != nil {
-			t.Fatalf("%s %s: decode: %v", kind, name, err)
-		}
-		return obj
+	obj := testenv.Find[T](t, objs, kind, name)
+	if obj == nil {
+		t.Fatalf("%s: no %s named %s", releaseManifest, kind, name)
 	}
-	t.Fatalf("%s: no %s named %s", releaseManifest, kind, name)
-	return nil
+	return obj
 }
 
 // ofKind converts every object of kind in objs to T.

@@ -18,7 +18,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/intstr"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -67,19 +66,11 @@ func TestTakeOverFromOpenELB(t *testing.T) {
 	env := testenv.Start(t, testenv.Options{CRDDirectoryPaths: []string{t.TempDir()}})
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	c := newClient(t, env)
+	c := webhooktest.Client(t, env.Config)
 
 	// OpenELB's first CRDs: v1alpha1 only, stored.
 	crds := webhooktest.CRDs(t)
-	for _, crd := range crds {
-		old := crd.DeepCopy()
-		old.Spec.Versions = slices.DeleteFunc(old.Spec.Versions, func(v apiextensionsv1.CustomResourceDefinitionVersion) bool { return v.Name != "v1alpha1" })
-		old.Spec.Versions[0].Storage = true
-		if err := c.Create(ctx, old); err != nil {
-			t.Fatal(err)
-		}
-	}
-	webhooktest.WaitEstablished(ctx, t, c, crds)
+	webhooktest.InstallOpenELBv1alpha1(ctx, t, c, crds)
 	v1Objects := []client.Object{
 		&v1alpha1.Eip{ObjectMeta: openelbEipMeta("eip-bgp"), Spec: v1alpha1.EipSpec{Address: "10.10.0.0/24", Protocol: "bgp"}},
 		&v1alpha1.BgpConf{ObjectMeta: metav1.ObjectMeta{Name: v1alpha2.BgpConfName}, Spec: v1alpha1.BgpConfSpec{As: 64513, RouterId: "10.0.0.10", Port: 17900}},
@@ -91,9 +82,7 @@ func TestTakeOverFromOpenELB(t *testing.T) {
 	}
 
 	// OpenELB v0.6: both served, v1alpha2 stored, conversion None.
-	webhooktest.ReplaceCRDs(ctx, t, c, crds, func(crd *apiextensionsv1.CustomResourceDefinition) {
-		crd.Spec.Conversion = &apiextensionsv1.CustomResourceConversion{Strategy: apiextensionsv1.NoneConverter}
-	})
+	webhooktest.ReplaceCRDs(ctx, t, c, crds, webhooktest.ConversionNone)
 	v2Objects := []client.Object{
 		&v1alpha2.Eip{ObjectMeta: openelbEipMeta("eip-l2"), Spec: v1alpha2.EipSpec{Address: "10.20.0.0/28", Protocol: v1alpha2.ProtocolLayer2, Interface: "eth0"}},
 		&v1alpha2.Eip{ObjectMeta: openelbEipMeta("eip-unused"), Spec: v1alpha2.EipSpec{Address: "10.30.0.0/28", Protocol: v1alpha2.ProtocolBGP}},
@@ -405,21 +394,6 @@ func releaseCRDs(t *testing.T) []*apiextensionsv1.CustomResourceDefinition {
 		t.Fatalf("deploy/herald.yaml has %d CRDs, want 3", len(crds))
 	}
 	return crds
-}
-
-func newClient(t *testing.T, env *testenv.Env) client.Client {
-	t.Helper()
-	scheme := runtime.NewScheme()
-	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, apiextensionsv1.AddToScheme, v1alpha1.AddToScheme, v1alpha2.AddToScheme} {
-		if err := add(scheme); err != nil {
-			t.Fatal(err)
-		}
-	}
-	c, err := client.New(env.Config, client.Options{Scheme: scheme})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
 }
 
 // get reads a cluster-scoped object, retrying while the API server

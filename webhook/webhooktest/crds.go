@@ -5,13 +5,19 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
+	"github.com/herald-lb/herald/api/v1alpha1"
+	"github.com/herald-lb/herald/api/v1alpha2"
 	"github.com/herald-lb/herald/internal/testenv"
 )
 
@@ -85,4 +91,45 @@ func WaitEstablished(ctx context.Context, t testing.TB, c client.Client, crds []
 			return errNotEstablished
 		})
 	}
+}
+
+// Client returns a client for cfg whose scheme knows the core types, CRDs
+// and both of Herald's versions: what a test replaying the CRD history
+// reads and writes with.
+func Client(t testing.TB, cfg *rest.Config) client.Client {
+	t.Helper()
+	scheme := runtime.NewScheme()
+	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, apiextensionsv1.AddToScheme, v1alpha1.AddToScheme, v1alpha2.AddToScheme} {
+		if err := add(scheme); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c, err := client.New(cfg, client.Options{Scheme: scheme})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// InstallOpenELBv1alpha1 creates the CRDs as OpenELB's first releases had
+// them: v1alpha1 only, stored, so that objects written now stay at
+// v1alpha1 in etcd. It returns once they are served.
+func InstallOpenELBv1alpha1(ctx context.Context, t testing.TB, c client.Client, crds []*apiextensionsv1.CustomResourceDefinition) {
+	t.Helper()
+	for _, crd := range crds {
+		old := crd.DeepCopy()
+		old.Spec.Versions = slices.DeleteFunc(old.Spec.Versions, func(v apiextensionsv1.CustomResourceDefinitionVersion) bool { return v.Name != "v1alpha1" })
+		old.Spec.Versions[0].Storage = true
+		if err := c.Create(ctx, old); err != nil {
+			t.Fatal(err)
+		}
+	}
+	WaitEstablished(ctx, t, c, crds)
+}
+
+// ConversionNone is the ReplaceCRDs edit of OpenELB v0.6's CRDs: both
+// versions served, v1alpha2 stored, conversion None (the API server only
+// relabels objects between versions).
+func ConversionNone(crd *apiextensionsv1.CustomResourceDefinition) {
+	crd.Spec.Conversion = &apiextensionsv1.CustomResourceConversion{Strategy: apiextensionsv1.NoneConverter}
 }

@@ -9,8 +9,6 @@ import (
 	"github.com/google/go-cmp/cmp"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/herald-lb/herald/api/v1alpha1"
@@ -31,28 +29,11 @@ func TestObjectsStoredAtV1alpha1ReadBack(t *testing.T) {
 	env := testenv.Start(t, testenv.Options{CRDDirectoryPaths: []string{t.TempDir()}})
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	scheme := runtime.NewScheme()
-	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, apiextensionsv1.AddToScheme, v1alpha1.AddToScheme, v1alpha2.AddToScheme} {
-		if err := add(scheme); err != nil {
-			t.Fatal(err)
-		}
-	}
-	c, err := client.New(env.Config, client.Options{Scheme: scheme})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := webhooktest.Client(t, env.Config)
 	herald := webhooktest.CRDs(t)
 
 	// OpenELB's first releases: v1alpha1, stored.
-	for _, crd := range herald {
-		old := crd.DeepCopy()
-		old.Spec.Versions = slices.DeleteFunc(old.Spec.Versions, func(v apiextensionsv1.CustomResourceDefinitionVersion) bool { return v.Name != "v1alpha1" })
-		old.Spec.Versions[0].Storage = true
-		if err := c.Create(ctx, old); err != nil {
-			t.Fatal(err)
-		}
-	}
-	webhooktest.WaitEstablished(ctx, t, c, herald)
+	webhooktest.InstallOpenELBv1alpha1(ctx, t, c, herald)
 	for _, obj := range []client.Object{
 		&v1alpha1.Eip{ObjectMeta: named("eip-v1"), Spec: v1alpha1.EipSpec{Address: "192.168.0.91-192.168.0.100", Protocol: "layer2", UsingKnownIPs: true}},
 		&v1alpha1.BgpConf{ObjectMeta: named("default"), Spec: v1alpha1.BgpConfSpec{As: 50001, RouterId: "172.22.0.10", Port: 17900}},
@@ -64,9 +45,7 @@ func TestObjectsStoredAtV1alpha1ReadBack(t *testing.T) {
 	}
 
 	// OpenELB v0.6: both served, v1alpha2 stored, conversion None.
-	webhooktest.ReplaceCRDs(ctx, t, c, herald, func(crd *apiextensionsv1.CustomResourceDefinition) {
-		crd.Spec.Conversion = &apiextensionsv1.CustomResourceConversion{Strategy: apiextensionsv1.NoneConverter}
-	})
+	webhooktest.ReplaceCRDs(ctx, t, c, herald, webhooktest.ConversionNone)
 	eipV2 := &v1alpha2.Eip{ObjectMeta: named("eip-v2"), Spec: v1alpha2.EipSpec{Address: "10.0.0.0/28", Protocol: "layer2", Interface: "eth0", Priority: 3}}
 	testenv.Eventually(t, 30*time.Second, func() error { return c.Create(ctx, eipV2) })
 	// What conversion None does to the v1alpha1 BgpConf: routerID and
@@ -81,7 +60,7 @@ func TestObjectsStoredAtV1alpha1ReadBack(t *testing.T) {
 
 	// Herald's CRDs, and its webhook server answering /convert.
 	webhooktest.ReplaceCRDs(ctx, t, c, herald, nil)
-	srv, err := webhooktest.Start(ctx, env.Config, scheme)
+	srv, err := webhooktest.Start(ctx, env.Config, c.Scheme())
 	if err != nil {
 		t.Fatal(err)
 	}
