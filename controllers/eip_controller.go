@@ -85,7 +85,7 @@ type EipReconciler struct {
 // +kubebuilder:rbac:groups=network.kubesphere.io,resources=eips/finalizers,verbs=update
 
 // Reconcile writes one Eip's status and finalizer.
-func (r *EipReconciler) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
+func (r *EipReconciler) Reconcile(ctx context.Context, req reconcile.Request) (res reconcile.Result, err error) {
 	var eip v1alpha2.Eip
 	if err := r.Client.Get(ctx, req.NamespacedName, &eip); err != nil {
 		if apierrors.IsNotFound(err) {
@@ -107,8 +107,17 @@ func (r *EipReconciler) Reconcile(ctx context.Context, req reconcile.Request) (r
 	if err != nil {
 		return reconcile.Result{}, fmt.Errorf("eip %q: %w", eip.Name, err)
 	}
-	if err := r.syncFinalizer(ctx, &eip, inUse > 0); err != nil {
-		return reconcile.Result{}, err
+	if finalizerErr := r.syncFinalizer(ctx, &eip, inUse > 0); finalizerErr != nil {
+		// Go on: the status must tell the truth about the pool even while
+		// the finalizer cannot be written (a webhook that is not Herald's
+		// refusing Eip updates, say; status is a subresource it does not
+		// gate). The error still fails this reconcile, which retries it
+		// with backoff.
+		defer func() {
+			if err == nil {
+				res, err = reconcile.Result{}, finalizerErr
+			}
+		}()
 	}
 	// Every allocation asks for a refresh; computing the status walks every
 	// address in use, so it runs at most once per interval, and the
@@ -154,7 +163,7 @@ func (r *EipReconciler) Reconcile(ctx context.Context, req reconcile.Request) (r
 	}
 	prev := r.previousForVRIDs(&eip, rep)
 	prevReady := meta.FindStatusCondition(eip.Status.Conditions, v1alpha2.ConditionReady).DeepCopy()
-	res, err := r.writeStatus(ctx, &eip, st)
+	res, err = r.writeStatus(ctx, &eip, st)
 	if err != nil {
 		return res, err
 	}
@@ -191,6 +200,7 @@ func (r *EipReconciler) syncFinalizer(ctx context.Context, eip *v1alpha2.Eip, in
 		controllerutil.RemoveFinalizer(eip, EipFinalizer)
 	}
 	if err := r.Client.Patch(ctx, eip, client.MergeFromWithOptions(orig, client.MergeFromWithOptimisticLock{})); err != nil {
+		*eip = *orig
 		return fmt.Errorf("eip %q: %s finalizer: %w", eip.Name, verb, err)
 	}
 	return nil

@@ -55,7 +55,8 @@ const (
 //     herald-controller starts with its webhooks.
 //
 // Then: Herald reports openelb-admission (a ForeignWebhook event naming
-// the kubectl command) and deletes nothing; every object reads through
+// the kubectl command) and deletes nothing, and the Eips' status is right
+// even while it blocks their updates; every object reads through
 // v1alpha2 with its fields, renamed ones included, and through v1alpha1
 // (the KubeSphere console's BgpConf list); every Service keeps its
 // address, loses only OpenELB's finalizer and keeps its annotations and
@@ -201,6 +202,15 @@ func TestTakeOverFromOpenELB(t *testing.T) {
 		if !slices.Contains(e.Finalizers, controllers.EipFinalizer) {
 			t.Errorf("eip-unused lost its finalizer through openelb-admission: %v", e.Finalizers)
 		}
+		// Its status still tells the truth: status is a subresource the
+		// leftover does not gate.
+		testenv.Eventually(t, 30*time.Second, func() error {
+			get(ctx, t, c, "eip-unused", &e)
+			if e.Status.Usage != 0 || len(e.Status.Used) != 0 {
+				return fmt.Errorf("eip-unused: usage %d, used %v while OpenELB's configuration blocks its updates", e.Status.Usage, e.Status.Used)
+			}
+			return nil
+		})
 		if err := c.Get(ctx, client.ObjectKeyFromObject(leftover), &admissionregistrationv1.ValidatingWebhookConfiguration{}); err != nil {
 			t.Errorf("openelb-admission: %v (Herald must never delete it)", err)
 		}
