@@ -42,6 +42,11 @@ type BGPMode struct {
 	// so the speaker caches no Secret.
 	Secrets client.Reader
 	Log     logr.Logger
+	// Leaving tells at Shutdown whether Herald is being uninstalled
+	// (UninstallCheck.Leaving); nil means never. Only graceful restart
+	// asks: an uninstall withdraws instead of leaving the routers to keep
+	// the routes for a restart that will not come.
+	Leaving func(context.Context) (bool, string)
 
 	mu sync.Mutex
 	// last is the configuration last applied, for status and Shutdown.
@@ -170,9 +175,10 @@ func reportShadowed(cfg *bgp.Config, shadowed []bgpconfig.Shadow) {
 	}
 }
 
-// Shutdown withdraws every route, unless graceful restart is configured:
-// then the sessions are dropped without a NOTIFICATION, so the routers
-// keep the routes while the speaker restarts.
+// Shutdown withdraws every route, unless graceful restart is configured
+// and Herald is not being uninstalled (Leaving): then the sessions are
+// dropped without a NOTIFICATION, so the routers keep the routes while the
+// speaker restarts.
 func (m *BGPMode) Shutdown(ctx context.Context) error {
 	m.mu.Lock()
 	graceful := false
@@ -180,6 +186,15 @@ func (m *BGPMode) Shutdown(ctx context.Context) error {
 		graceful = graceful || p.GracefulRestart.Enabled
 	}
 	m.mu.Unlock()
+	if graceful && m.Leaving != nil {
+		leaving, why := m.Leaving(ctx)
+		if leaving {
+			m.Log.Info("Herald is being uninstalled: withdrawing the routes instead of a graceful restart", "reason", why)
+			graceful = false
+		} else {
+			m.Log.Info("stopping for a restart: the routers keep the routes (graceful restart)", "reason", why)
+		}
+	}
 	m.Log.Info("stopping BGP", "gracefulRestart", graceful)
 	return m.Router.Stop(ctx, graceful)
 }

@@ -3,6 +3,7 @@ package speaker
 import (
 	"context"
 	"fmt"
+	"github.com/go-logr/logr"
 	"net/netip"
 	"testing"
 	"time"
@@ -162,16 +163,34 @@ func TestBGPModeAnnounces(t *testing.T) {
 	})
 }
 
+// TestBGPModeShutdown: graceful restart keeps the routes at the routers
+// on a restart, not on an uninstall (Leaving), and Leaving is asked only
+// when graceful restart is on.
 func TestBGPModeShutdown(t *testing.T) {
-	for _, graceful := range []bool{false, true} {
+	for _, tc := range []struct {
+		graceful, leaving bool
+		want              bool
+	}{
+		{graceful: false, want: false},
+		{graceful: true, want: true},
+		{graceful: true, leaving: true, want: false},
+		{graceful: false, leaving: true, want: false},
+	} {
 		router := &fakeRouter{}
-		m := &BGPMode{Node: "n", Router: router}
-		m.last = bgp.Config{Peers: []bgp.Peer{{Name: "tor", GracefulRestart: bgp.GracefulRestart{Enabled: graceful}}}}
+		asked := false
+		m := &BGPMode{Node: "n", Router: router, Log: logr.Discard(), Leaving: func(context.Context) (bool, string) {
+			asked = true
+			return tc.leaving, "test"
+		}}
+		m.last = bgp.Config{Peers: []bgp.Peer{{Name: "tor", GracefulRestart: bgp.GracefulRestart{Enabled: tc.graceful}}}}
 		if err := m.Shutdown(context.Background()); err != nil {
 			t.Fatal(err)
 		}
-		if router.stopped == nil || *router.stopped != graceful {
-			t.Errorf("graceful restart %v: Stop(graceful=%v), want %v", graceful, router.stopped, graceful)
+		if router.stopped == nil || *router.stopped != tc.want {
+			t.Errorf("graceful restart %v, leaving %v: Stop(graceful=%v), want %v", tc.graceful, tc.leaving, router.stopped, tc.want)
+		}
+		if asked != tc.graceful {
+			t.Errorf("graceful restart %v: Leaving asked %v", tc.graceful, asked)
 		}
 	}
 }

@@ -39,7 +39,7 @@ import (
 const speakerGCPercent = 25
 
 type flags struct {
-	node, class              string
+	node, class, podName     string
 	secretNamespace          string
 	metricsAddr, probeAddr   string
 	statusPeriod, stopBudget time.Duration
@@ -54,6 +54,7 @@ func parseFlags() flags {
 	flag.StringVar(&f.node, "node-name", os.Getenv("NODE_NAME"), "this node's name (the DaemonSet passes spec.nodeName); defaults to $NODE_NAME")
 	flag.StringVar(&f.secretNamespace, "secret-namespace", podNamespace(),
 		"Herald's namespace: the only one whose Secrets the speaker reads for BgpPeer passwords (spec.conf.authPasswordSecretRef, whose empty namespace means this one); defaults to $POD_NAMESPACE")
+	flag.StringVar(&f.podName, "pod-name", os.Getenv("POD_NAME"), "this speaker's pod, whose DaemonSet and namespace tell an uninstall from a rollout at SIGTERM (BGP graceful restart is kept only for a rollout); defaults to $POD_NAME")
 	flag.StringVar(&f.class, "load-balancer-class", optin.DefaultLoadBalancerClass, "spec.loadBalancerClass Herald answers to")
 	flag.StringVar(&f.metricsAddr, "metrics-bind-address", ":7472", "address of the Prometheus /metrics endpoint; 0 disables it")
 	flag.StringVar(&f.probeAddr, "health-probe-bind-address", ":7473", "address of /healthz and /readyz")
@@ -144,7 +145,8 @@ func run(f flags) error {
 	if err != nil {
 		return fmt.Errorf("start bgp router: %w", err)
 	}
-	mode := &speaker.BGPMode{Node: f.node, Namespace: f.secretNamespace, Router: router, Secrets: mgr.GetAPIReader(), Log: log.WithName("bgp")}
+	mode := &speaker.BGPMode{Node: f.node, Namespace: f.secretNamespace, Router: router, Secrets: mgr.GetAPIReader(), Log: log.WithName("bgp"),
+		Leaving: speaker.UninstallCheck{Reader: mgr.GetAPIReader(), PodName: f.podName, Namespace: f.secretNamespace}.Leaving}
 	status.Mode = mode
 	svcInformer, err := mgr.GetCache().GetInformer(context.Background(), &corev1.Service{})
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -59,6 +60,7 @@ func TestBGP(t *testing.T) {
 		{"APIServerUnreachableKeepsRoutes", testAPIServerUnreachable},
 		{"WrongASReportedOthersUnaffected", testWrongAS},
 		{"GracefulRestartNoRouteChange", testGracefulRestart},
+		{"UninstallWithdrawsDespiteGracefulRestart", testUninstallWithdraws},
 		{"Metrics", testMetrics},
 		{"ServiceCIDRs", testServiceCIDRs},
 		{"NoLeasesWithoutLayer2", testNoLeasesWithoutLayer2},
@@ -648,6 +650,90 @@ func testGracefulRestart(ctx context.Context, t *testing.T, c *cluster.Cluster) 
 	}
 	t.Logf("TIMING speaker SIGTERM -> restarted, graceful restart done at the router: %v", time.Since(stopped).Round(time.Millisecond))
 	assertNoRouteEvents(t, events, hostRoute(ip))
+	waitRoute(ctx, t, c, ip, c.Nodes...)
+	deleteService(ctx, t, c, svc)
+	waitRoute(ctx, t, c, ip)
+}
+
+// testUninstallWithdraws: with graceful restart on (the previous step
+// turned it on), a speaker stopped for a rollout keeps its routes at the
+// router; one stopped because Herald is being uninstalled (its pod's
+// DaemonSet deleted, as `helm uninstall` does) withdraws them at once
+// instead of leaving the router a black hole for the 30 s restart time.
+// The testbed has no kubelet: the DaemonSet and the pod are objects only,
+// which is all the speaker reads.
+func testUninstallWithdraws(ctx context.Context, t *testing.T, c *cluster.Cluster) {
+	victim := c.Nodes[2]
+	labels := map[string]string{"app.kubernetes.io/name": "herald", "app.kubernetes.io/component": "speaker"}
+	podSpec := corev1.PodSpec{Containers: []corev1.Container{{Name: "speaker", Image: "herald-speaker:e2e"}}}
+	ds := &appsv1.DaemonSet{
+		ObjectMeta: metav1.ObjectMeta{Namespace: cluster.SpeakerNamespace, Name: "herald-speaker"},
+		Spec: appsv1.DaemonSetSpec{
+			Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels}, Spec: podSpec},
+		},
+	}
+	if err := c.Client.Create(ctx, ds); err != nil {
+		t.Fatal(err)
+	}
+	podSpec.NodeName = victim.Name
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{
+			Namespace: cluster.SpeakerNamespace, Name: "herald-speaker-" + victim.Name, Labels: labels,
+			OwnerReferences: []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "DaemonSet", Name: ds.Name, UID: ds.UID, Controller: ptr.To(true)}},
+		},
+		Spec: podSpec,
+	}
+	if err := c.Client.Create(ctx, pod); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = c.Client.Delete(context.WithoutCancel(ctx), pod) }()
+
+	// The victim's speaker, now knowing its pod.
+	restartSpeaker := func(args ...string) {
+		t.Helper()
+		if err := victim.Speaker.Signal(syscall.SIGTERM); err != nil {
+			t.Fatal(err)
+		}
+		if err := victim.Speaker.Wait(ctx); err != nil {
+			t.Logf("speaker exit: %v", err)
+		}
+		if err := victim.StartSpeaker(args...); err != nil {
+			t.Fatal(err)
+		}
+		if err := victim.WaitSpeakerReady(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	restartSpeaker("--pod-name=" + pod.Name)
+	svc := cluster.LoadBalancer(testNS, "uninstall", bgpEip4)
+	ip := createService(ctx, t, c, svc)
+	waitRoute(ctx, t, c, ip, c.Nodes...)
+
+	// helm uninstall deletes the DaemonSet, then the pods go.
+	if err := c.Client.Delete(ctx, ds, client.PropagationPolicy(metav1.DeletePropagationBackground)); err != nil {
+		t.Fatal(err)
+	}
+	logged := victim.Speaker.LogSize()
+	stopped := time.Now()
+	if err := victim.Speaker.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := victim.Speaker.Wait(ctx); err != nil {
+		t.Logf("speaker exit: %v", err)
+	}
+	// Well inside the 30 s graceful-restart time the router would keep a
+	// restarting speaker's routes for.
+	waitRouteWithin(ctx, t, c, hostRoute(ip), 10*time.Second, c.Nodes[0], c.Nodes[1])
+	t.Logf("TIMING uninstall: speaker SIGTERM -> its route gone at the router: %v", time.Since(stopped).Round(time.Millisecond))
+	if log := victim.Speaker.LogSince(logged); !strings.Contains(log, "Herald is being uninstalled") {
+		t.Errorf("the speaker did not log the uninstall; its log:\n%s", log)
+	}
+
+	// Leave the testbed as found: the speaker back, without a pod.
+	if err := victim.StartSpeaker(); err != nil {
+		t.Fatal(err)
+	}
 	waitRoute(ctx, t, c, ip, c.Nodes...)
 	deleteService(ctx, t, c, svc)
 	waitRoute(ctx, t, c, ip)
