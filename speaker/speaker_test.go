@@ -3,11 +3,11 @@ package speaker
 import (
 	"context"
 	"fmt"
-	"github.com/go-logr/logr"
 	"net/netip"
 	"testing"
 	"time"
 
+	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
