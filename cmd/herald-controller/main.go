@@ -73,6 +73,12 @@ func parseFlags() flags {
 	flag.StringVar(&f.certs.ServiceName, "webhook-service-name", certs.DefaultServiceName, "Service in front of the webhook server")
 	flag.StringVar(&f.certs.ValidatingWebhookConfiguration, "validating-webhook-configuration", certs.DefaultValidatingWebhook, "configuration whose caBundle is managed")
 	flag.StringVar(&f.certs.MutatingWebhookConfiguration, "mutating-webhook-configuration", certs.DefaultMutatingWebhook, "configuration whose caBundle is managed")
+	flag.DurationVar(&f.certs.CAValidity, "webhook-ca-validity", certs.DefaultCAValidity, "lifetime of a new webhook CA")
+	flag.DurationVar(&f.certs.CertValidity, "webhook-cert-validity", certs.DefaultCertValidity, "lifetime of a new serving certificate")
+	flag.Float64Var(&f.certs.RefreshFraction, "webhook-cert-refresh-fraction", certs.DefaultRefreshFraction, "share of a certificate's lifetime after which it is replaced (between 0 and 1)")
+	flag.DurationVar(&f.certs.PropagationDelay, "webhook-ca-propagation-delay", certs.DefaultPropagationDelay,
+		"how long a new CA sits in the caBundles before it signs the serving certificate; keep it well below ca-validity × (1 - refresh-fraction)")
+	flag.DurationVar(&f.certs.CheckInterval, "webhook-cert-check-interval", certs.DefaultCheckInterval, "how often the Secret, the certificate files and the caBundles are checked and repaired")
 	flag.StringVar(&f.conversionCRDs, "conversion-crds", strings.Join(certs.DefaultCRDs(), ","),
 		"comma-separated CRDs whose conversion webhook caBundle is managed (those with conversion strategy Webhook); empty for none")
 	bindVRRPFlags(flag.CommandLine, &f)
@@ -154,6 +160,30 @@ func run(f flags) error {
 
 // setupWebhooks writes the serving certificates before the manager starts
 // its webhook server, which refuses to start without them.
+// checkCertFlags refuses certificate timings that would break rotation,
+// naming the flag.
+func (f flags) checkCertFlags() error {
+	for _, d := range []struct {
+		flag  string
+		value time.Duration
+	}{
+		{"--webhook-ca-validity", f.certs.CAValidity}, {"--webhook-cert-validity", f.certs.CertValidity},
+		{"--webhook-ca-propagation-delay", f.certs.PropagationDelay}, {"--webhook-cert-check-interval", f.certs.CheckInterval},
+	} {
+		if d.value <= 0 {
+			return fmt.Errorf("%s: %v: must be positive", d.flag, d.value)
+		}
+	}
+	if r := f.certs.RefreshFraction; r <= 0 || r >= 1 {
+		return fmt.Errorf("--webhook-cert-refresh-fraction: %v: must be between 0 and 1", r)
+	}
+	if rest := time.Duration(float64(f.certs.CAValidity) * (1 - f.certs.RefreshFraction)); f.certs.PropagationDelay >= rest {
+		return fmt.Errorf("--webhook-ca-propagation-delay: %v: must be below the CA's remaining life at rotation, %v (--webhook-ca-validity × (1 - --webhook-cert-refresh-fraction))",
+			f.certs.PropagationDelay, rest)
+	}
+	return nil
+}
+
 func setupWebhooks(ctx context.Context, mgr ctrl.Manager, f flags) error {
 	for _, text := range strings.Split(f.certIPs, ",") {
 		if text = strings.TrimSpace(text); text == "" {
@@ -170,6 +200,9 @@ func setupWebhooks(ctx context.Context, mgr ctrl.Manager, f flags) error {
 		if name = strings.TrimSpace(name); name != "" {
 			f.certs.CRDs = append(f.certs.CRDs, name)
 		}
+	}
+	if err := f.checkCertFlags(); err != nil {
+		return err
 	}
 	if _, err := certs.Setup(ctx, mgr, f.certs); err != nil {
 		return fmt.Errorf("webhook certificates: %w", err)
