@@ -1,0 +1,150 @@
+package kcluster
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"os"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/go-logr/logr"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/herald-lb/herald/test/e2e/rig"
+)
+
+func TestMain(m *testing.M) {
+	ctrl.SetLogger(logr.Discard())
+	os.Exit(rig.Main(m))
+}
+
+// setup brings a cluster up for one test and down when it ends; it skips
+// (loudly) without root or without the builds and images.
+func setup(t *testing.T, opts Options) *Cluster {
+	t.Helper()
+	rig.SkipUnlessAvailable(t)
+	if _, err := FindBinaries(); err != nil {
+		t.Skipf("SKIPPING %s: %v", t.Name(), err)
+	}
+	if _, err := FindImage("herald-pause"); err != nil {
+		t.Skipf("SKIPPING %s: %v", t.Name(), err)
+	}
+	opts.Logf = t.Logf
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	c, err := Up(ctx, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			c.DumpLogs(t.Logf, 40)
+		}
+		if err := c.Down(); err != nil {
+			t.Errorf("cluster down: %v", err)
+		}
+		if t.Failed() {
+			t.Logf("state kept in %s", c.StateDir)
+			return
+		}
+		if err := os.RemoveAll(c.StateDir); err != nil {
+			t.Errorf("remove state dir: %v", err)
+		}
+	})
+	return c
+}
+
+// TestOneNode is the first proof of the cluster testbed: one real kubelet
+// with containerd in a rig namespace registers its Node, which turns
+// Ready; a pod on the pod network gets an address from the node's CNI
+// range and is reachable from the node; a hostNetwork pod's process lives
+// in the node's own network namespace; and Down leaves nothing behind.
+func TestOneNode(t *testing.T) {
+	c := setup(t, Options{Nodes: 1})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	n := c.Nodes()[0]
+
+	const ns = "kcluster"
+	for _, obj := range []client.Object{
+		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}},
+		// No controller-manager yet: nobody creates the default
+		// ServiceAccount the admission plugin insists on.
+		&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "default", Namespace: ns}},
+	} {
+		if err := c.Client.Create(ctx, obj); err != nil {
+			t.Fatalf("create %T: %v", obj, err)
+		}
+	}
+	podNet := c.pausePod(ns, "podnet", n.Name, false)
+	hostNet := c.pausePod(ns, "hostnet", n.Name, true)
+	for _, p := range []*corev1.Pod{podNet, hostNet} {
+		if err := c.Client.Create(ctx, p); err != nil {
+			t.Fatalf("create pod %s: %v", p.Name, err)
+		}
+	}
+	for _, p := range []*corev1.Pod{podNet, hostNet} {
+		if err := c.waitRunning(ctx, p); err != nil {
+			t.Fatalf("%v\nkubelet.log:\n%s\ncontainerd.log:\n%s", err, n.Log("kubelet", 40), n.Log("containerd", 20))
+		}
+	}
+
+	// The pod network: an address from the node's range, reachable from
+	// the node over the CNI bridge.
+	ip, err := netip.ParseAddr(podNet.Status.PodIP)
+	if err != nil || !n.PodCIDR.Contains(ip) {
+		t.Fatalf("pod %s: IP %q not in the node's pod CIDR %s (%v)", podNet.Name, podNet.Status.PodIP, n.PodCIDR, err)
+	}
+	if err := c.Ping(ctx, n.NS, ip); err != nil {
+		t.Errorf("ping pod %s at %s from node %s: %v", podNet.Name, ip, n.Name, err)
+	}
+
+	// Which network namespace each pod's process is in.
+	nodeNet, err := nsInode("/run/netns/" + n.NS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		pod      *corev1.Pod
+		sameAsNS bool
+	}{{podNet, false}, {hostNet, true}} {
+		pid, err := n.containerPID(tc.pod)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := nsInode(fmt.Sprintf("/proc/%d/ns/net", pid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if (got == nodeNet) != tc.sameAsNS {
+			t.Errorf("pod %s (pid %d): network namespace %d, node's %d, want same=%v", tc.pod.Name, pid, got, nodeNet, tc.sameAsNS)
+		}
+		if tc.sameAsNS {
+			// It sees the node's interfaces: eth0 on the rig's LAN.
+			dev, err := os.ReadFile(fmt.Sprintf("/proc/%d/net/dev", pid))
+			if err != nil || !strings.Contains(string(dev), rig.LANLink+":") {
+				t.Errorf("pod %s: %s not among its interfaces (%v):\n%s", tc.pod.Name, rig.LANLink, err, dev)
+			}
+		}
+	}
+	if hostNet.Status.PodIP != n.LAN.IPv4.Addr().String() {
+		t.Errorf("pod %s: IP %q, want the node's %s", hostNet.Name, hostNet.Status.PodIP, n.LAN.IPv4.Addr())
+	}
+	t.Logf("pods Running: %s at %s (pod network), %s at %s (node's network)", podNet.Name, podNet.Status.PodIP, hostNet.Name, hostNet.Status.PodIP)
+}
+
+// nsInode identifies the network namespace at path (a /run/netns bind
+// mount or /proc/<pid>/ns/net) by its inode.
+func nsInode(path string) (uint64, error) {
+	var st syscall.Stat_t
+	if err := syscall.Stat(path, &st); err != nil {
+		return 0, fmt.Errorf("namespace %s: %w", path, err)
+	}
+	return st.Ino, nil
+}
