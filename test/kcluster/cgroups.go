@@ -144,7 +144,9 @@ func cgroupPIDs(name string) ([]int, error) {
 // removeCgroupRoot kills, by PID, every process left in the node's cgroup
 // root (SIGKILL: by then the kubelet and containerd are gone and nobody
 // would stop them gracefully), then removes its directories, deepest first.
-func removeCgroupRoot(name string) error {
+// It returns how many processes it killed.
+func removeCgroupRoot(name string) (int, error) {
+	killed := map[int]bool{}
 	err := rig.Eventually(context.Background(), 10*time.Second, 50*time.Millisecond, func(context.Context) error {
 		pids, err := cgroupPIDs(name)
 		if err != nil {
@@ -152,6 +154,7 @@ func removeCgroupRoot(name string) error {
 		}
 		for _, pid := range pids {
 			_ = syscall.Kill(pid, syscall.SIGKILL) // ESRCH: already gone
+			killed[pid] = true
 		}
 		if len(pids) > 0 {
 			return fmt.Errorf("processes in cgroup root %s: %v", name, pids)
@@ -169,7 +172,43 @@ func removeCgroupRoot(name string) error {
 		return errors.Join(errs...)
 	})
 	if err != nil {
-		return fmt.Errorf("remove cgroup root %s: %w", name, err)
+		return len(killed), fmt.Errorf("remove cgroup root %s: %w", name, err)
 	}
-	return nil
+	return len(killed), nil
+}
+
+// cleanupStaleCgroups removes the cgroup roots of nodes whose test process
+// is gone (a crash or a SIGKILL skips Down): their containers, which live
+// in pod network namespaces the rig's sweep by namespace does not see, are
+// killed by PID first. Roots are named <rig prefix><node>, the prefix
+// holding the owner's PID; a live owner's roots are left alone.
+func cleanupStaleCgroups() error {
+	mounts, err := cgroupMounts()
+	if err != nil {
+		return err
+	}
+	stale := map[string]bool{}
+	for _, m := range mounts {
+		entries, _ := os.ReadDir(m)
+		for _, e := range entries {
+			rest, ok := strings.CutPrefix(e.Name(), rig.NamePrefix)
+			if !ok || !e.IsDir() {
+				continue
+			}
+			pid, err := strconv.Atoi(strings.SplitN(rest, "-", 2)[0])
+			if err != nil {
+				continue
+			}
+			if _, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); errors.Is(err, fs.ErrNotExist) {
+				stale[e.Name()] = true
+			}
+		}
+	}
+	var errs []error
+	for name := range stale {
+		if _, err := removeCgroupRoot(name); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
 }

@@ -5,9 +5,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -27,6 +30,9 @@ type Binaries struct {
 	// Runc is Debian's runc; CNI is Debian's containernetworking-plugins.
 	Runc, CNI string
 }
+
+// KubeletPort is every kubelet's API port, inside its node's namespace.
+const KubeletPort = 10250
 
 // Programs the nodes need besides Binaries.Dir's.
 var nodeBinaries = []string{"kubelet", "containerd", "containerd-shim-runc-v2", "ctr"}
@@ -91,6 +97,7 @@ type Cluster struct {
 	bin     Binaries
 	opts    Options
 	sysctls Sysctls
+	egress  *egressProxy
 	absent  []string // hostPaths that did not exist before Up
 	nodes   []*Node
 }
@@ -148,7 +155,13 @@ func Up(ctx context.Context, opts Options) (c *Cluster, err error) {
 		}
 	}()
 
-	if c.Env, err = testenv.New(testenv.Options{}); err != nil {
+	if c.egress, err = startEgressProxy(r.StateDir); err != nil {
+		return c, err
+	}
+	c.Env, err = testenv.New(testenv.Options{APIServerFlags: map[string][]string{
+		"egress-selector-config-file": {c.egress.ConfigFile},
+	}})
+	if err != nil {
 		return c, err
 	}
 	c.Client = c.Env.Client
@@ -168,6 +181,9 @@ func Up(ctx context.Context, opts Options) (c *Cluster, err error) {
 			return c, err
 		}
 		if err := n.importImages(ctx, append([]Image{pause}, opts.Images...)...); err != nil {
+			return c, err
+		}
+		if err := c.exposeKubelet(ctx, n); err != nil {
 			return c, err
 		}
 	}
@@ -215,6 +231,11 @@ func (c *Cluster) Down() error {
 	}
 	if err := c.Rig.Down(); err != nil {
 		errs = append(errs, err)
+	}
+	if c.egress != nil {
+		if err := c.egress.Close(); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if c.Env != nil {
 		if err := c.Env.Stop(); err != nil {
@@ -284,4 +305,19 @@ func mountsUnder(dirs ...string) ([]string, error) {
 		}
 	}
 	return out, sc.Err()
+}
+
+// exposeKubelet makes node n's kubelet API reachable by the API server: a
+// relay from the host into the node's loopback, and the egress proxy's
+// routes for the addresses the API server may dial (the Node's Hostname
+// and InternalIP addresses, with the kubelet port).
+func (c *Cluster) exposeKubelet(ctx context.Context, n *Node) error {
+	hostAP, err := c.ExposeToHost(ctx, n.NS, netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), KubeletPort))
+	if err != nil {
+		return fmt.Errorf("node %s: kubelet API: %w", n.Name, err)
+	}
+	for _, host := range []string{n.Name, n.LAN.IPv4.Addr().String()} {
+		c.egress.Map(net.JoinHostPort(host, strconv.Itoa(KubeletPort)), hostAP.String())
+	}
+	return nil
 }

@@ -78,3 +78,16 @@ func (n *Node) importImages(ctx context.Context, ims ...Image) error {
 	}
 	return nil
 }
+
+// Images lists the image names in the node's containerd, in the CRI's
+// namespace.
+func (n *Node) Images(ctx context.Context) ([]string, error) {
+	ictx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ictx, filepath.Join(n.cfg.Bin, "ctr"), "--address", n.cfg.Socket,
+		"-n", "k8s.io", "images", "ls", "-q").CombinedOutput()
+	if err != nil {
+		return nil, fmt.Errorf("node %s: list images: %w: %s", n.Name, err, strings.TrimSpace(string(out)))
+	}
+	return strings.Fields(string(out)), nil
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -21,6 +22,14 @@ import (
 
 func TestMain(m *testing.M) {
 	ctrl.SetLogger(logr.Discard())
+	// Before rig.Main's sweep: a crashed run's containers sit in pod
+	// network namespaces that sweep does not reach.
+	if rig.Available() == nil {
+		if err := cleanupStaleCgroups(); err != nil {
+			fmt.Fprintln(os.Stderr, "kcluster: clean up stale cgroup roots:", err)
+			os.Exit(1)
+		}
+	}
 	os.Exit(rig.Main(m))
 }
 
@@ -66,10 +75,25 @@ func setup(t *testing.T, opts Options) *Cluster {
 // range and is reachable from the node; a hostNetwork pod's process lives
 // in the node's own network namespace; and Down leaves nothing behind.
 func TestOneNode(t *testing.T) {
-	c := setup(t, Options{Nodes: 1})
+	controller, err := FindImage("herald-controller")
+	if err != nil {
+		t.Skipf("SKIPPING %s: %v", t.Name(), err)
+	}
+	c := setup(t, Options{Nodes: 1, Images: []Image{controller}})
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	n := c.Nodes()[0]
+
+	// The imported images are in the namespace the CRI uses.
+	refs, err := n.Images(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{c.Pause.Ref, controller.Ref} {
+		if !slices.Contains(refs, want) {
+			t.Errorf("node %s: image %s not in containerd's k8s.io namespace: %v", n.Name, want, refs)
+		}
+	}
 
 	const ns = "kcluster"
 	for _, obj := range []client.Object{
@@ -137,6 +161,24 @@ func TestOneNode(t *testing.T) {
 		t.Errorf("pod %s: IP %q, want the node's %s", hostNet.Name, hostNet.Status.PodIP, n.LAN.IPv4.Addr())
 	}
 	t.Logf("pods Running: %s at %s (pod network), %s at %s (node's network)", podNet.Name, podNet.Status.PodIP, hostNet.Name, hostNet.Status.PodIP)
+
+	// The API server reaches the kubelet (egress proxy and relay): logs of
+	// a finished pod, and exec into a running one, as an operator would.
+	once := c.pausePod(ns, "once", n.Name, false)
+	once.Spec.RestartPolicy = corev1.RestartPolicyNever
+	once.Spec.Containers[0].Args = []string{"-v"} // prints its name, exits 0
+	if err := c.Client.Create(ctx, once); err != nil {
+		t.Fatalf("create pod %s: %v", once.Name, err)
+	}
+	if err := c.waitPhase(ctx, once, corev1.PodSucceeded); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := c.Kubectl(ctx, "logs", "-n", ns, once.Name); err != nil || strings.TrimSpace(out) != "herald-pause" {
+		t.Errorf("kubectl logs %s: %q, %v; want herald-pause", once.Name, out, err)
+	}
+	if out, err := c.Kubectl(ctx, "exec", "-n", ns, podNet.Name, "--", "/pause", "-v"); err != nil || strings.TrimSpace(out) != "herald-pause" {
+		t.Errorf("kubectl exec %s: %q, %v; want herald-pause", podNet.Name, out, err)
+	}
 }
 
 // nsInode identifies the network namespace at path (a /run/netns bind

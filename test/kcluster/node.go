@@ -126,14 +126,19 @@ func (n *Node) Log(component string, lines int) string {
 // container left in the node's cgroup root, by PID, and removes the root.
 func (n *Node) stop() error {
 	var errs []error
+	start := time.Now()
 	if n.Proc != nil {
 		if err := n.Proc.Stop(20 * time.Second); err != nil {
 			errs = append(errs, fmt.Errorf("node %s: %w", n.Name, err))
 		}
 	}
-	if err := removeCgroupRoot(n.cgroupName()); err != nil {
+	stopped := time.Since(start)
+	killed, err := removeCgroupRoot(n.cgroupName())
+	if err != nil {
 		errs = append(errs, fmt.Errorf("node %s: %w", n.Name, err))
 	}
+	n.c.opts.Logf("node %s down: kubelet and containerd stopped in %v, %d container processes killed by PID, cgroup root removed",
+		n.Name, stopped.Round(time.Millisecond), killed)
 	return errors.Join(errs...)
 }
 

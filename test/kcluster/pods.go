@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/herald-lb/herald/internal/testenv"
 	"github.com/herald-lb/herald/test/e2e/rig"
 )
 
@@ -40,11 +42,16 @@ func (c *Cluster) pausePod(ns, name, node string, hostNetwork bool) *corev1.Pod 
 
 // waitRunning waits until the pod is Running and refreshes pod.
 func (c *Cluster) waitRunning(ctx context.Context, pod *corev1.Pod) error {
+	return c.waitPhase(ctx, pod, corev1.PodRunning)
+}
+
+// waitPhase waits until the pod is in phase and refreshes pod.
+func (c *Cluster) waitPhase(ctx context.Context, pod *corev1.Pod, phase corev1.PodPhase) error {
 	err := rig.Eventually(ctx, 60*time.Second, 100*time.Millisecond, func(ctx context.Context) error {
 		if err := c.Client.Get(ctx, client.ObjectKeyFromObject(pod), pod); err != nil {
 			return err
 		}
-		if pod.Status.Phase != corev1.PodRunning {
+		if pod.Status.Phase != phase {
 			return fmt.Errorf("phase %s, conditions %v, containers %v", pod.Status.Phase, pod.Status.Conditions, pod.Status.ContainerStatuses)
 		}
 		return nil
@@ -82,4 +89,23 @@ func (n *Node) containerPID(pod *corev1.Pod) (int, error) {
 		}
 	}
 	return 0, errors.New("pod " + pod.Name + ": no process found for container " + id)
+}
+
+// Kubectl runs bin/kubectl with the admin kubeconfig, on the host, and
+// returns its stdout; a failure carries stderr.
+func (c *Cluster) Kubectl(ctx context.Context, args ...string) (string, error) {
+	bin, err := testenv.AssetPath("kubectl")
+	if err != nil {
+		return "", err
+	}
+	kctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(kctx, bin, append([]string{"--kubeconfig", c.Kubeconfig}, args...)...)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return string(out), fmt.Errorf("kubectl %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
+	}
+	return string(out), nil
 }
