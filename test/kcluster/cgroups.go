@@ -183,11 +183,30 @@ func removeCgroupRoot(name string) (int, error) {
 // killed by PID first. Roots are named <rig prefix><node>, the prefix
 // holding the owner's PID; a live owner's roots are left alone.
 func cleanupStaleCgroups() error {
-	mounts, err := cgroupMounts()
+	roots, err := cgroupRoots()
 	if err != nil {
 		return err
 	}
-	stale := map[string]bool{}
+	var errs []error
+	for name, pid := range roots {
+		if pidAlive(pid) {
+			continue
+		}
+		if _, err := removeCgroupRoot(name); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// cgroupRoots maps the names of the node cgroup roots in any hierarchy to
+// the PID of the test process that made them.
+func cgroupRoots() (map[string]int, error) {
+	mounts, err := cgroupMounts()
+	if err != nil {
+		return nil, err
+	}
+	roots := map[string]int{}
 	for _, m := range mounts {
 		entries, _ := os.ReadDir(m)
 		for _, e := range entries {
@@ -195,20 +214,43 @@ func cleanupStaleCgroups() error {
 			if !ok || !e.IsDir() {
 				continue
 			}
-			pid, err := strconv.Atoi(strings.SplitN(rest, "-", 2)[0])
-			if err != nil {
-				continue
-			}
-			if _, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); errors.Is(err, fs.ErrNotExist) {
-				stale[e.Name()] = true
+			if pid, err := strconv.Atoi(strings.SplitN(rest, "-", 2)[0]); err == nil {
+				roots[e.Name()] = pid
 			}
 		}
 	}
-	var errs []error
-	for name := range stale {
-		if _, err := removeCgroupRoot(name); err != nil {
-			errs = append(errs, err)
+	return roots, nil
+}
+
+// otherLiveClusters reports whether a live test process other than this
+// one has a node cgroup root: its kubelets may still run.
+func otherLiveClusters() (bool, error) {
+	roots, err := cgroupRoots()
+	if err != nil {
+		return false, err
+	}
+	for _, pid := range roots {
+		if pid == os.Getpid() {
+			continue
+		}
+		if pidAlive(pid) {
+			return true, nil
 		}
 	}
-	return errors.Join(errs...)
+	return false, nil
+}
+
+// pidAlive reports whether pid is a running process: a zombie (a killed
+// test process its parent has not reaped yet) is not.
+func pidAlive(pid int) bool {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	i := strings.LastIndexByte(string(data), ')')
+	if i < 0 || i+2 >= len(data) {
+		return false
+	}
+	state := data[i+2]
+	return state != 'Z' && state != 'X'
 }

@@ -132,7 +132,7 @@ func Up(ctx context.Context, opts Options) (c *Cluster, err error) {
 	if err != nil {
 		return nil, err
 	}
-	saved, err := SaveSysctls()
+	saved, err := originalSysctls()
 	if err != nil {
 		return nil, err
 	}
@@ -242,7 +242,7 @@ func (c *Cluster) Down() error {
 			errs = append(errs, err)
 		}
 	}
-	if err := c.sysctls.Restore(); err != nil {
+	if err := releaseSysctls(c.sysctls); err != nil {
 		errs = append(errs, err)
 	}
 	if err := c.CheckClean(); err != nil {

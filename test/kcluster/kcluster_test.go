@@ -29,6 +29,10 @@ func TestMain(m *testing.M) {
 			fmt.Fprintln(os.Stderr, "kcluster: clean up stale cgroup roots:", err)
 			os.Exit(1)
 		}
+		if err := restoreStaleSysctls(); err != nil {
+			fmt.Fprintln(os.Stderr, "kcluster: restore the sysctls of a crashed run:", err)
+			os.Exit(1)
+		}
 	}
 	os.Exit(rig.Main(m))
 }
@@ -98,9 +102,6 @@ func TestOneNode(t *testing.T) {
 	const ns = "kcluster"
 	for _, obj := range []client.Object{
 		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}},
-		// No controller-manager yet: nobody creates the default
-		// ServiceAccount the admission plugin insists on.
-		&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "default", Namespace: ns}},
 	} {
 		if err := c.Client.Create(ctx, obj); err != nil {
 			t.Fatalf("create %T: %v", obj, err)
