@@ -109,12 +109,27 @@ func TestOneNode(t *testing.T) {
 	}
 	podNet := c.pausePod(ns, "podnet", n.Name, false)
 	hostNet := c.pausePod(ns, "hostnet", n.Name, true)
-	for _, p := range []*corev1.Pod{podNet, hostNet} {
+	// A Secret volume: the kubelet mounts a tmpfs under its root dir, runc
+	// bind-mounts it into the container. Only if both share one mount
+	// namespace does the container see the files (else an empty dir).
+	secret := &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: "token", Namespace: ns},
+		StringData: map[string]string{"token": "kcluster-secret"},
+	}
+	if err := c.Client.Create(ctx, secret); err != nil {
+		t.Fatalf("create secret: %v", err)
+	}
+	withVol := c.pausePod(ns, "secretvol", n.Name, false)
+	withVol.Spec.Volumes = []corev1.Volume{{Name: "token", VolumeSource: corev1.VolumeSource{
+		Secret: &corev1.SecretVolumeSource{SecretName: secret.Name},
+	}}}
+	withVol.Spec.Containers[0].VolumeMounts = []corev1.VolumeMount{{Name: "token", MountPath: "/etc/token", ReadOnly: true}}
+	for _, p := range []*corev1.Pod{podNet, hostNet, withVol} {
 		if err := c.Client.Create(ctx, p); err != nil {
 			t.Fatalf("create pod %s: %v", p.Name, err)
 		}
 	}
-	for _, p := range []*corev1.Pod{podNet, hostNet} {
+	for _, p := range []*corev1.Pod{podNet, hostNet, withVol} {
 		if err := c.waitRunning(ctx, p); err != nil {
 			t.Fatalf("%v\nkubelet.log:\n%s\ncontainerd.log:\n%s", err, n.Log("kubelet", 40), n.Log("containerd", 20))
 		}
@@ -157,6 +172,14 @@ func TestOneNode(t *testing.T) {
 				t.Errorf("pod %s: %s not among its interfaces (%v):\n%s", tc.pod.Name, rig.LANLink, err, dev)
 			}
 		}
+	}
+	// The container's view of its root, read through /proc/<pid>/root.
+	pid, err := n.containerPID(withVol)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := os.ReadFile(fmt.Sprintf("/proc/%d/root/etc/token/token", pid)); err != nil || string(got) != "kcluster-secret" {
+		t.Errorf("pod %s: /etc/token/token in the container = %q, %v; want the Secret's value", withVol.Name, got, err)
 	}
 	if hostNet.Status.PodIP != n.LAN.IPv4.Addr().String() {
 		t.Errorf("pod %s: IP %q, want the node's %s", hostNet.Name, hostNet.Status.PodIP, n.LAN.IPv4.Addr())
