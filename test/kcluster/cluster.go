@@ -187,6 +187,9 @@ func Up(ctx context.Context, opts Options) (c *Cluster, err error) {
 			return c, err
 		}
 	}
+	if err := c.addPodRoutes(ctx); err != nil {
+		return c, err
+	}
 	opts.Logf("cluster: containerd up in %d nodes, images imported (%v)", len(c.nodes), time.Since(start).Round(time.Millisecond))
 	for _, n := range c.nodes {
 		err := rig.Eventually(ctx, 90*time.Second, 200*time.Millisecond, func(ctx context.Context) error {
@@ -318,6 +321,23 @@ func (c *Cluster) exposeKubelet(ctx context.Context, n *Node) error {
 	}
 	for _, host := range []string{n.Name, n.LAN.IPv4.Addr().String()} {
 		c.egress.Map(net.JoinHostPort(host, strconv.Itoa(KubeletPort)), hostAP.String())
+	}
+	return nil
+}
+
+// addPodRoutes gives every node a route to every other node's pod range
+// via that node's LAN address, as a cloud route table or a flat CNI would;
+// the bridge plugin only knows its own node's range.
+func (c *Cluster) addPodRoutes(ctx context.Context) error {
+	for _, n := range c.nodes {
+		for _, m := range c.nodes {
+			if m == n {
+				continue
+			}
+			if _, err := c.ExecContext(ctx, n.NS, "ip", "route", "replace", m.PodCIDR.String(), "via", m.LAN.IPv4.Addr().String()); err != nil {
+				return fmt.Errorf("node %s: route to %s's pods: %w", n.Name, m.Name, err)
+			}
+		}
 	}
 	return nil
 }

@@ -214,3 +214,39 @@ func nsInode(path string) (uint64, error) {
 	}
 	return st.Ino, nil
 }
+
+// TestTwoNodes: two kubelets side by side, each with its own containerd,
+// root dir, cgroup root, ports (in its own namespace) and pod range; a pod
+// on each node is reachable from the other node over the harness's pod
+// routes.
+func TestTwoNodes(t *testing.T) {
+	c := setup(t, Options{Nodes: 2})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	const ns = "kcluster"
+	if err := c.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
+		t.Fatal(err)
+	}
+	nodes := c.Nodes()
+	var pods []*corev1.Pod
+	for _, n := range nodes {
+		p := c.pausePod(ns, "on-"+n.Name, n.Name, false)
+		if err := c.Client.Create(ctx, p); err != nil {
+			t.Fatalf("create pod %s: %v", p.Name, err)
+		}
+		pods = append(pods, p)
+	}
+	for i, p := range pods {
+		if err := c.waitRunning(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+		ip, err := netip.ParseAddr(p.Status.PodIP)
+		if err != nil || !nodes[i].PodCIDR.Contains(ip) {
+			t.Fatalf("pod %s: IP %q not in %s's pod CIDR %s", p.Name, p.Status.PodIP, nodes[i].Name, nodes[i].PodCIDR)
+		}
+		other := nodes[(i+1)%len(nodes)]
+		if err := c.Ping(ctx, other.NS, ip); err != nil {
+			t.Errorf("ping pod %s (%s, on %s) from %s: %v", p.Name, ip, nodes[i].Name, other.Name, err)
+		}
+	}
+}
