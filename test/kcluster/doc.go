@@ -23,10 +23,21 @@
 // children, so both share that one mount namespace and every mount they
 // make. Private propagation means nothing they mount reaches the host, and
 // when the last process of the namespace is gone the kernel drops all its
-// mounts: teardown has no mount to undo. node.sh also mounts a tmpfs over
+// mounts: teardown has no mount to undo. node.sh also mounts tmpfs over
 // /run/containerd (the runc shim's sockets go there whatever containerd's
-// state dir is) and a state-dir directory over /var/log (the kubelet's
-// /var/log/containers is fixed), so that neither reaches the host.
+// state dir is) and /var/lib (the kubelet's device-plugins dir and the CNI
+// result cache are fixed paths), and a state-dir directory over /var/log
+// (the kubelet's /var/log/containers is fixed), so that none of them
+// reaches the host.
+//
+// # The API server and the kubelets
+//
+// The kubelets reach the API server on the host's loopback through the
+// rig's forwarders (rig.ForwardHost). The other way, for logs, exec and
+// port-forward, the API server's egress selector sends its "cluster"
+// traffic as HTTP CONNECT requests to a proxy in the test process, which
+// maps a Node's address and kubelet port to a rig.ExposeToHost relay into
+// that node: the host still gets no testbed address or route.
 //
 // # What is the host's and is restored
 //
