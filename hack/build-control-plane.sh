@@ -160,7 +160,7 @@ for dir in "${repo_root}/hack/tools/k8s" "${repo_root}/hack/tools/etcd" "${repo_
 
 	note=""
 	if [[ "${dir}" == */k8s ]]; then
-		note=" (a cold build takes ~10 min on 2 cores; later ones reuse the Go build cache)"
+		note=" (cold, on 2 cores: ~3.5 min for kube-apiserver and kubectl, ~6 min with --with-cluster; later builds reuse the Go build cache)"
 	fi
 	echo "building ${names[*]} from ${dir#"${repo_root}"/}${note}"
 	start=${SECONDS}
