@@ -34,6 +34,11 @@ GO_FILES = $$(find . -name '*.go' -not -path './bin/*' -not -path './.git/*' -no
 ## runs ip, sysctl, ping, bird/birdc and iptables inside network namespaces.
 E2E_DEPS ?= bird2 keepalived iputils-arping iputils-ping iproute2 iptables procps curl tcpdump
 
+## Packages the cluster testbed (test/kcluster) needs on the host besides
+## E2E_DEPS: runc runs the containers containerd starts, the CNI reference
+## plugins (bridge, host-local, loopback in /usr/lib/cni) wire the pods.
+CLUSTER_DEPS ?= runc containernetworking-plugins
+
 ## Packages `make images` needs on the host: buildah builds the images,
 ## debootstrap makes the Debian base that carries keepalived.
 IMAGE_DEPS ?= buildah debootstrap
@@ -220,6 +225,11 @@ control-plane: ## Build kube-apiserver, kubectl and etcd from source into bin/ i
 .PHONY: control-plane-e2e
 control-plane-e2e: ## Like control-plane, plus kube-proxy (the e2e suite needs it).
 	hack/build-control-plane.sh --with-kube-proxy
+
+.PHONY: cluster-deps
+cluster-deps: ## Install runc and the CNI plugins; build kubelet, kube-controller-manager, kube-scheduler and containerd 2.x (with kube-apiserver's build) into bin/. The images come from `make images`.
+	hack/install-deps.sh $(E2E_DEPS) $(CLUSTER_DEPS)
+	hack/build-control-plane.sh --with-kube-proxy --with-cluster
 
 .PHONY: deps
 deps: ## Install the Debian packages the e2e suite needs (only those missing).

@@ -2,8 +2,9 @@
 # Builds Herald's container images without any registry (`make images`):
 # herald-controller and herald-speaker (static Go binaries on an empty base)
 # and herald-keepalived (the supervisor on a Debian root carrying keepalived
-# and iproute2), from the Dockerfiles under build/, with buildah, into OCI
-# archives:
+# and iproute2), plus herald-pause (the pod sandbox image of the cluster
+# testbed's kubelets, which cannot pull registry.k8s.io/pause), from the
+# Dockerfiles under build/, with buildah, into OCI archives:
 #
 #	$LOCALBIN/images/<name>-<version>-<arch>.oci.tar
 #
@@ -194,12 +195,13 @@ for arch in $(printf '%s\n' ${ARCHES} ${KEEPALIVED_ARCHES} | sort -u); do
 	# lint` the packages are compiled already and this only links.
 	step "go build linux/${arch}"
 	CGO_ENABLED=0 GOOS=linux GOARCH="${arch}" go build -trimpath -ldflags '-s -w' \
-		-o "${ctx}/" ./cmd/herald-controller ./cmd/herald-speaker ./cmd/herald-keepalived
+		-o "${ctx}/" ./cmd/herald-controller ./cmd/herald-speaker ./cmd/herald-keepalived ./build/herald-pause
 done
 
 for arch in ${ARCHES}; do
 	build_image herald-controller "${arch}"
 	build_image herald-speaker "${arch}"
+	build_image herald-pause "${arch}"
 done
 for arch in ${KEEPALIVED_ARCHES}; do
 	base="$(base_image "${arch}")"

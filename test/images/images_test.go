@@ -26,6 +26,7 @@ type want struct {
 var images = map[string]want{
 	"herald-controller": {binary: "/herald-controller", user: "65532:65532", onlyBinary: true},
 	"herald-speaker":    {binary: "/herald-speaker", user: "0:0", onlyBinary: true},
+	"herald-pause":      {binary: "/pause", user: "65535:65535", onlyBinary: true},
 	"herald-keepalived": {
 		binary: "/usr/local/bin/herald-keepalived", user: "0:0",
 		elves: []string{"/usr/sbin/keepalived", "/usr/bin/ip", "/sbin/ip"},
