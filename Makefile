@@ -239,12 +239,16 @@ deps: ## Install the Debian packages the e2e suite needs (only those missing).
 # needs first; installed packages cost one dpkg-query each. Not root: the
 # suite skips itself (loudly), and nothing is installed behind sudo.
 .PHONY: e2e-deps
-e2e-deps: ## Like deps plus kube-proxy (control-plane-e2e), only when running as root (make test's prerequisite).
+e2e-deps: ## Like cluster-deps (kube-proxy, kubelet, containerd, ...) plus this commit's amd64 images when missing, only when running as root (make test's prerequisite).
 	@if [[ "$$(id -u)" -eq 0 ]]; then \
-		hack/install-deps.sh $(E2E_DEPS); \
-		hack/build-control-plane.sh --with-kube-proxy; \
+		hack/install-deps.sh $(E2E_DEPS) $(CLUSTER_DEPS); \
+		hack/build-control-plane.sh --with-kube-proxy --with-cluster; \
+		if ! [[ -f "$(LOCALBIN)/images/herald-pause-$(VERSION)-amd64.oci.tar" ]]; then \
+			echo "e2e-deps: building this commit's amd64 images for test/kcluster's kubelets"; \
+			$(MAKE) --no-print-directory images IMAGE_ARCHES=amd64; \
+		fi; \
 	else \
-		echo "e2e-deps: not root, not installing $(E2E_DEPS) nor building kube-proxy (the netns e2e tests will skip)"; \
+		echo "e2e-deps: not root, not installing $(E2E_DEPS) $(CLUSTER_DEPS) nor building kube-proxy and the cluster binaries (the netns e2e tests will skip)"; \
 	fi
 
 .PHONY: clean
