@@ -119,7 +119,7 @@ func (n *Node) cgroupName() string {
 
 // Log returns the last lines of the node's containerd or kubelet log.
 func (n *Node) Log(component string, lines int) string {
-	return tailFile(filepath.Join(n.Dir, component+".log"), lines)
+	return rig.TailFile(filepath.Join(n.Dir, component+".log"), lines)
 }
 
 // stop ends node.sh (which stops the kubelet, then containerd), then every
@@ -153,16 +153,4 @@ func Ready(node *corev1.Node) error {
 		}
 	}
 	return fmt.Errorf("node %s: no Ready condition yet", node.Name)
-}
-
-func tailFile(path string, n int) string {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return fmt.Sprintf("(read %s: %v)", path, err)
-	}
-	lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }

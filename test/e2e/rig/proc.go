@@ -181,10 +181,10 @@ func (p *Proc) LogSize() int64 { return fileSize(p.Log) }
 func (p *Proc) LogSince(offset int64) string { return readFrom(p.Log, offset) }
 
 // Tail returns the last n lines of the process's log.
-func (p *Proc) Tail(n int) string { return tailFile(p.Log, n) }
+func (p *Proc) Tail(n int) string { return TailFile(p.Log, n) }
 
-// tailFile returns the last n lines of a (small) log file.
-func tailFile(path string, n int) string {
+// TailFile returns the last n lines of a (small) log file.
+func TailFile(path string, n int) string {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return fmt.Sprintf("(read %s: %v)", path, err)
