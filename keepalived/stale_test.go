@@ -166,6 +166,24 @@ func (f *fakeAddresses) removed() []HeldVIP {
 	return slices.Clone(f.calls)
 }
 
+// waitRemoved waits, for up to 5 s, until exactly want were asked to be
+// removed: the supervisor removes stale VIPs after it reported the exit
+// and scheduled the restart, so a test that saw those may be ahead of it.
+func (f *fakeAddresses) waitRemoved(t *testing.T, want ...HeldVIP) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		diff := cmp.Diff(want, f.removed(), cmpVIPs)
+		if diff == "" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("removals after 5 s (-want +got):\n%s", diff)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
 func vipConf(addrs ...string) string {
 	var b strings.Builder
 	for _, a := range addrs {
@@ -191,10 +209,7 @@ func TestSupervisorRemovesStaleVIPsAfterACrash(t *testing.T) {
 	}
 	// 192.0.2.2 was not there (this node was BACKUP for it): asked, but
 	// nothing reported.
-	want := []HeldVIP{held("eth0", "192.0.2.1/32"), held("eth0", "192.0.2.2/32")}
-	if diff := cmp.Diff(want, addrs.removed(), cmpVIPs); diff != "" {
-		t.Errorf("removals (-want +got):\n%s", diff)
-	}
+	addrs.waitRemoved(t, held("eth0", "192.0.2.1/32"), held("eth0", "192.0.2.2/32"))
 	h.timer(time.Second).fire <- time.Time{}
 	h.started()
 }
@@ -237,10 +252,7 @@ func TestSupervisorRemovesVIPsOfTheConfigBeforeAReload(t *testing.T) {
 	p.crash()
 	h.expect(EventExited)
 	h.timer(time.Second)
-	want := []HeldVIP{held("eth0", "192.0.2.6/32"), held("eth0", "192.0.2.7/32")}
-	if diff := cmp.Diff(want, addrs.removed(), cmpVIPs); diff != "" {
-		t.Errorf("removals (-want +got):\n%s", diff)
-	}
+	addrs.waitRemoved(t, held("eth0", "192.0.2.6/32"), held("eth0", "192.0.2.7/32"))
 }
 
 func TestSupervisorReportsFailedRemovals(t *testing.T) {
