@@ -116,11 +116,7 @@ func (d demo) show() error {
 		section("the Layer2 Service's owner", st.Kubectl, "--kubeconfig", st.Kubeconfig, "get", "svc", "web-l2",
 			"-o", `custom-columns=NAME:.metadata.name,EXTERNAL-IP:.status.loadBalancer.ingress[0].ip,OWNER:.metadata.annotations.layer2\.openelb\.kubesphere\.io/v1alpha1`)
 		l2URL := "http://" + st.L2IP + "/"
-		out, err := exec.CommandContext(ctx, "ip", "netns", "exec", st.ClientNS, "curl", "-sS", "--max-time", "2", l2URL).CombinedOutput()
-		fmt.Printf("$ ip netns exec %s curl -s %s\n%s", st.ClientNS, l2URL, out)
-		if err != nil {
-			fmt.Printf("(curl failed: %v)\n", err)
-		}
+		curlFromClient(ctx, st.ClientNS, l2URL)
 		fmt.Println()
 		section("the client's neighbour entry (the owner's MAC)", "ip", "-n", st.ClientNS, "neigh", "show", st.L2IP)
 	}
@@ -131,11 +127,7 @@ func (d demo) show() error {
 		section("the VIP Eip's VRIDs", st.Kubectl, "--kubeconfig", st.Kubeconfig, "get", "eip", "demo-vip",
 			"-o", `jsonpath={.status.vrids}{"\n"}`)
 		vipURL := "http://" + st.VIPIP + "/"
-		out, err := exec.CommandContext(ctx, "ip", "netns", "exec", st.ClientNS, "curl", "-sS", "--max-time", "2", vipURL).CombinedOutput()
-		fmt.Printf("$ ip netns exec %s curl -s %s\n%s", st.ClientNS, vipURL, out)
-		if err != nil {
-			fmt.Printf("(curl failed: %v)\n", err)
-		}
+		curlFromClient(ctx, st.ClientNS, vipURL)
 		fmt.Println()
 		section("the client's neighbour entry (the holder's MAC)", "ip", "-n", st.ClientNS, "neigh", "show", st.VIPIP)
 	}
@@ -225,4 +217,14 @@ func tail(path string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
+}
+
+// curlFromClient shows one curl of url from the client namespace, under
+// the command that would repeat it.
+func curlFromClient(ctx context.Context, clientNS, url string) {
+	out, err := exec.CommandContext(ctx, "ip", "netns", "exec", clientNS, "curl", "-sS", "--max-time", "2", url).CombinedOutput()
+	fmt.Printf("$ ip netns exec %s curl -s %s\n%s", clientNS, url, out)
+	if err != nil {
+		fmt.Printf("(curl failed: %v)\n", err)
+	}
 }
