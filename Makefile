@@ -214,6 +214,11 @@ images: ## Build the herald-controller, herald-speaker and herald-keepalived ima
 	VERSION=$(VERSION) ARCHES="$(IMAGE_ARCHES)" KEEPALIVED_ARCHES="$(KEEPALIVED_ARCHES)" \
 		IMAGE_PREFIX="$(IMAGE_PREFIX)" DOCKER_ARCHIVES="$(DOCKER_ARCHIVES)" hack/build-images.sh
 
+.PHONY: testbed-images
+testbed-images: ## Build the cluster testbed's own images (root): herald-kube-proxy (bin/kube-proxy, iptables) and herald-httpname (the web backends).
+	hack/install-deps.sh $(IMAGE_DEPS)
+	VERSION=$(VERSION) TESTBED=1 hack/build-images.sh
+
 .PHONY: images-check
 images-check: ## Inspect the archives `make images` wrote (entrypoint, user, labels, static binaries, keepalived).
 	HERALD_IMAGES_DIR=$(LOCALBIN)/images go test -count=1 $(TEST_FLAGS) ./test/images/...
@@ -246,6 +251,9 @@ e2e-deps: ## Like cluster-deps (kube-proxy, kubelet, containerd, ...) plus this 
 		if ! [[ -f "$(LOCALBIN)/images/herald-pause-$(VERSION)-amd64.oci.tar" ]]; then \
 			echo "e2e-deps: building this commit's amd64 images for test/kcluster's kubelets"; \
 			$(MAKE) --no-print-directory images IMAGE_ARCHES=amd64; \
+		fi; \
+		if ! [[ -f "$(LOCALBIN)/images/testbed/herald-kube-proxy-$(VERSION)-amd64.oci.tar" ]]; then \
+			$(MAKE) --no-print-directory testbed-images; \
 		fi; \
 	else \
 		echo "e2e-deps: not root, not installing $(E2E_DEPS) $(CLUSTER_DEPS) nor building kube-proxy and the cluster binaries (the netns e2e tests will skip)"; \

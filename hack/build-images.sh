@@ -34,6 +34,12 @@
 #	                   names them as the kubelet normalizes herald-controller:TAG)
 #	DOCKER_ARCHIVES    1: also write <name>-<version>-<arch>.docker.tar (docker
 #	                   save's format, for Docker Engines before 25)
+#	TESTBED            1: build only the cluster testbed's own images (amd64),
+#	                   herald-kube-proxy (bin/kube-proxy on a Debian root with
+#	                   iptables) and herald-httpname (the backend Deployments'
+#	                   server), from test/kcluster/images/<name>/Dockerfile;
+#	                   test/kcluster runs them, nothing ships them; their
+#	                   archives go to $LOCALBIN/images/testbed/
 #	DEBIAN_SUITE       the base's Debian release (default: bookworm)
 #	DEBIAN_MIRROR      the mirror (default: the one apt uses for DEBIAN_SUITE)
 set -euo pipefail
@@ -91,10 +97,11 @@ unmount_under() {
 	done < <(findmnt -rn -o TARGET | awk -v d="${dir}/" 'index($0, d) == 1' | sort -r)
 }
 
-# base_tarball makes (once) the Debian root for $1 as a tarball in the cache.
+# base_tarball ARCH FLAVOR PACKAGES makes (once) a Debian root for ARCH
+# carrying PACKAGES (comma-separated) as a tarball in the cache.
 base_tarball() {
-	local arch="$1"
-	local tarball="${cache}/debian-${DEBIAN_SUITE}-${arch}-keepalived.tar"
+	local arch="$1" flavor="$2" packages="$3"
+	local tarball="${cache}/debian-${DEBIAN_SUITE}-${arch}-${flavor}.tar"
 	if [[ -s "${tarball}" ]]; then
 		echo "${tarball}"
 		return
@@ -103,8 +110,8 @@ base_tarball() {
 	local mirror rootfs
 	mirror="$(debian_mirror)"
 	rootfs="$(mktemp -d "${cache}/rootfs-${arch}.XXXXXX")"
-	step "debootstrap ${DEBIAN_SUITE} ${arch} (keepalived, iproute2) from ${mirror}" >&2
-	if ! debootstrap --variant=minbase --arch="${arch}" --include=keepalived,iproute2 \
+	step "debootstrap ${DEBIAN_SUITE} ${arch} (${packages}) from ${mirror}" >&2
+	if ! debootstrap --variant=minbase --arch="${arch}" --include="${packages}" \
 		"${DEBIAN_SUITE}" "${rootfs}" "${mirror}" >"${rootfs}.log" 2>&1; then
 		tail -n 30 "${rootfs}.log" >&2
 		unmount_under "${rootfs}"
@@ -131,12 +138,13 @@ base_tarball() {
 	echo "${tarball}"
 }
 
-# base_image imports the base tarball for $1 into buildah's storage unless
-# the image there was made from this very tarball; it prints the image name.
+# base_image ARCH FLAVOR PACKAGES imports the base tarball into buildah's
+# storage unless the image there was made from this very tarball; it
+# prints the image name.
 base_image() {
-	local arch="$1" tarball ref sum have
-	tarball="$(base_tarball "${arch}")"
-	ref="localhost/herald-keepalived-base:${DEBIAN_SUITE}-${arch}"
+	local arch="$1" flavor="$2" tarball ref sum have
+	tarball="$(base_tarball "$@")"
+	ref="localhost/herald-${flavor}-base:${DEBIAN_SUITE}-${arch}"
 	sum="$(sha256sum "${tarball}" | cut -d' ' -f1)"
 	have="$("${buildah[@]}" inspect --type image \
 		--format '{{index .ImageAnnotations "io.herald.base.tarball"}}' "${ref}" 2>/dev/null || true)"
@@ -153,14 +161,16 @@ base_image() {
 	echo "${ref}"
 }
 
-# build_image NAME ARCH [BUILD_ARG...] builds build/NAME/Dockerfile with the
-# staged binaries of ARCH as context and writes its OCI archive.
+# build_image NAME ARCH [BUILD_ARG...] builds ${dockerfiles}/NAME/Dockerfile
+# (build/, or test/kcluster/images/ for TESTBED) with the staged binaries of
+# ARCH as context and writes its OCI archive.
 build_image() {
 	local name="$1" arch="$2"
 	shift 2
-	local ctx="${out}/context/linux-${arch}"
+	local ctx="${ctx_override:-${out}/context/linux-${arch}}"
 	local tag="localhost/${name}:${VERSION}-${arch}"
-	local archive="${out}/${name}-${VERSION}-${arch}.oci.tar"
+	local archives="${archive_dir:-${out}}"
+	local archive="${archives}/${name}-${VERSION}-${arch}.oci.tar"
 	local args=()
 	for a in "$@"; do
 		args+=(--build-arg "${a}")
@@ -169,14 +179,14 @@ build_image() {
 	"${buildah[@]}" bud --quiet --isolation chroot --pull=never \
 		--platform "linux/${arch}" --layers=false --identity-label=false \
 		--timestamp "${epoch}" --build-arg "VERSION=${VERSION}" "${args[@]}" \
-		--iidfile "${out}/.iid" -f "${root}/build/${name}/Dockerfile" -t "${tag}" "${ctx}" >/dev/null
+		--iidfile "${out}/.iid" -f "${dockerfiles}/${name}/Dockerfile" -t "${tag}" "${ctx}" >/dev/null
 	# Pushed by ID: an archive then carries only the name given here, not
 	# also the local build tag.
 	local id
 	id="$(cat "${out}/.iid")"
 	rm -f "${out}/.iid"
 	# One archive per image and architecture: older versions' go.
-	rm -f "${out}/${name}"-*-"${arch}".oci.tar
+	rm -f "${archives}/${name}"-*-"${arch}".oci.tar
 	"${buildah[@]}" push --quiet "${id}" "oci-archive:${archive}:${IMAGE_PREFIX}${name}:${VERSION}"
 	echo "    ${archive} ($(du -h "${archive}" | cut -f1))"
 	if [[ "${DOCKER_ARCHIVES:-}" == 1 ]]; then
@@ -187,6 +197,27 @@ build_image() {
 	fi
 	"${buildah[@]}" rmi "${tag}" >/dev/null
 }
+
+dockerfiles="${root}/build"
+
+if [[ "${TESTBED:-}" == 1 ]]; then
+	# The cluster testbed's images, amd64 only (the testbed runs here).
+	ctx="${out}/context/testbed-amd64"
+	mkdir -p "${ctx}"
+	if [[ ! -x "${LOCALBIN}/kube-proxy" ]]; then
+		echo "build-images: no ${LOCALBIN}/kube-proxy (hack/build-control-plane.sh --with-kube-proxy)" >&2
+		exit 1
+	fi
+	step "go build httpname, stage kube-proxy"
+	CGO_ENABLED=0 go build -trimpath -ldflags '-s -w' -o "${ctx}/" ./test/e2e/cmd/httpname
+	cp "${LOCALBIN}/kube-proxy" "${ctx}/kube-proxy"
+	dockerfiles="${root}/test/kcluster/images"
+	base="$(base_image amd64 kube-proxy iptables,conntrack)"
+	mkdir -p "${out}/testbed"
+	ctx_override="${ctx}" archive_dir="${out}/testbed" build_image herald-kube-proxy amd64 "BASE_IMAGE=${base}"
+	ctx_override="${ctx}" archive_dir="${out}/testbed" build_image herald-httpname amd64
+	exit 0
+fi
 
 for arch in $(printf '%s\n' ${ARCHES} ${KEEPALIVED_ARCHES} | sort -u); do
 	ctx="${out}/context/linux-${arch}"
@@ -204,6 +235,6 @@ for arch in ${ARCHES}; do
 	build_image herald-pause "${arch}"
 done
 for arch in ${KEEPALIVED_ARCHES}; do
-	base="$(base_image "${arch}")"
+	base="$(base_image "${arch}" keepalived keepalived,iproute2)"
 	build_image herald-keepalived "${arch}" "BASE_IMAGE=${base}"
 done

@@ -3,7 +3,9 @@ package testenv
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net/url"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -49,6 +51,21 @@ type Options struct {
 	// machine running tests with -race).
 	StartTimeout time.Duration
 
+	// ServingHosts are IP addresses and DNS names the API server's serving
+	// certificate names besides localhost and 127.0.0.1: the `kubernetes`
+	// Service's ClusterIP and the advertised address, for pods and nodes
+	// of a cluster testbed. The cert dir then holds CAFile too (CertDir).
+	ServingHosts []string
+
+	// ServiceAccounts turns the ServiceAccount admission plugin back on
+	// (envtest turns it off, as nothing there creates the `default`
+	// ServiceAccounts): a pod then gets its projected token, as in a real
+	// cluster with a kube-controller-manager.
+	ServiceAccounts bool
+
+	// APIServerLog, when set, receives kube-apiserver's stdout and stderr.
+	APIServerLog io.Writer
+
 	// AttachOutput copies the control plane's logs to the test's stdout and
 	// stderr; KUBEBUILDER_ATTACH_CONTROL_PLANE_OUTPUT=true does the same.
 	AttachOutput bool
@@ -64,8 +81,21 @@ type Env struct {
 	// Client is a direct (uncached) client built from Config and Scheme.
 	Client client.Client
 
-	env *envtest.Environment
+	env     *envtest.Environment
+	certDir string // made by New for ServingHosts; removed by Stop
 }
+
+func removeDir(dir string) error {
+	if dir == "" {
+		return nil
+	}
+	return os.RemoveAll(dir)
+}
+
+// CertDir is the API server's cert dir: the serving certificate, the
+// service account signing key (sa-signer.key), and with ServingHosts the
+// CA (CAFile) that a kube-controller-manager publishes to pods.
+func (e *Env) CertDir() string { return e.env.ControlPlane.GetAPIServer().CertDir }
 
 // New starts etcd and kube-apiserver, installs the CRDs and returns a
 // client for them. It suits TestMain; tests that want one control plane
@@ -113,19 +143,36 @@ func New(opts Options) (*Env, error) {
 	te.ControlPlane.GetAPIServer().Path = filepath.Join(assets, "kube-apiserver")
 	te.ControlPlane.Etcd = &envtest.Etcd{Path: filepath.Join(assets, "etcd")}
 	te.ControlPlane.KubectlPath = filepath.Join(assets, "kubectl")
+	var certDir string
+	if len(opts.ServingHosts) > 0 {
+		if certDir, err = os.MkdirTemp("", "herald-testenv-certs-"); err != nil {
+			return nil, fmt.Errorf("testenv: %w", err)
+		}
+		ca, err := writeServingCerts(certDir, opts.ServingHosts)
+		if err != nil {
+			return nil, errors.Join(fmt.Errorf("testenv: %w", err), os.RemoveAll(certDir))
+		}
+		s := te.ControlPlane.GetAPIServer()
+		s.CertDir = certDir
+		s.SecureServing.CA = ca
+	}
 	configureAPIServer(te.ControlPlane.GetAPIServer(), opts)
+	if opts.APIServerLog != nil {
+		te.ControlPlane.GetAPIServer().Out = opts.APIServerLog
+		te.ControlPlane.GetAPIServer().Err = opts.APIServerLog
+	}
 
 	cfg, err := te.Start()
 	if err != nil {
 		// Start can fail after etcd or the API server came up (CRD
 		// installation): stop whatever runs so no process outlives the test.
-		return nil, errors.Join(fmt.Errorf("testenv: start control plane: %w", err), te.Stop())
+		return nil, errors.Join(fmt.Errorf("testenv: start control plane: %w", err), te.Stop(), removeDir(certDir))
 	}
 	c, err := client.New(cfg, client.Options{Scheme: scheme})
 	if err != nil {
-		return nil, errors.Join(fmt.Errorf("testenv: build client: %w", err), te.Stop())
+		return nil, errors.Join(fmt.Errorf("testenv: build client: %w", err), te.Stop(), removeDir(certDir))
 	}
-	return &Env{Config: cfg, Scheme: scheme, Client: c, env: te}, nil
+	return &Env{Config: cfg, Scheme: scheme, Client: c, env: te, certDir: certDir}, nil
 }
 
 // configureAPIServer sets Herald's flags. Set (not Append) replaces
@@ -137,6 +184,9 @@ func configureAPIServer(s *envtest.APIServer, opts Options) {
 		cidrs += "," + ServiceCIDRv6
 	}
 	args.Set("service-cluster-ip-range", cidrs)
+	if opts.ServiceAccounts {
+		args.Disable("disable-admission-plugins")
+	}
 	for name, values := range opts.APIServerFlags {
 		args.Set(name, values...)
 	}
@@ -161,9 +211,9 @@ func Start(tb testing.TB, opts Options) *Env {
 // Stop stops kube-apiserver and etcd and removes their data.
 func (e *Env) Stop() error {
 	if err := e.env.Stop(); err != nil {
-		return fmt.Errorf("testenv: stop control plane: %w", err)
+		return errors.Join(fmt.Errorf("testenv: stop control plane: %w", err), removeDir(e.certDir))
 	}
-	return nil
+	return removeDir(e.certDir)
 }
 
 // APIServerURL is the API server's secure (https) URL on 127.0.0.1.

@@ -5,12 +5,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
-	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
+	"slices"
 	"strings"
 	"time"
 
@@ -88,8 +86,8 @@ type Cluster struct {
 	Env    *testenv.Env
 	Client client.Client
 	// Kubeconfig is the admin kubeconfig (127.0.0.1:<port>, forwarded into
-	// every node) the kubelets use too: it may register any Node. Later
-	// steps give each kubelet its own system:node identity.
+	// the router and every node) that the kubelets, the controller manager
+	// and the scheduler use too: a kubelet may register any Node with it.
 	Kubeconfig string
 	// Pause is the sandbox image every node's containerd is told to use.
 	Pause Image
@@ -97,9 +95,14 @@ type Cluster struct {
 	bin     Binaries
 	opts    Options
 	sysctls Sysctls
-	egress  *egressProxy
 	absent  []string // hostPaths that did not exist before Up
-	nodes   []*Node
+	// mountsBefore are the host's mounts under /run, /var/log and
+	// /var/lib before Up (CheckClean reports only new ones).
+	mountsBefore []string
+	nodes        []*Node
+	apiServerLog *os.File
+	// controlPlane are kube-controller-manager and kube-scheduler.
+	controlPlane []*rig.Proc
 }
 
 // hostPaths are fixed paths a kubelet, containerd or the CNI plugins write
@@ -108,7 +111,7 @@ type Cluster struct {
 var hostPaths = []string{
 	"/var/lib/kubelet", "/var/lib/cni", "/var/lib/containerd",
 	"/var/log/containers", "/var/log/pods", "/var/run/nri",
-	"/etc/cni/net.d/10-herald.conflist", "/opt/cni",
+	"/etc/cni/net.d/10-herald.conflist", "/opt/cni", "/run/herald", "/run/containerd/s",
 }
 
 // Nodes are the started nodes, node1 first.
@@ -147,6 +150,9 @@ func Up(ctx context.Context, opts Options) (c *Cluster, err error) {
 			c.absent = append(c.absent, p)
 		}
 	}
+	if c.mountsBefore, err = mountsUnder("/run", "/var/log", "/var/lib"); err != nil {
+		return nil, errors.Join(err, r.Down())
+	}
 	defer func() {
 		if err != nil {
 			c.DumpLogs(opts.Logf, 30)
@@ -155,24 +161,28 @@ func Up(ctx context.Context, opts Options) (c *Cluster, err error) {
 		}
 	}()
 
-	if c.egress, err = startEgressProxy(r.StateDir); err != nil {
+	egressConfig, err := c.startEgress(ctx)
+	if err != nil {
 		return c, err
 	}
-	c.Env, err = testenv.New(testenv.Options{APIServerFlags: map[string][]string{
-		"egress-selector-config-file": {c.egress.ConfigFile},
-	}})
+	auditPolicy, err := writeAuditPolicy(r.StateDir)
 	if err != nil {
+		return c, err
+	}
+	if c.apiServerLog, err = os.Create(filepath.Join(r.StateDir, "kube-apiserver.log")); err != nil {
+		return c, err
+	}
+	if c.Env, err = testenv.New(c.apiServerOptions(egressConfig, auditPolicy, c.apiServerLog)); err != nil {
 		return c, err
 	}
 	c.Client = c.Env.Client
 	if c.Kubeconfig, err = c.Env.WriteKubeconfig(r.StateDir); err != nil {
 		return c, err
 	}
-	var nss []string
-	for _, h := range r.Nodes {
-		nss = append(nss, h.NS)
+	if err := c.exposeAPIServer(ctx); err != nil {
+		return c, err
 	}
-	if err := r.ForwardHost(ctx, c.Env.APIServerURL().Host, nss...); err != nil {
+	if err := c.startControllers(ctx); err != nil {
 		return c, err
 	}
 	for i, h := range r.Nodes {
@@ -181,9 +191,6 @@ func Up(ctx context.Context, opts Options) (c *Cluster, err error) {
 			return c, err
 		}
 		if err := n.importImages(ctx, append([]Image{pause}, opts.Images...)...); err != nil {
-			return c, err
-		}
-		if err := c.exposeKubelet(ctx, n); err != nil {
 			return c, err
 		}
 	}
@@ -195,6 +202,9 @@ func Up(ctx context.Context, opts Options) (c *Cluster, err error) {
 		err := rig.Eventually(ctx, 90*time.Second, 200*time.Millisecond, func(ctx context.Context) error {
 			if !n.Proc.Running() {
 				return fmt.Errorf("node.sh exited: %v", n.Proc.Err())
+			}
+			if err := c.checkControllers(); err != nil {
+				return err
 			}
 			var node corev1.Node
 			if err := c.Client.Get(ctx, client.ObjectKey{Name: n.Name}, &node); err != nil {
@@ -235,13 +245,13 @@ func (c *Cluster) Down() error {
 	if err := c.Rig.Down(); err != nil {
 		errs = append(errs, err)
 	}
-	if c.egress != nil {
-		if err := c.egress.Close(); err != nil {
+	if c.Env != nil {
+		if err := c.Env.Stop(); err != nil {
 			errs = append(errs, err)
 		}
 	}
-	if c.Env != nil {
-		if err := c.Env.Stop(); err != nil {
+	if c.apiServerLog != nil {
+		if err := c.apiServerLog.Close(); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -259,11 +269,11 @@ func (c *Cluster) Down() error {
 // roots, changed sysctls.
 func (c *Cluster) CheckClean() error {
 	var errs []error
-	mounts, err := mountsUnder(c.StateDir, "/run/containerd", "/var/log", "/var/lib")
+	mounts, err := mountsUnder(c.StateDir, "/run", "/var/log", "/var/lib")
 	if err != nil {
 		errs = append(errs, err)
-	} else if len(mounts) > 0 {
-		errs = append(errs, fmt.Errorf("mounts left on the host: %v", mounts))
+	} else if left := slices.DeleteFunc(mounts, func(m string) bool { return slices.Contains(c.mountsBefore, m) }); len(left) > 0 {
+		errs = append(errs, fmt.Errorf("mounts left on the host: %v", left))
 	}
 	for _, p := range c.absent {
 		if _, err := os.Lstat(p); err == nil {
@@ -310,25 +320,17 @@ func mountsUnder(dirs ...string) ([]string, error) {
 	return out, sc.Err()
 }
 
-// exposeKubelet makes node n's kubelet API reachable by the API server: a
-// relay from the host into the node's loopback, and the egress proxy's
-// routes for the addresses the API server may dial (the Node's Hostname
-// and InternalIP addresses, with the kubelet port).
-func (c *Cluster) exposeKubelet(ctx context.Context, n *Node) error {
-	hostAP, err := c.ExposeToHost(ctx, n.NS, netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), KubeletPort))
-	if err != nil {
-		return fmt.Errorf("node %s: kubelet API: %w", n.Name, err)
-	}
-	for _, host := range []string{n.Name, n.LAN.IPv4.Addr().String()} {
-		c.egress.Map(net.JoinHostPort(host, strconv.Itoa(KubeletPort)), hostAP.String())
-	}
-	return nil
-}
-
 // addPodRoutes gives every node a route to every other node's pod range
-// via that node's LAN address, as a cloud route table or a flat CNI would;
-// the bridge plugin only knows its own node's range.
+// via that node's LAN address, as a cloud route table or a flat CNI would
+// (the bridge plugin only knows its own node's range), and the router a
+// route to every node's range: the API server's egress proxy and the
+// address the API server is advertised at live there.
 func (c *Cluster) addPodRoutes(ctx context.Context) error {
+	for _, m := range c.nodes {
+		if _, err := c.ExecContext(ctx, c.Router.NS, "ip", "route", "replace", m.PodCIDR.String(), "via", m.LAN.IPv4.Addr().String()); err != nil {
+			return fmt.Errorf("router: route to %s's pods: %w", m.Name, err)
+		}
+	}
 	for _, n := range c.nodes {
 		for _, m := range c.nodes {
 			if m == n {

@@ -19,6 +19,7 @@ type nodeConfig struct {
 	Socket       string // containerd's CRI socket
 	Kubeconfig   string
 	SandboxImage string
+	LeaseSeconds int
 }
 
 var templates = template.Must(template.New("").Parse(`
@@ -103,6 +104,9 @@ authentication:
     enabled: false
 authorization:
   mode: AlwaysAllow
+# Short node-monitor timings (issue 12, step 3): the lease is renewed
+# every quarter of its duration, 2 s.
+nodeLeaseDurationSeconds: {{.LeaseSeconds}}
 podCIDR: {{.PodCIDR}}
 podLogsDir: {{.Dir}}/pod-logs
 volumePluginDir: {{.Dir}}/kubelet/volume-plugins
@@ -140,10 +144,12 @@ registerNode: true
 set -eu
 export PATH="{{.Bin}}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 # Fixed paths, whatever the configs say, stay in here: the runc shim's
-# sockets (/run/containerd/s), the kubelet's /var/log/containers and
-# /var/lib/kubelet/device-plugins, the CNI result cache (/var/lib/cni).
-mkdir -p /run/containerd
-mount -t tmpfs -o mode=0711 herald-{{.Name}} /run/containerd
+# sockets (/run/containerd/s), hostPath volumes under /run (Herald's
+# /run/herald/keepalived, kube-proxy's /run/xtables.lock), the kubelet's
+# /var/log/containers and /var/lib/kubelet/device-plugins, the CNI result
+# cache (/var/lib/cni).
+mount -t tmpfs -o mode=0755 herald-{{.Name}} /run
+mkdir -m 0711 /run/containerd
 mount -t tmpfs -o mode=0755 herald-{{.Name}} /var/lib
 mount --bind "{{.Dir}}/var-log" /var/log
 

@@ -24,20 +24,39 @@
 // make. Private propagation means nothing they mount reaches the host, and
 // when the last process of the namespace is gone the kernel drops all its
 // mounts: teardown has no mount to undo. node.sh also mounts tmpfs over
-// /run/containerd (the runc shim's sockets go there whatever containerd's
-// state dir is) and /var/lib (the kubelet's device-plugins dir and the CNI
-// result cache are fixed paths), and a state-dir directory over /var/log
-// (the kubelet's /var/log/containers is fixed), so that none of them
-// reaches the host.
+// /run (the runc shim's sockets go to /run/containerd whatever
+// containerd's state dir is; hostPath volumes such as Herald's
+// /run/herald/keepalived must be the node's own) and /var/lib (the
+// kubelet's device-plugins dir and the CNI result cache are fixed paths),
+// and a state-dir directory over /var/log (the kubelet's
+// /var/log/containers is fixed), so that none of them reaches the host.
 //
-// # The API server and the kubelets
+// # The control plane
 //
-// The kubelets reach the API server on the host's loopback through the
-// rig's forwarders (rig.ForwardHost). The other way, for logs, exec and
-// port-forward, the API server's egress selector sends its "cluster"
-// traffic as HTTP CONNECT requests to a proxy in the test process, which
-// maps a Node's address and kubelet port to a rig.ExposeToHost relay into
-// that node: the host still gets no testbed address or route.
+// kube-apiserver and etcd are internal/testenv's, on the host's loopback,
+// with the ServiceAccount admission plugin on and a serving certificate
+// that also names the `kubernetes` Service's ClusterIP and the router's
+// LAN address, which the API server advertises: the `kubernetes`
+// Service's endpoint is the router's address, where a forwarder relays to
+// the host. So pods reach the API server as in any cluster (ClusterIP,
+// kube-proxy's DNAT, the endpoint), kube-proxy itself reaches the endpoint
+// directly, and the kubelets use the admin kubeconfig through the rig's
+// loopback forwarders. kube-controller-manager and kube-scheduler run in
+// the router's namespace (a node's loss leaves them up) with short
+// node-monitor timings (NodeMonitorGracePeriod); the kubelets renew their
+// leases every 2 s.
+//
+// The other way, the API server's egress selector sends its "cluster"
+// traffic (webhook and conversion calls, which with aggregator routing go
+// to the endpoints' pod IPs; logs, exec and port-forward to the kubelets'
+// InternalIPs) as HTTP CONNECT requests over a unix socket to an nsforward
+// proxy in the router's namespace, which has a route to every node's pod
+// range: the host still gets no testbed address or route. The audit log
+// (AuditLog) records every request of Herald's service accounts.
+//
+// kube-proxy runs as a DaemonSet (DeployKubeProxy) of the testbed's own
+// herald-kube-proxy image, the Services' backends as Deployments of
+// herald-httpname (`make testbed-images`).
 //
 // # What is the host's and is restored
 //

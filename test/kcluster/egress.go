@@ -1,43 +1,33 @@
 package kcluster
 
 import (
-	"bufio"
 	"context"
-	"errors"
 	"fmt"
-	"io"
-	"net"
-	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
-	"sync"
+	"strings"
+	"time"
+
+	"github.com/herald-lb/herald/test/e2e/rig"
 )
 
-// egressProxy is how the API server, on the host, reaches the kubelets in
-// the node namespaces (logs, exec, port-forward) without a route or an
-// address on the host: the API server's egress selector sends its
-// "cluster" traffic as HTTP CONNECT requests over a unix socket to this
-// proxy in the test process, which maps the target (a Node's address and
-// kubelet port, e.g. node1:10250 or 10.99.0.11:10250) to the host end of a
-// rig.ExposeToHost relay into that node.
-type egressProxy struct {
-	Socket     string // the unix socket the API server dials
-	ConfigFile string // its EgressSelectorConfiguration
-
-	mu      sync.Mutex
-	targets map[string]string // CONNECT target -> host address
-	l       net.Listener
-	wg      sync.WaitGroup
-}
-
-// startEgressProxy listens on dir/egress.sock and writes the API server's
-// egress selector configuration next to it.
-func startEgressProxy(dir string) (*egressProxy, error) {
-	p := &egressProxy{
-		Socket:     filepath.Join(dir, "egress.sock"),
-		ConfigFile: filepath.Join(dir, "egress-selector.yaml"),
-		targets:    map[string]string{},
+// startEgress starts the API server's way into the cluster network: an
+// nsforward HTTP CONNECT proxy in the router's namespace, listening on a
+// unix socket in the state dir, which the API server's egress selector
+// sends its "cluster" traffic to (webhook and conversion calls to pod
+// IPs, logs, exec and port-forward to the kubelets). The router has a
+// route to every node's pod range, so the proxy reaches pods and kubelets
+// the way a control-plane node of a flat pod network would, and the host
+// still gets no testbed address or route. It returns the egress selector
+// configuration file.
+func (c *Cluster) startEgress(ctx context.Context) (string, error) {
+	bin, err := c.NSForwardBinary(ctx)
+	if err != nil {
+		return "", err
 	}
+	sock := filepath.Join(c.StateDir, "egress.sock")
+	cfgFile := filepath.Join(c.StateDir, "egress-selector.yaml")
 	cfg := fmt.Sprintf(`apiVersion: apiserver.k8s.io/v1beta1
 kind: EgressSelectorConfiguration
 egressSelections:
@@ -47,88 +37,31 @@ egressSelections:
     transport:
       uds:
         udsName: %s
-`, p.Socket)
-	if err := os.WriteFile(p.ConfigFile, []byte(cfg), 0o644); err != nil {
-		return nil, fmt.Errorf("egress proxy: %w", err)
+`, sock)
+	if err := os.WriteFile(cfgFile, []byte(cfg), 0o644); err != nil {
+		return "", fmt.Errorf("egress: %w", err)
 	}
-	_ = os.Remove(p.Socket)
-	l, err := net.Listen("unix", p.Socket)
+	_ = os.Remove(sock)
+	allow := []string{rig.LANv4.String(), PodNetwork.String()}
+	p, err := c.Start(c.Router.NS, "egress", []string{bin, "-listen", "unix:" + sock,
+		"-connect", "http-connect", "-allow", strings.Join(allow, ",")})
 	if err != nil {
-		return nil, fmt.Errorf("egress proxy: %w", err)
+		return "", fmt.Errorf("egress: %w", err)
 	}
-	p.l = l
-	p.wg.Add(1)
-	go p.serve()
-	return p, nil
-}
-
-// Map sends CONNECT requests for target to hostAddr.
-func (p *egressProxy) Map(target, hostAddr string) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.targets[target] = hostAddr
-}
-
-// Close stops accepting and waits for the accept loop; open tunnels end
-// with their peers.
-func (p *egressProxy) Close() error {
-	err := p.l.Close()
-	p.wg.Wait()
-	if errors.Is(err, net.ErrClosed) {
+	err = rig.Eventually(ctx, 10*time.Second, 10*time.Millisecond, func(context.Context) error {
+		if !p.Running() {
+			return fmt.Errorf("exited: %v", p.Err())
+		}
+		if !strings.Contains(p.Tail(5), "nsforward: listening on") {
+			return fmt.Errorf("not listening yet")
+		}
 		return nil
+	})
+	if err != nil {
+		return "", fmt.Errorf("egress proxy in %s: %w", c.Router.NS, err)
 	}
-	return err
+	return cfgFile, nil
 }
 
-func (p *egressProxy) serve() {
-	defer p.wg.Done()
-	for {
-		c, err := p.l.Accept()
-		if err != nil {
-			return
-		}
-		go p.handle(c)
-	}
-}
-
-func (p *egressProxy) handle(c net.Conn) {
-	br := bufio.NewReader(c)
-	req, err := http.ReadRequest(br)
-	if err != nil {
-		c.Close()
-		return
-	}
-	p.mu.Lock()
-	hostAddr, ok := p.targets[req.Host]
-	p.mu.Unlock()
-	if req.Method != http.MethodConnect || !ok {
-		fmt.Fprintf(c, "HTTP/1.1 502 Bad Gateway\r\n\r\nno route to %s\n", req.Host)
-		c.Close()
-		return
-	}
-	up, err := (&net.Dialer{}).DialContext(context.Background(), "tcp", hostAddr)
-	if err != nil {
-		fmt.Fprintf(c, "HTTP/1.1 502 Bad Gateway\r\n\r\n%v\n", err)
-		c.Close()
-		return
-	}
-	if _, err := io.WriteString(c, "HTTP/1.1 200 Connection established\r\n\r\n"); err != nil {
-		c.Close()
-		up.Close()
-		return
-	}
-	// TLS follows, client first: br holds nothing more, but pass on
-	// whatever it may hold.
-	done := make(chan struct{})
-	go func() {
-		_, _ = io.Copy(up, br)
-		if cw, ok := up.(interface{ CloseWrite() error }); ok {
-			_ = cw.CloseWrite()
-		}
-		close(done)
-	}()
-	_, _ = io.Copy(c, up)
-	c.Close()
-	up.Close()
-	<-done
-}
+// PodNetwork holds every node's pod range (podCIDR).
+var PodNetwork = netip.MustParsePrefix("10.244.0.0/16")

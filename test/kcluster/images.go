@@ -35,13 +35,17 @@ func imagesDir() (string, error) {
 }
 
 // FindImage returns the newest amd64 archive of image name (herald-pause,
-// herald-controller, ...) in the images dir.
+// herald-controller, ...) in the images dir or its testbed/ subdir.
 func FindImage(name string) (Image, error) {
 	dir, err := imagesDir()
 	if err != nil {
 		return Image{}, err
 	}
+	// The testbed's own images (`make testbed-images`) live apart, so
+	// that images-check sees only what ships.
 	files, _ := filepath.Glob(filepath.Join(dir, name+"-*-amd64.oci.tar"))
+	more, _ := filepath.Glob(filepath.Join(dir, "testbed", name+"-*-amd64.oci.tar"))
+	files = append(files, more...)
 	if len(files) == 0 {
 		return Image{}, fmt.Errorf("image %s: no %s-*-amd64.oci.tar in %s (run `make images` as root)", name, name, dir)
 	}

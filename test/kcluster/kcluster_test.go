@@ -15,7 +15,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/herald-lb/herald/test/e2e/rig"
 )
@@ -111,12 +110,8 @@ func TestOneNode(t *testing.T) {
 	}
 
 	const ns = "kcluster"
-	for _, obj := range []client.Object{
-		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}},
-	} {
-		if err := c.Client.Create(ctx, obj); err != nil {
-			t.Fatalf("create %T: %v", obj, err)
-		}
+	if err := c.CreateNamespace(ctx, ns); err != nil {
+		t.Fatal(err)
 	}
 	podNet := c.pausePod(ns, "podnet", n.Name, false)
 	hostNet := c.pausePod(ns, "hostnet", n.Name, true)
@@ -235,7 +230,7 @@ func TestTwoNodes(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	const ns = "kcluster"
-	if err := c.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
+	if err := c.CreateNamespace(ctx, ns); err != nil {
 		t.Fatal(err)
 	}
 	nodes := c.Nodes()

@@ -67,6 +67,7 @@ func (c *Cluster) startNode(ctx context.Context, i int, h rig.Host) (*Node, erro
 		Socket:       filepath.Join(n.Dir, "containerd", "containerd.sock"),
 		Kubeconfig:   c.Kubeconfig,
 		SandboxImage: c.Pause.Ref,
+		LeaseSeconds: int(nodeLeaseDuration / time.Second),
 	}
 	for _, d := range []string{"containerd", "cni/net.d", "cni/ipam", "var-log", "kubelet", "pod-logs"} {
 		if err := os.MkdirAll(filepath.Join(n.Dir, d), 0o755); err != nil {

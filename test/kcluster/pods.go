@@ -94,11 +94,16 @@ func (n *Node) containerPID(pod *corev1.Pod) (int, error) {
 // Kubectl runs bin/kubectl with the admin kubeconfig, on the host, and
 // returns its stdout; a failure carries stderr.
 func (c *Cluster) Kubectl(ctx context.Context, args ...string) (string, error) {
+	return c.KubectlTimeout(ctx, 30*time.Second, args...)
+}
+
+// KubectlTimeout is Kubectl with a bound other than 30 s.
+func (c *Cluster) KubectlTimeout(ctx context.Context, timeout time.Duration, args ...string) (string, error) {
 	bin, err := testenv.AssetPath("kubectl")
 	if err != nil {
 		return "", err
 	}
-	kctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	kctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	cmd := exec.CommandContext(kctx, bin, append([]string{"--kubeconfig", c.Kubeconfig}, args...)...)
 	var stderr strings.Builder
@@ -108,4 +113,20 @@ func (c *Cluster) Kubectl(ctx context.Context, args ...string) (string, error) {
 		return string(out), fmt.Errorf("kubectl %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
 	}
 	return string(out), nil
+}
+
+// CreateNamespace creates namespace name and waits for its default
+// ServiceAccount, which kube-controller-manager creates and without which
+// the ServiceAccount admission plugin refuses the namespace's pods.
+func (c *Cluster) CreateNamespace(ctx context.Context, name string) error {
+	if err := c.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}); err != nil {
+		return fmt.Errorf("namespace %s: %w", name, err)
+	}
+	return rig.Eventually(ctx, 30*time.Second, 100*time.Millisecond, func(ctx context.Context) error {
+		var sa corev1.ServiceAccount
+		if err := c.Client.Get(ctx, client.ObjectKey{Namespace: name, Name: "default"}, &sa); err != nil {
+			return fmt.Errorf("namespace %s: default ServiceAccount: %w", name, err)
+		}
+		return nil
+	})
 }

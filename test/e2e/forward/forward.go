@@ -45,6 +45,16 @@ func (e Endpoint) Dialer() func(context.Context) (net.Conn, error) {
 // every open connection and returns once all relays have stopped. A
 // connection whose dial fails is closed at once.
 func Serve(ctx context.Context, l net.Listener, dial func(context.Context) (net.Conn, error)) error {
+	return serve(ctx, l, func(ctx context.Context, in net.Conn) (net.Conn, net.Conn, error) {
+		out, err := dial(ctx)
+		return in, out, err
+	})
+}
+
+// serve is Serve with a dial that may read from (and wrap) the accepted
+// connection first; it returns the connection to relay from and the one
+// to relay to.
+func serve(ctx context.Context, l net.Listener, dial func(context.Context, net.Conn) (net.Conn, net.Conn, error)) error {
 	var (
 		mu    sync.Mutex
 		conns = map[net.Conn]bool{}
@@ -89,7 +99,7 @@ func Serve(ctx context.Context, l net.Listener, dial func(context.Context) (net.
 			defer wg.Done()
 			defer track(in, false)
 			defer in.Close()
-			out, err := dial(ctx)
+			from, out, err := dial(ctx, in)
 			if err != nil {
 				return
 			}
@@ -99,7 +109,7 @@ func Serve(ctx context.Context, l net.Listener, dial func(context.Context) (net.
 			}
 			defer track(out, false)
 			defer out.Close()
-			relay(in, out)
+			relay(from, out)
 		}()
 	}
 	l.Close()

@@ -30,35 +30,57 @@ func (r *Rig) ForwardHost(ctx context.Context, hostAddr string, nss ...string) e
 	if err != nil || !ap.Addr().IsLoopback() {
 		return fmt.Errorf("forward %s: want a loopback address:port (the host's other addresses are off limits)", hostAddr)
 	}
+	for _, ns := range nss {
+		if err := r.forwardHost(ctx, ap, ns, ap); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ForwardHostAt is ForwardHost into one namespace at another address:
+// hostAddr (on the host's loopback) is reachable in ns at listen, e.g.
+// the API server at the router's LAN address, which the cluster testbed
+// advertises to its pods and nodes.
+func (r *Rig) ForwardHostAt(ctx context.Context, hostAddr, ns string, listen netip.AddrPort) error {
+	ap, err := netip.ParseAddrPort(hostAddr)
+	if err != nil || !ap.Addr().IsLoopback() {
+		return fmt.Errorf("forward %s: want a loopback address:port (the host's other addresses are off limits)", hostAddr)
+	}
+	return r.forwardHost(ctx, ap, ns, listen)
+}
+
+func (r *Rig) forwardHost(ctx context.Context, ap netip.AddrPort, ns string, listen netip.AddrPort) error {
 	sock, err := r.hostRelay(ap)
 	if err != nil {
 		return err
 	}
-	bin, err := r.nsforwardBinary(ctx)
+	bin, err := r.NSForwardBinary(ctx)
 	if err != nil {
 		return err
 	}
-	for _, ns := range nss {
-		name := forwardName(r, ns, ap)
-		logged := fileSize(filepath.Join(r.StateDir, name+".log"))
-		p, err := r.Start(ns, name, []string{bin, "-listen", "tcp:" + ap.String(), "-connect", "unix:" + sock})
-		if err != nil {
-			return fmt.Errorf("forward %s into %s: %w", hostAddr, ns, err)
+	name := forwardName(r, ns, ap)
+	if listen != ap {
+		name = fmt.Sprintf("%s-at-%s", name, listen.Addr())
+	}
+	logged := fileSize(filepath.Join(r.StateDir, name+".log"))
+	p, err := r.Start(ns, name, []string{bin, "-listen", "tcp:" + listen.String(), "-connect", "unix:" + sock})
+	if err != nil {
+		return fmt.Errorf("forward %s into %s: %w", ap, ns, err)
+	}
+	err = Eventually(ctx, 10*time.Second, 10*time.Millisecond, func(context.Context) error {
+		if !p.Running() {
+			return fmt.Errorf("nsforward exited: %v", p.Err())
 		}
-		err = Eventually(ctx, 10*time.Second, 10*time.Millisecond, func(context.Context) error {
-			if !p.Running() {
-				return fmt.Errorf("nsforward exited: %v", p.Err())
-			}
-			// Only this start's lines: a restarted forwarder's log
-			// still holds its predecessor's.
-			if !strings.Contains(readFrom(p.Log, logged), "nsforward: listening on") {
-				return fmt.Errorf("not listening yet")
-			}
-			return nil
-		})
-		if err != nil {
-			return fmt.Errorf("forward %s into %s: %w\n%s", hostAddr, ns, err, p.Tail(10))
+		// Only this start's lines: a restarted forwarder's log
+		// still holds its predecessor's.
+		if !strings.Contains(readFrom(p.Log, logged), "nsforward: listening on") {
+			return fmt.Errorf("not listening yet")
 		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("forward %s into %s: %w\n%s", ap, ns, err, p.Tail(10))
 	}
 	return nil
 }
@@ -147,10 +169,10 @@ var nsforwardBuild struct {
 	path string
 }
 
-// nsforwardBinary returns Options.NSForward, or builds nsforward with the
+// NSForwardBinary returns Options.NSForward, or builds nsforward with the
 // go command (the go test that runs this has one; the build cache makes
 // it take well under a second after the first time).
-func (r *Rig) nsforwardBinary(ctx context.Context) (string, error) {
+func (r *Rig) NSForwardBinary(ctx context.Context) (string, error) {
 	if r.opts.NSForward != "" {
 		return r.opts.NSForward, nil
 	}
@@ -192,7 +214,7 @@ func (r *Rig) ExposeToHost(ctx context.Context, ns string, nsAddr netip.AddrPort
 	if !nsAddr.Addr().IsLoopback() {
 		return netip.AddrPort{}, fmt.Errorf("expose %s of %s: want a loopback address:port", nsAddr, ns)
 	}
-	bin, err := r.nsforwardBinary(ctx)
+	bin, err := r.NSForwardBinary(ctx)
 	if err != nil {
 		return netip.AddrPort{}, err
 	}

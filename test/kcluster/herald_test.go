@@ -1,0 +1,240 @@
+package kcluster
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	corev1 "k8s.io/api/core/v1"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/herald-lb/herald/api/v1alpha2"
+	"github.com/herald-lb/herald/internal/testenv"
+	"github.com/herald-lb/herald/test/e2e/rig"
+)
+
+// testbedImages are the cluster testbed's own images (`make
+// testbed-images`): kube-proxy and the web backends.
+type testbedImages struct{ KubeProxy, HTTPName Image }
+
+func findTestbedImages(t *testing.T) (HeraldImages, testbedImages) {
+	t.Helper()
+	herald, err := FindHeraldImages()
+	if err != nil {
+		skipUnlessCI(t, err)
+	}
+	var tb testbedImages
+	if tb.KubeProxy, err = FindImage("herald-kube-proxy"); err != nil {
+		skipUnlessCI(t, err)
+	}
+	if tb.HTTPName, err = FindImage("herald-httpname"); err != nil {
+		skipUnlessCI(t, err)
+	}
+	return herald, tb
+}
+
+// TestHerald is issue 12's suite: Kubernetes itself runs Herald. Each
+// subtest is one step an operator would check, in order, on one cluster
+// of two nodes with kube-proxy as a DaemonSet.
+func TestHerald(t *testing.T) {
+	herald, tb := findTestbedImages(t)
+	c := setup(t, Options{Nodes: 2, Images: append(herald.All(), tb.KubeProxy, tb.HTTPName)})
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	defer cancel()
+	start := time.Now()
+	if err := c.DeployKubeProxy(ctx, tb.KubeProxy); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("kube-proxy DaemonSet ready on %d nodes (%v)", len(c.Nodes()), time.Since(start).Round(time.Millisecond))
+	s := &heraldSuite{c: c, herald: herald, tb: tb}
+	for _, step := range []struct {
+		name string
+		run  func(context.Context, *testing.T)
+	}{
+		{"Install", s.install},
+		{"Modes", s.modes},
+	} {
+		if !t.Run(step.name, func(t *testing.T) { step.run(ctx, t) }) {
+			t.FailNow() // every step builds on the one before
+		}
+	}
+}
+
+type heraldSuite struct {
+	c      *Cluster
+	herald HeraldImages
+	tb     testbedImages
+	demo   string // hack/demo
+}
+
+// install is step 1: `kubectl apply` of deploy/herald.yaml with only the
+// images overridden; the pods turn Ready; the controller makes its
+// webhook certificate and patches the caBundles; a bad Eip is refused
+// through the webhook Service; kubectl get eip shows the pool.
+func (s *heraldSuite) install(ctx context.Context, t *testing.T) {
+	c := s.c
+	root, err := testenv.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.demo = filepath.Join(root, "hack", "demo")
+	m, err := c.WriteManifestInstall("install", s.herald)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if out, err := c.Apply(ctx, m); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if err := c.WaitHerald(ctx, 3*time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("kubectl apply -k → controller and speakers Ready in %v", time.Since(start).Round(time.Millisecond))
+
+	// The controller's certificate, in its Secret and in every caBundle.
+	err = rig.Eventually(ctx, time.Minute, time.Second, func(ctx context.Context) error {
+		var sec corev1.Secret
+		if err := c.Client.Get(ctx, client.ObjectKey{Namespace: "herald-system", Name: "herald-webhook-certs"}, &sec); err != nil {
+			return err
+		}
+		var vwc admissionregistrationv1.ValidatingWebhookConfiguration
+		if err := c.Client.Get(ctx, client.ObjectKey{Name: "herald-validating-webhook-configuration"}, &vwc); err != nil {
+			return err
+		}
+		for _, w := range vwc.Webhooks {
+			if len(w.ClientConfig.CABundle) == 0 {
+				return fmt.Errorf("validating webhook %s: no caBundle yet", w.Name)
+			}
+		}
+		crd := &unstructured.Unstructured{}
+		crd.SetGroupVersionKind(apiextensionsv1.SchemeGroupVersion.WithKind("CustomResourceDefinition"))
+		if err := c.Client.Get(ctx, client.ObjectKey{Name: "eips.network.kubesphere.io"}, crd); err != nil {
+			return err
+		}
+		if ca, _, _ := unstructured.NestedString(crd.Object, "spec", "conversion", "webhook", "clientConfig", "caBundle"); ca == "" {
+			return fmt.Errorf("crd %s: no conversion caBundle yet", crd.GetName())
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// A good pool, then one overlapping it: refused by the webhook,
+	// reached through its Service (the API server dials the pod).
+	if out, err := c.Kubectl(ctx, "apply", "-f", filepath.Join(s.demo, "bgp.yaml")); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	err = rig.Eventually(ctx, time.Minute, 500*time.Millisecond, func(ctx context.Context) error {
+		out, err := c.Kubectl(ctx, "apply", "-f", filepath.Join(s.demo, "refused", "overlapping-eip.yaml"))
+		if err == nil {
+			_, _ = c.Kubectl(ctx, "delete", "eip", "overlapping-pool")
+			return fmt.Errorf("the overlapping Eip was admitted: %s", out)
+		}
+		// Only the webhook knows the other pools (kubectl prints its
+		// Invalid status as "The Eip ... is invalid: ...").
+		if !strings.Contains(err.Error(), `overlaps Eip "demo-pool"`) {
+			return err // e.g. the webhook not reachable yet: retried
+		}
+		t.Logf("refused as it should be: %v", err)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// v1alpha1 through the conversion webhook, as OpenELB's tools read it.
+	if out, err := c.Kubectl(ctx, "get", "eips.v1alpha1.network.kubesphere.io", "demo-pool", "-o", "name"); err != nil {
+		t.Errorf("get demo-pool as v1alpha1: %v\n%s", err, out)
+	}
+}
+
+// modes is step 2: a Service per mode (BGP with BIRD as the ToR, Layer2,
+// VIP) in front of a real Deployment answers curl from the client; the
+// EndpointSlices are Kubernetes' own.
+func (s *heraldSuite) modes(ctx context.Context, t *testing.T) {
+	c := s.c
+	tor, err := c.StartToR(ctx, c.BirdToRConfig(rig.NodeAS))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = tor
+	if err := c.Client.Create(ctx, WebDeployment("default", 2, s.tb.HTTPName)); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"service.yaml", "layer2.yaml", "vip.yaml"} {
+		if out, err := c.Kubectl(ctx, "apply", "-f", filepath.Join(s.demo, f)); err != nil {
+			t.Fatalf("%v\n%s", err, out)
+		}
+	}
+	if err := c.WaitDeployment(ctx, "default", "web", 2*time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ svc, annotation string }{
+		{"web", ""},
+		{"web-l2", v1alpha2.AnnotationLayer2Node},
+		{"web-vip", v1alpha2.AnnotationVIPHolder},
+	} {
+		start := time.Now()
+		var ip netip.Addr
+		var names map[string]bool
+		err := rig.Eventually(ctx, 2*time.Minute, 200*time.Millisecond, func(ctx context.Context) error {
+			var svc corev1.Service
+			if err := c.Client.Get(ctx, client.ObjectKey{Namespace: "default", Name: tc.svc}, &svc); err != nil {
+				return err
+			}
+			if len(svc.Status.LoadBalancer.Ingress) == 0 {
+				return fmt.Errorf("service %s: no address yet", tc.svc)
+			}
+			if tc.annotation != "" && svc.Annotations[tc.annotation] == "" {
+				return fmt.Errorf("service %s: no %s yet", tc.svc, tc.annotation)
+			}
+			ip = netip.MustParseAddr(svc.Status.LoadBalancer.Ingress[0].IP)
+			got, err := c.curl(ctx, ip)
+			if err != nil {
+				return err
+			}
+			if !strings.HasPrefix(got, "web-") {
+				return fmt.Errorf("curl %s: %q, want a web pod's name", ip, got)
+			}
+			if names == nil {
+				names = map[string]bool{}
+			}
+			names[got] = true
+			return nil
+		})
+		if err != nil {
+			t.Fatalf("service %s: %v", tc.svc, err)
+		}
+		t.Logf("service %s: %s answers curl from the client (%v), reached %v", tc.svc, ip, time.Since(start).Round(time.Millisecond), names)
+	}
+	out, err := c.Kubectl(ctx, "get", "eip")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("kubectl get eip:\n%s", out)
+	for _, eip := range []string{"demo-pool", "demo-l2", "demo-vip"} {
+		var e v1alpha2.Eip
+		if err := c.Client.Get(ctx, client.ObjectKey{Name: eip}, &e); err != nil {
+			t.Fatal(err)
+		}
+		if e.Status.Usage != 1 {
+			t.Errorf("eip %s: usage %d, want 1 (%s)", eip, e.Status.Usage, out)
+		}
+	}
+}
+
+// curl asks ip:80 from the client namespace and returns the answer.
+func (c *Cluster) curl(ctx context.Context, ip netip.Addr) (string, error) {
+	out, err := c.ExecContext(ctx, c.Rig.Client.NS, "curl", "-sS", "--max-time", "2", "http://"+netip.AddrPortFrom(ip, 80).String()+"/")
+	if err != nil {
+		return "", fmt.Errorf("curl %s from the client: %w", ip, err)
+	}
+	return strings.TrimSpace(out), nil
+}

@@ -1,0 +1,103 @@
+package kcluster
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/herald-lb/herald/internal/testenv"
+)
+
+// HeraldImages are the three images deploy/herald.yaml names.
+type HeraldImages struct {
+	Controller, Speaker, Keepalived Image
+}
+
+// FindHeraldImages finds the newest amd64 archives of Herald's images.
+func FindHeraldImages() (HeraldImages, error) {
+	var h HeraldImages
+	var err error
+	for name, im := range map[string]*Image{"herald-controller": &h.Controller, "herald-speaker": &h.Speaker, "herald-keepalived": &h.Keepalived} {
+		if *im, err = FindImage(name); err != nil {
+			return h, err
+		}
+	}
+	return h, nil
+}
+
+// All lists the images, for Options.Images.
+func (h HeraldImages) All() []Image { return []Image{h.Controller, h.Speaker, h.Keepalived} }
+
+// ManifestInstall is deploy/herald.yaml with only its images overridden,
+// the way an operator installs a build of their own: a kustomization
+// next to a copy of the manifest (kustomize loads nothing from outside
+// its directory), applied with `kubectl apply -k`.
+type ManifestInstall struct {
+	// Dir holds herald.yaml and kustomization.yaml.
+	Dir string
+}
+
+// WriteManifestInstall writes the kustomization for images into a fresh
+// directory of the state dir named name.
+func (c *Cluster) WriteManifestInstall(name string, images HeraldImages) (*ManifestInstall, error) {
+	root, err := testenv.RepoRoot()
+	if err != nil {
+		return nil, err
+	}
+	manifest, err := os.ReadFile(filepath.Join(root, "deploy", "herald.yaml"))
+	if err != nil {
+		return nil, fmt.Errorf("manifest: %w", err)
+	}
+	dir := filepath.Join(c.StateDir, name)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("manifest: %w", err)
+	}
+	var k strings.Builder
+	k.WriteString("apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n- herald.yaml\nimages:\n")
+	for manifestName, im := range map[string]Image{
+		"herald-controller": images.Controller, "herald-speaker": images.Speaker, "herald-keepalived": images.Keepalived,
+	} {
+		repo, tag, ok := splitRef(im.Ref)
+		if !ok {
+			return nil, fmt.Errorf("manifest: image %q has no tag", im.Ref)
+		}
+		fmt.Fprintf(&k, "- name: %s\n  newName: %s\n  newTag: %q\n", manifestName, repo, tag)
+	}
+	for file, data := range map[string][]byte{"herald.yaml": manifest, "kustomization.yaml": []byte(k.String())} {
+		if err := os.WriteFile(filepath.Join(dir, file), data, 0o644); err != nil {
+			return nil, fmt.Errorf("manifest: %w", err)
+		}
+	}
+	return &ManifestInstall{Dir: dir}, nil
+}
+
+// splitRef splits "docker.io/library/herald-controller:v1" at the tag.
+func splitRef(ref string) (repo, tag string, ok bool) {
+	i := strings.LastIndex(ref, ":")
+	if i < 0 || strings.Contains(ref[i:], "/") {
+		return ref, "", false
+	}
+	return ref[:i], ref[i+1:], true
+}
+
+// Apply runs `kubectl apply -k` on the install.
+func (c *Cluster) Apply(ctx context.Context, m *ManifestInstall) (string, error) {
+	return c.KubectlTimeout(ctx, time.Minute, "apply", "-k", m.Dir)
+}
+
+// WaitHerald waits until the controller's Deployment and the speaker's and
+// keepalived's DaemonSets have rolled out completely.
+func (c *Cluster) WaitHerald(ctx context.Context, within time.Duration) error {
+	if err := c.WaitDeployment(ctx, "herald-system", "herald-controller-manager", within); err != nil {
+		return err
+	}
+	for _, ds := range []string{"herald-speaker", "herald-keepalived"} {
+		if err := c.WaitDaemonSet(ctx, "herald-system", ds, within); err != nil {
+			return err
+		}
+	}
+	return nil
+}
