@@ -85,6 +85,12 @@ func (c *Cluster) DeployKubeProxy(ctx context.Context, image Image) error {
 // WaitDaemonSet waits until the DaemonSet's pods run its current
 // template and are Ready on every node it wants.
 func (c *Cluster) WaitDaemonSet(ctx context.Context, ns, name string, within time.Duration) error {
+	return c.waitDaemonSet(ctx, ns, name, within, true)
+}
+
+// waitDaemonSet is WaitDaemonSet; without updated it accepts pods of an
+// older template (an OnDelete DaemonSet's).
+func (c *Cluster) waitDaemonSet(ctx context.Context, ns, name string, within time.Duration, updated bool) error {
 	return rig.Eventually(ctx, within, 200*time.Millisecond, func(ctx context.Context) error {
 		var ds appsv1.DaemonSet
 		if err := c.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, &ds); err != nil {
@@ -92,7 +98,7 @@ func (c *Cluster) WaitDaemonSet(ctx context.Context, ns, name string, within tim
 		}
 		st := ds.Status
 		if st.ObservedGeneration < ds.Generation || st.DesiredNumberScheduled != int32(len(c.nodes)) ||
-			st.UpdatedNumberScheduled != st.DesiredNumberScheduled || st.NumberReady != st.DesiredNumberScheduled {
+			(updated && st.UpdatedNumberScheduled != st.DesiredNumberScheduled) || st.NumberReady != st.DesiredNumberScheduled {
 			return fmt.Errorf("daemonset %s/%s: desired %d (of %d nodes), updated %d, ready %d, observed generation %d of %d%s",
 				ns, name, st.DesiredNumberScheduled, len(c.nodes), st.UpdatedNumberScheduled, st.NumberReady,
 				st.ObservedGeneration, ds.Generation, c.podProblems(ctx, ns, ds.Spec.Selector))

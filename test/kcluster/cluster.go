@@ -101,6 +101,7 @@ type Cluster struct {
 	mountsBefore []string
 	nodes        []*Node
 	apiServerLog *os.File
+	probe        string // the prober's binary, once built
 	// controlPlane are kube-controller-manager and kube-scheduler.
 	controlPlane []*rig.Proc
 }

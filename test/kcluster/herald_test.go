@@ -10,12 +10,15 @@ import (
 	"time"
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/herald-lb/herald/api/v1alpha2"
+	"github.com/herald-lb/herald/test/bench/probelog"
 	"github.com/herald-lb/herald/internal/testenv"
 	"github.com/herald-lb/herald/test/e2e/rig"
 )
@@ -60,6 +63,8 @@ func TestHerald(t *testing.T) {
 	}{
 		{"Install", s.install},
 		{"Modes", s.modes},
+		{"RollingUpgrade", s.rollingUpgrade},
+		{"RBAC", s.rbac},
 	} {
 		if !t.Run(step.name, func(t *testing.T) { step.run(ctx, t) }) {
 			t.FailNow() // every step builds on the one before
@@ -72,6 +77,8 @@ type heraldSuite struct {
 	herald HeraldImages
 	tb     testbedImages
 	demo   string // hack/demo
+	// ips are the Services' addresses by Service name (step 2).
+	ips map[string]netip.Addr
 }
 
 // install is step 1: `kubectl apply` of deploy/herald.yaml with only the
@@ -213,6 +220,10 @@ func (s *heraldSuite) modes(ctx context.Context, t *testing.T) {
 			t.Fatalf("service %s: %v", tc.svc, err)
 		}
 		t.Logf("service %s: %s answers curl from the client (%v), reached %v", tc.svc, ip, time.Since(start).Round(time.Millisecond), names)
+		if s.ips == nil {
+			s.ips = map[string]netip.Addr{}
+		}
+		s.ips[tc.svc] = ip
 	}
 	out, err := c.Kubectl(ctx, "get", "eip")
 	if err != nil {
@@ -230,11 +241,121 @@ func (s *heraldSuite) modes(ctx context.Context, t *testing.T) {
 	}
 }
 
-// curl asks ip:80 from the client namespace and returns the answer.
-func (c *Cluster) curl(ctx context.Context, ip netip.Addr) (string, error) {
-	out, err := c.ExecContext(ctx, c.Rig.Client.NS, "curl", "-sS", "--max-time", "2", "http://"+netip.AddrPortFrom(ip, 80).String()+"/")
+// rollingUpgrade is step 4: the same manifest with every image under a
+// new tag (one build, two names, so every pod is replaced): the speakers
+// roll node by node and the controller's replicas one by one. BGP
+// graceful restart keeps the route at the router untouched (zero route
+// events); the Layer2 and VIP Services keep answering a probe every
+// 10 ms (failed probes are reported); the controller's leadership moves
+// to a new replica. herald-keepalived updates OnDelete by design, so its
+// pods stay.
+func (s *heraldSuite) rollingUpgrade(ctx context.Context, t *testing.T) {
+	c := s.c
+	next, err := c.Retag(ctx, s.herald, "rollout")
 	if err != nil {
-		return "", fmt.Errorf("curl %s from the client: %w", ip, err)
+		t.Fatal(err)
 	}
-	return strings.TrimSpace(out), nil
+	holder := func() string {
+		var l coordinationv1.Lease
+		if err := c.Client.Get(ctx, client.ObjectKey{Namespace: "herald-system", Name: "herald-controller"}, &l); err != nil {
+			t.Fatal(err)
+		}
+		return ptr.Deref(l.Spec.HolderIdentity, "")
+	}
+	leaderBefore := holder()
+
+	bgp := netip.PrefixFrom(s.ips["web"], 32)
+	wctx, stopWatch := context.WithCancel(ctx)
+	events, err := c.WatchRoutes(wctx, c.Router.NS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var routeEvents []rig.RouteEvent
+	watched := make(chan struct{})
+	go func() {
+		defer close(watched)
+		for ev := range events {
+			if ev.Dst == bgp {
+				routeEvents = append(routeEvents, ev)
+			}
+		}
+	}()
+	probes := map[string]*rig.Proc{}
+	for _, svc := range []string{"web", "web-l2", "web-vip"} {
+		p, err := c.StartProbe(ctx, "probe-upgrade-"+svc, s.ips[svc], 10*time.Millisecond)
+		if err != nil {
+			t.Fatal(err)
+		}
+		probes[svc] = p
+	}
+
+	m, err := c.WriteManifestInstall("upgrade", next)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if out, err := c.Apply(ctx, m); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if err := c.WaitHerald(ctx, 5*time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	rolled := time.Since(start)
+	// The new speakers have announced everything once: every Service
+	// answers again through them.
+	if err := c.WaitHeraldReady(ctx, s.ips); err != nil {
+		t.Fatal(err)
+	}
+	stopWatch()
+	<-watched
+	for _, svc := range []string{"web", "web-l2", "web-vip"} {
+		got, err := StopProbe(probes[svc])
+		if err != nil {
+			t.Fatal(err)
+		}
+		failed, sent := probelog.Failed(got, start, time.Now())
+		gap, _ := probelog.Outage(got, start, time.Now())
+		t.Logf("service %s during the rollout (%v): %d of %d probes failed; longest time between answers %v",
+			svc, rolled.Round(time.Millisecond), failed, sent, gap.D.Round(time.Millisecond))
+		if sent == 0 || failed == sent {
+			t.Errorf("service %s: no probe answered during the rollout", svc)
+		}
+	}
+	t.Logf("route events for %s at the router during the rollout: %d", bgp, len(routeEvents))
+	for _, ev := range routeEvents {
+		t.Errorf("route event at the router despite graceful restart: %+v", ev)
+	}
+	err = rig.Eventually(ctx, time.Minute, time.Second, func(ctx context.Context) error {
+		// controller-runtime's identity: <pod name>_<random>.
+		after, _, _ := strings.Cut(holder(), "_")
+		var pod corev1.Pod
+		if err := c.Client.Get(ctx, client.ObjectKey{Namespace: "herald-system", Name: after}, &pod); err != nil {
+			return fmt.Errorf("leader %q: %w", after, err)
+		}
+		if pod.Spec.Containers[0].Image != next.Controller.Ref {
+			return fmt.Errorf("leader %s runs %s, want %s", after, pod.Spec.Containers[0].Image, next.Controller.Ref)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("controller leadership: %s → %s", leaderBefore, holder())
+	s.herald = next
+}
+
+// rbac is step 7: the audit log of the whole suite holds no request of
+// Herald's service accounts that the API server refused as forbidden.
+func (s *heraldSuite) rbac(ctx context.Context, t *testing.T) {
+	forbidden, total, err := s.c.ForbiddenRequests()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("audit log: %d requests of Herald's service accounts, %d forbidden", total, len(forbidden))
+	if total == 0 {
+		t.Error("the audit log holds no request of Herald's service accounts")
+	}
+	for _, f := range forbidden {
+		t.Errorf("forbidden: %s", f)
+	}
 }

@@ -95,3 +95,17 @@ func (n *Node) Images(ctx context.Context) ([]string, error) {
 	}
 	return strings.Fields(string(out)), nil
 }
+
+// TagImage gives the image src a second name dst in the node's containerd,
+// as a registry would serve one build under two tags: a rollout to dst
+// replaces every pod though nothing is pulled.
+func (n *Node) TagImage(ctx context.Context, src, dst string) error {
+	ictx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ictx, filepath.Join(n.cfg.Bin, "ctr"), "--address", n.cfg.Socket,
+		"-n", "k8s.io", "images", "tag", "--force", src, dst).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("node %s: tag %s as %s: %w: %s", n.Name, src, dst, err, strings.TrimSpace(string(out)))
+	}
+	return nil
+}

@@ -3,12 +3,14 @@ package kcluster
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/herald-lb/herald/internal/testenv"
+	"github.com/herald-lb/herald/test/e2e/rig"
 )
 
 // HeraldImages are the three images deploy/herald.yaml names.
@@ -88,16 +90,59 @@ func (c *Cluster) Apply(ctx context.Context, m *ManifestInstall) (string, error)
 	return c.KubectlTimeout(ctx, time.Minute, "apply", "-k", m.Dir)
 }
 
-// WaitHerald waits until the controller's Deployment and the speaker's and
-// keepalived's DaemonSets have rolled out completely.
+// WaitHerald waits until the controller's Deployment and the speaker's
+// DaemonSet have rolled out completely and keepalived's DaemonSet is Ready
+// on every node (it updates OnDelete: a rollout leaves its pods alone).
 func (c *Cluster) WaitHerald(ctx context.Context, within time.Duration) error {
 	if err := c.WaitDeployment(ctx, "herald-system", "herald-controller-manager", within); err != nil {
 		return err
 	}
-	for _, ds := range []string{"herald-speaker", "herald-keepalived"} {
-		if err := c.WaitDaemonSet(ctx, "herald-system", ds, within); err != nil {
+	if err := c.WaitDaemonSet(ctx, "herald-system", "herald-speaker", within); err != nil {
+		return err
+	}
+	return c.waitDaemonSet(ctx, "herald-system", "herald-keepalived", within, false)
+}
+
+// Retag names every image of h tag on every node (TagImage) and returns
+// the images under their new names.
+func (c *Cluster) Retag(ctx context.Context, h HeraldImages, tag string) (HeraldImages, error) {
+	out := h
+	for _, im := range []*Image{&out.Controller, &out.Speaker, &out.Keepalived} {
+		repo, _, ok := splitRef(im.Ref)
+		if !ok {
+			return h, fmt.Errorf("retag: image %q has no tag", im.Ref)
+		}
+		dst := repo + ":" + tag
+		for _, n := range c.nodes {
+			if err := n.TagImage(ctx, im.Ref, dst); err != nil {
+				return h, err
+			}
+		}
+		im.Ref = dst
+	}
+	return out, nil
+}
+
+// WaitHeraldReady waits until every Service of ips answers curl from the
+// client.
+func (c *Cluster) WaitHeraldReady(ctx context.Context, ips map[string]netip.Addr) error {
+	for svc, ip := range ips {
+		err := rig.Eventually(ctx, time.Minute, 200*time.Millisecond, func(ctx context.Context) error {
+			_, err := c.curl(ctx, ip)
 			return err
+		})
+		if err != nil {
+			return fmt.Errorf("service %s: %w", svc, err)
 		}
 	}
 	return nil
+}
+
+// curl asks ip:80 from the client namespace and returns the answer.
+func (c *Cluster) curl(ctx context.Context, ip netip.Addr) (string, error) {
+	out, err := c.ExecContext(ctx, c.Rig.Client.NS, "curl", "-sS", "--max-time", "2", "http://"+netip.AddrPortFrom(ip, 80).String()+"/")
+	if err != nil {
+		return "", fmt.Errorf("curl %s from the client: %w", ip, err)
+	}
+	return strings.TrimSpace(out), nil
 }

@@ -1,0 +1,60 @@
+package kcluster
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/herald-lb/herald/test/bench/probelog"
+	"github.com/herald-lb/herald/test/e2e/rig"
+)
+
+// probePkg is the client-side prober; the test process builds it once
+// per cluster (the build cache makes that quick).
+const probePkg = "github.com/herald-lb/herald/test/e2e/cmd/probe"
+
+// StartProbe runs the prober in the client's namespace against
+// http://ip/ every interval (each request on a new connection, timing out
+// after 200 ms) and waits until it probes.
+func (c *Cluster) StartProbe(ctx context.Context, name string, ip netip.Addr, interval time.Duration) (*rig.Proc, error) {
+	if c.probe == "" {
+		bin := filepath.Join(c.StateDir, "probe")
+		bctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
+		out, err := exec.CommandContext(bctx, "go", "build", "-o", bin, probePkg).CombinedOutput()
+		cancel()
+		if err != nil {
+			return nil, fmt.Errorf("build probe: %w: %s", err, strings.TrimSpace(string(out)))
+		}
+		c.probe = bin
+	}
+	p, err := c.Start(c.Rig.Client.NS, name, []string{
+		c.probe, "-http", "http://" + netip.AddrPortFrom(ip, 80).String() + "/",
+		"-interval", interval.String(), "-timeout", "200ms", "-for", "10m",
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := probelog.Wait(ctx, p, 10*time.Second, func(log string) error {
+		if !probelog.Ready(log) {
+			return fmt.Errorf("prober not ready")
+		}
+		return nil
+	}); err != nil {
+		_ = p.Stop(2 * time.Second)
+		return nil, err
+	}
+	return p, nil
+}
+
+// StopProbe stops a prober and returns its probes.
+func StopProbe(p *rig.Proc) ([]probelog.HTTP, error) {
+	log, err := probelog.Stop(p)
+	if err != nil {
+		return nil, err
+	}
+	return probelog.ParseHTTP(log)
+}
