@@ -18,8 +18,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/herald-lb/herald/api/v1alpha2"
-	"github.com/herald-lb/herald/test/bench/probelog"
 	"github.com/herald-lb/herald/internal/testenv"
+	"github.com/herald-lb/herald/test/bench/probelog"
 	"github.com/herald-lb/herald/test/e2e/rig"
 )
 
