@@ -14,7 +14,9 @@ import (
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -66,6 +68,7 @@ func TestHerald(t *testing.T) {
 		{"Modes", s.modes},
 		{"NodeLoss", s.nodeLoss},
 		{"RollingUpgrade", s.rollingUpgrade},
+		{"CertRotation", s.certRotation},
 		{"RBAC", s.rbac},
 	} {
 		if !t.Run(step.name, func(t *testing.T) { step.run(ctx, t) }) {
@@ -517,4 +520,65 @@ func (s *heraldSuite) nodeLoss(ctx context.Context, t *testing.T) {
 	if err := c.WaitHeraldReady(ctx, s.ips); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// certRotation is step 6: the controller's certificate timings set short
+// (serving certificates live 40 s and are replaced at half-life, the CA
+// lives 2 min), the webhook's serving certificate and its CA rotate inside
+// the running pods while admission (a dry-run Eip create, which both
+// replicas may serve) and conversion (a v1alpha1 read) are exercised
+// every second: none may fail.
+func (s *heraldSuite) certRotation(ctx context.Context, t *testing.T) {
+	c := s.c
+	m, err := c.WriteManifestInstall("rotation", s.herald)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.ControllerArgs("--webhook-ca-validity=2m", "--webhook-cert-validity=40s",
+		"--webhook-cert-refresh-fraction=0.5", "--webhook-ca-propagation-delay=10s", "--webhook-cert-check-interval=2s"); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := c.Apply(ctx, m); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if err := c.WaitHerald(ctx, 3*time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	certs := map[string]bool{}
+	cas := map[string]bool{}
+	var calls, failures int
+	start := time.Now()
+	// Until a CA rotation and two more serving certificates were seen.
+	err = rig.Eventually(ctx, 4*time.Minute, time.Second, func(ctx context.Context) error {
+		var sec corev1.Secret
+		if err := c.Client.Get(ctx, client.ObjectKey{Namespace: "herald-system", Name: "herald-webhook-certs"}, &sec); err != nil {
+			return err
+		}
+		certs[string(sec.Data[corev1.TLSCertKey])] = true
+		cas[string(sec.Data["ca.crt"])] = true
+		calls++
+		probe := &v1alpha2.Eip{
+			ObjectMeta: metav1.ObjectMeta{Name: "rotation-probe"},
+			Spec:       v1alpha2.EipSpec{Address: "10.99.201.0/28", Protocol: v1alpha2.ProtocolBGP},
+		}
+		if err := c.Client.Create(ctx, probe, client.DryRunAll); err != nil {
+			failures++
+			t.Errorf("admission during the rotation (%v in): %v", time.Since(start).Round(time.Millisecond), err)
+		}
+		old := &unstructured.Unstructured{}
+		old.SetGroupVersionKind(schema.GroupVersionKind{Group: v1alpha2.GroupVersion.Group, Version: "v1alpha1", Kind: "Eip"})
+		if err := c.Client.Get(ctx, client.ObjectKey{Name: "demo-pool"}, old); err != nil {
+			failures++
+			t.Errorf("conversion during the rotation (%v in): %v", time.Since(start).Round(time.Millisecond), err)
+		}
+		if len(cas) < 2 || len(certs) < 3 {
+			return fmt.Errorf("seen %d CAs and %d serving certificates", len(cas), len(certs))
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("in %v: %d CAs and %d serving certificates in the Secret; %d admission and %d conversion calls, %d failed",
+		time.Since(start).Round(time.Millisecond), len(cas), len(certs), calls, calls, failures)
 }

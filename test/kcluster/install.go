@@ -146,3 +146,29 @@ func (c *Cluster) curl(ctx context.Context, ip netip.Addr) (string, error) {
 	}
 	return strings.TrimSpace(out), nil
 }
+
+// ControllerArgs adds args to the controller's container in the install
+// (a kustomize JSON patch), as an operator tunes a flag.
+func (m *ManifestInstall) ControllerArgs(args ...string) error {
+	var patch strings.Builder
+	for _, a := range args {
+		fmt.Fprintf(&patch, "  - op: add\n    path: /spec/template/spec/containers/0/args/-\n    value: %q\n", a)
+	}
+	k, err := os.ReadFile(filepath.Join(m.Dir, "kustomization.yaml"))
+	if err != nil {
+		return fmt.Errorf("manifest: %w", err)
+	}
+	k = append(k, []byte("patches:\n- target:\n    kind: Deployment\n    name: herald-controller-manager\n  patch: |-\n"+indent(patch.String(), "    "))...)
+	if err := os.WriteFile(filepath.Join(m.Dir, "kustomization.yaml"), k, 0o644); err != nil {
+		return fmt.Errorf("manifest: %w", err)
+	}
+	return nil
+}
+
+func indent(s, prefix string) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	for i, l := range lines {
+		lines[i] = prefix + l
+	}
+	return strings.Join(lines, "\n") + "\n"
+}

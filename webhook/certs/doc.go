@@ -24,7 +24,10 @@
 // Ready and Check (a readyz checker) report the same state.
 //
 // Rotation: the serving certificate is reissued when RefreshFraction of its
-// lifetime has passed, when its names change or when the CA changes. A CA
+// lifetime has passed, when its names change or when the CA changes. A
+// certificate or CA issued under a longer validity than the one configured
+// now counts only the configured one, so a shortened flag takes effect
+// through this same rotation at the next check. A CA
 // due for rotation is first staged: added to the caBundle next to the
 // current one while the current one keeps signing. Once every webhook
 // configuration and conversion CRD holds the staged CA and PropagationDelay has passed, it

@@ -133,7 +133,7 @@ func plan(s State, now time.Time, p policy, nextTrusted bool) (State, []string, 
 	case s.NextCA != nil && nextTrusted && !now.Before(s.NextCA.Cert.NotBefore.Add(p.propagation)):
 		promote()
 		why = append(why, "the staged CA has been trusted long enough: it now signs")
-	case s.NextCA == nil && !now.Before(refreshAt(s.CA.Cert, p.refresh)):
+	case s.NextCA == nil && !now.Before(refreshAt(s.CA.Cert, p.refresh, p.caValidity)):
 		next, err := newCA(now, p.caValidity)
 		if err != nil {
 			return State{}, nil, err
@@ -179,9 +179,11 @@ func servingStale(serving, ca *KeyPair, now time.Time, p policy) string {
 		return "expired"
 	case !sameNames(serving.Cert, p):
 		return "names changed"
-	case !now.Before(refreshAt(serving.Cert, p.refresh)) &&
+	case !now.Before(refreshAt(serving.Cert, p.refresh, p.certValidity)) &&
 		servingNotAfter(ca, now, p.certValidity).After(serving.Cert.NotAfter):
 		return "due for renewal"
+	case !now.Before(refreshAt(serving.Cert, p.refresh, p.certValidity)) && outlives(serving.Cert, now, p.certValidity):
+		return "issued for longer than --webhook-cert-validity allows now"
 	}
 	return ""
 }
@@ -194,14 +196,14 @@ func nextEvent(s State, now time.Time, p policy) time.Time {
 	if s.CA != nil {
 		times = append(times, s.CA.Cert.NotAfter)
 		if s.NextCA == nil {
-			times = append(times, refreshAt(s.CA.Cert, p.refresh))
+			times = append(times, refreshAt(s.CA.Cert, p.refresh, p.caValidity))
 		}
 	}
 	if s.NextCA != nil {
 		times = append(times, s.NextCA.Cert.NotBefore.Add(p.propagation))
 	}
 	if s.Serving != nil {
-		times = append(times, refreshAt(s.Serving.Cert, p.refresh), s.Serving.Cert.NotAfter)
+		times = append(times, refreshAt(s.Serving.Cert, p.refresh, p.certValidity), s.Serving.Cert.NotAfter)
 	}
 	for _, c := range s.Retired {
 		times = append(times, c.NotAfter)
@@ -216,10 +218,22 @@ func nextEvent(s State, now time.Time, p policy) time.Time {
 }
 
 // refreshAt is the point at which fraction refresh of the certificate's
-// lifetime has passed.
-func refreshAt(c *x509.Certificate, refresh float64) time.Time {
+// lifetime has passed. A certificate issued under a longer validity than
+// the one configured now (an operator shortened the flag) counts only the
+// configured validity, so that the shorter timing takes effect through
+// the normal rotation instead of months later.
+func refreshAt(c *x509.Certificate, refresh float64, validity time.Duration) time.Time {
 	life := c.NotAfter.Sub(c.NotBefore)
+	if limit := validity + backdate(validity); validity > 0 && life > limit {
+		life = limit
+	}
 	return c.NotBefore.Add(time.Duration(float64(life) * refresh))
+}
+
+// outlives reports whether c expires later than one issued now would:
+// it was issued under a longer validity.
+func outlives(c *x509.Certificate, now time.Time, validity time.Duration) bool {
+	return c.NotAfter.After(now.Add(validity))
 }
 
 // usableCA ignores NotBefore on purpose: a replica whose clock is behind

@@ -110,6 +110,18 @@ func TestPlan(t *testing.T) {
 		at:   t0.Add(time.Hour),
 		want: outcome{CA: "kept", NextCA: "none", Serving: "new", Reasons: []string{"not signed by the current CA"}},
 	}, {
+		name:   "validity shortened: the serving certificate is renewed at the new half-life",
+		in:     State{CA: ca, Serving: serving},
+		at:     t0.Add(7 * time.Hour),
+		policy: func(p policy) policy { p.certValidity = 10 * time.Hour; return p },
+		want:   outcome{CA: "kept", NextCA: "none", Serving: "new", Reasons: []string{"issued for longer than"}},
+	}, {
+		name:   "CA validity shortened: its successor is staged through the normal rotation",
+		in:     State{CA: ca, Serving: serving},
+		at:     t0.Add(15 * time.Hour),
+		policy: func(p policy) policy { p.caValidity = 20 * time.Hour; return p },
+		want:   outcome{CA: "kept", NextCA: "new", Serving: "kept", Reasons: []string{"staged its successor"}},
+	}, {
 		name: "CA due: its successor is staged, nothing else changes",
 		in:   State{CA: ca, Serving: late},
 		at:   t0.Add(67 * time.Hour),
@@ -219,7 +231,7 @@ func TestNextEvent(t *testing.T) {
 		name: "the serving certificate's refresh point comes first",
 		in:   State{CA: ca, Serving: serving},
 		at:   t0,
-		want: refreshAt(serving.Cert, testPolicy.refresh),
+		want: refreshAt(serving.Cert, testPolicy.refresh, testPolicy.certValidity),
 	}, {
 		name: "past the serving refresh point: its expiry",
 		in:   State{CA: ca, Serving: serving},
