@@ -63,6 +63,10 @@ type EipReconciler struct {
 	// other objects may still remove, before Ready turns False and its
 	// Services are warned; zero means DefaultServingGrace.
 	ServingGrace time.Duration
+	// Uninstalling says whether Herald's API is being removed (the Eip CRD
+	// is being deleted): an Eip being deleted then goes even while
+	// Services hold its addresses. Nil means never.
+	Uninstalling func(context.Context) (bool, error)
 
 	speakers *speakerView
 	// metrics holds the pool gauges; nil records nothing.
@@ -232,7 +236,14 @@ func (r *EipReconciler) finishDeletion(ctx context.Context, eip *v1alpha2.Eip, r
 	if !controllerutil.ContainsFinalizer(eip, EipFinalizer) {
 		return reconcile.Result{}, nil
 	}
-	if len(rep.used) > 0 {
+	uninstall := len(rep.used) > 0 && r.uninstalling(ctx)
+	if uninstall {
+		holders := holdersOf(rep.used)
+		log.FromContext(ctx).Info("eip released although Services hold its addresses: the Eip CRD is being deleted (uninstall)",
+			"eip", eip.Name, "services", summarizeKeys(holders))
+		r.Recorder.Eventf(eip, nil, corev1.EventTypeWarning, ReasonUninstalled, "Delete",
+			"Herald's Eip CRD is being deleted: released although %d Service(s) hold its addresses: %s", len(holders), summarizeKeys(holders))
+	} else if len(rep.used) > 0 {
 		st := statusFor(eip, rep)
 		holders := holdersOf(rep.used)
 		meta.SetStatusCondition(&st.Conditions, metav1.Condition{
@@ -255,8 +266,24 @@ func (r *EipReconciler) finishDeletion(ctx context.Context, eip *v1alpha2.Eip, r
 	if err := r.Client.Patch(ctx, eip, client.MergeFromWithOptions(orig, client.MergeFromWithOptimisticLock{})); err != nil && !apierrors.IsNotFound(err) {
 		return reconcile.Result{}, fmt.Errorf("eip %q: remove finalizer: %w", eip.Name, err)
 	}
-	log.FromContext(ctx).Info("eip deleted: no Service holds its addresses", "eip", eip.Name)
+	if !uninstall {
+		log.FromContext(ctx).Info("eip deleted: no Service holds its addresses", "eip", eip.Name)
+	}
 	return reconcile.Result{}, nil
+}
+
+// uninstalling asks Uninstalling; an error counts as no (the Eip keeps
+// waiting for its Services) and is logged.
+func (r *EipReconciler) uninstalling(ctx context.Context) bool {
+	if r.Uninstalling == nil {
+		return false
+	}
+	yes, err := r.Uninstalling(ctx)
+	if err != nil {
+		log.FromContext(ctx).Error(err, "cannot tell whether Herald is being uninstalled; the Eip keeps waiting for its Services")
+		return false
+	}
+	return yes
 }
 
 // writeStatus writes st unless it is what the Eip already says.

@@ -10,6 +10,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	"github.com/herald-lb/herald/api/v1alpha2"
 	"github.com/herald-lb/herald/internal/testenv"
@@ -144,4 +145,44 @@ func TestEipDeletionWaits(t *testing.T) {
 			return client.IgnoreNotFound(err)
 		}
 	})
+}
+
+// TestEipReleasedOnUninstall: while Herald's API is being removed (the
+// Eip CRD is being deleted), an Eip in use goes at once instead of waiting
+// for its Services, with a Warning event naming them.
+func TestEipReleasedOnUninstall(t *testing.T) {
+	startController(t, Options{uninstalling: func(context.Context) (bool, error) { return true, nil }})
+	createEip(t, "uninstalled", "192.0.2.60/30", asDefault)
+	ns := namespace(t, nil)
+	createService(t, ns, "holder")
+	waitIngress(t, ns, "holder", "192.0.2.60")
+	testenv.Eventually(t, 10*time.Second, func() error {
+		e, err := getEip("uninstalled")
+		if err != nil {
+			return err
+		}
+		if !controllerutil.ContainsFinalizer(e, EipFinalizer) {
+			return fmt.Errorf("no finalizer yet")
+		}
+		return nil
+	})
+	if err := env.Client.Delete(context.Background(), &v1alpha2.Eip{ObjectMeta: objMeta("", "uninstalled")}); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, 10*time.Second, func() error {
+		if _, err := getEip("uninstalled"); err == nil {
+			return fmt.Errorf("eip still there")
+		} else {
+			return client.IgnoreNotFound(err)
+		}
+	})
+	waitEvent(t, "", "uninstalled", ReasonUninstalled, ns+"/holder")
+}
+
+// TestEipCRDDeleting reads the real CRD: present and not being deleted.
+func TestEipCRDDeleting(t *testing.T) {
+	deleting, err := eipCRDDeleting(context.Background(), env.Client)
+	if err != nil || deleting {
+		t.Fatalf("eipCRDDeleting = %v, %v; want false, nil", deleting, err)
+	}
 }

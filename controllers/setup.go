@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"cmp"
+	"context"
 	"fmt"
 	"time"
 
@@ -52,6 +53,9 @@ type Options struct {
 	// wrapReader, when set, wraps the reader the State reads through
 	// (tests inject read failures with it).
 	wrapReader func(client.Reader) client.Reader
+	// uninstalling, when set, replaces the check of the Eip CRD's
+	// deletion (EipReconciler.Uninstalling).
+	uninstalling func(context.Context) (bool, error)
 }
 
 // Setup registers the Service and Eip reconcilers with the manager, sharing
@@ -85,7 +89,13 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 		StatusInterval:   opts.EipStatusInterval,
 		SpeakerNamespace: cmp.Or(opts.SpeakerNamespace, DefaultSpeakerNamespace),
 		ServingGrace:     opts.ServingGrace,
-		metrics:          pm,
+		Uninstalling: func(ctx context.Context) (bool, error) {
+			return eipCRDDeleting(ctx, mgr.GetAPIReader())
+		},
+		metrics: pm,
+	}
+	if opts.uninstalling != nil {
+		eips.Uninstalling = opts.uninstalling
 	}
 	changed, err := eips.SetupWithManager(mgr)
 	if err != nil {

@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"time"
 )
 
 // auditEvent is the part of an audit.k8s.io/v1 Event the RBAC check reads.
 type auditEvent struct {
-	Stage      string `json:"stage"`
+	Stage      string    `json:"stage"`
+	Received   time.Time `json:"requestReceivedTimestamp"`
 	Verb       string `json:"verb"`
 	RequestURI string `json:"requestURI"`
 	User       struct {
@@ -25,12 +27,13 @@ type auditEvent struct {
 const heraldAccounts = "system:serviceaccount:herald-system:"
 
 // ForbiddenRequests reads the audit log and returns every request of
-// Herald's service accounts that got 403, as "user verb URI", and how
-// many of their requests completed in all.
-func (c *Cluster) ForbiddenRequests() (forbidden []string, total int, err error) {
+// Herald's service accounts received before until that got 403, as "user
+// verb URI", how many of their requests before until completed in all,
+// and the forbidden ones from until on (late). A zero until counts all.
+func (c *Cluster) ForbiddenRequests(until time.Time) (forbidden []string, total int, late []string, err error) {
 	f, err := os.Open(c.AuditLog())
 	if err != nil {
-		return nil, 0, fmt.Errorf("audit log: %w", err)
+		return nil, 0, nil, fmt.Errorf("audit log: %w", err)
 	}
 	defer f.Close()
 	sc := bufio.NewScanner(f)
@@ -38,15 +41,23 @@ func (c *Cluster) ForbiddenRequests() (forbidden []string, total int, err error)
 	for sc.Scan() {
 		var ev auditEvent
 		if err := json.Unmarshal(sc.Bytes(), &ev); err != nil {
-			return nil, 0, fmt.Errorf("audit log: %w", err)
+			return nil, 0, nil, fmt.Errorf("audit log: %w", err)
 		}
 		if ev.Stage != "ResponseComplete" || !strings.HasPrefix(ev.User.Username, heraldAccounts) {
 			continue
 		}
+		refused := ev.ResponseStatus != nil && ev.ResponseStatus.Code == 403
+		what := fmt.Sprintf("%s %s %s", strings.TrimPrefix(ev.User.Username, heraldAccounts), ev.Verb, ev.RequestURI)
+		if !until.IsZero() && !ev.Received.Before(until) {
+			if refused {
+				late = append(late, what)
+			}
+			continue
+		}
 		total++
-		if ev.ResponseStatus != nil && ev.ResponseStatus.Code == 403 {
-			forbidden = append(forbidden, fmt.Sprintf("%s %s %s", strings.TrimPrefix(ev.User.Username, heraldAccounts), ev.Verb, ev.RequestURI))
+		if refused {
+			forbidden = append(forbidden, what)
 		}
 	}
-	return forbidden, total, sc.Err()
+	return forbidden, total, late, sc.Err()
 }

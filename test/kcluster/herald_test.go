@@ -11,6 +11,7 @@ import (
 	"time"
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	appsv1 "k8s.io/api/apps/v1"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
@@ -69,6 +70,8 @@ func TestHerald(t *testing.T) {
 		{"NodeLoss", s.nodeLoss},
 		{"RollingUpgrade", s.rollingUpgrade},
 		{"CertRotation", s.certRotation},
+		{"KubectlDelete", s.kubectlDelete},
+		{"Helm", s.helm},
 		{"RBAC", s.rbac},
 	} {
 		if !t.Run(step.name, func(t *testing.T) { step.run(ctx, t) }) {
@@ -84,6 +87,9 @@ type heraldSuite struct {
 	demo   string // hack/demo
 	// ips are the Services' addresses by Service name (step 2).
 	ips map[string]netip.Addr
+	// uninstallStart is when step 5 began: from then on the RBAC objects
+	// go while Herald's pods still run.
+	uninstallStart time.Time
 }
 
 // install is step 1: `kubectl apply` of deploy/herald.yaml with only the
@@ -364,13 +370,16 @@ func (s *heraldSuite) rollingUpgrade(ctx context.Context, t *testing.T) {
 }
 
 // rbac is step 7: the audit log of the whole suite holds no request of
-// Herald's service accounts that the API server refused as forbidden.
+// Herald's service accounts that the API server refused as forbidden, up
+// to the uninstalls (which delete the RBAC objects while the pods still
+// run: those refusals are reported, not failed).
 func (s *heraldSuite) rbac(ctx context.Context, t *testing.T) {
-	forbidden, total, err := s.c.ForbiddenRequests()
+	forbidden, total, late, err := s.c.ForbiddenRequests(s.uninstallStart)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("audit log: %d requests of Herald's service accounts, %d forbidden", total, len(forbidden))
+	t.Logf("audit log: %d requests of Herald's service accounts before the uninstalls, %d forbidden; %d forbidden during the uninstalls (RBAC deleted before the pods stopped): %v",
+		total, len(forbidden), len(late), late)
 	if total == 0 {
 		t.Error("the audit log holds no request of Herald's service accounts")
 	}
@@ -581,4 +590,159 @@ func (s *heraldSuite) certRotation(ctx context.Context, t *testing.T) {
 	}
 	t.Logf("in %v: %d CAs and %d serving certificates in the Secret; %d admission and %d conversion calls, %d failed",
 		time.Since(start).Round(time.Millisecond), len(cas), len(certs), calls, calls, failures)
+}
+
+// kubectlDelete is step 5's first half, in the README's order: the
+// LoadBalancer Services go first while Herald runs (their Eips then drop
+// their finalizer: nothing holds an address), then `kubectl delete -k` of
+// the last install. kubectl waits for every object to go: nothing may stay
+// Terminating (namespace, CRDs and with them the Eips). No VIP may stay on
+// a node and no route at the router. (Uninstalling with the Services still
+// there is the Helm half's case: `kubectl delete -f` removes the RBAC
+// objects while the pods still run, so the speakers could not read their
+// DaemonSet at SIGTERM, nor the controller release an Eip.)
+func (s *heraldSuite) kubectlDelete(ctx context.Context, t *testing.T) {
+	c := s.c
+	s.uninstallStart = time.Now()
+	for svc := range s.ips {
+		if err := c.Client.Delete(ctx, &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: svc}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	err := rig.Eventually(ctx, time.Minute, 500*time.Millisecond, func(ctx context.Context) error {
+		var eips v1alpha2.EipList
+		if err := c.Client.List(ctx, &eips); err != nil {
+			return err
+		}
+		for _, e := range eips.Items {
+			if len(e.Finalizers) > 0 || e.Status.Usage > 0 {
+				return fmt.Errorf("eip %s: usage %d, finalizers %v", e.Name, e.Status.Usage, e.Finalizers)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if out, err := c.KubectlTimeout(ctx, 4*time.Minute, "delete", "-k", filepath.Join(c.StateDir, "rotation"), "--timeout=3m"); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	t.Logf("kubectl delete -k: every object gone in %v", time.Since(start).Round(time.Millisecond))
+	s.checkUninstalled(ctx, t, false)
+}
+
+// checkUninstalled checks what an uninstall leaves: no Herald pod, no
+// VIP on a node, no route at the router, the Services untouched; the Eips
+// gone with their CRD, or (crdsKept, Helm's keep policy) still there and
+// not Terminating.
+func (s *heraldSuite) checkUninstalled(ctx context.Context, t *testing.T, crdsKept bool) {
+	c := s.c
+	err := rig.Eventually(ctx, time.Minute, 500*time.Millisecond, func(ctx context.Context) error {
+		var pods corev1.PodList
+		if err := c.Client.List(ctx, &pods, client.InNamespace("herald-system")); err != nil {
+			return err
+		}
+		if len(pods.Items) > 0 {
+			return fmt.Errorf("%d pods left in herald-system, e.g. %s", len(pods.Items), pods.Items[0].Name)
+		}
+		left, err := c.Leftovers(ctx, s.ips["web"], s.ips["web-vip"])
+		if err != nil {
+			return err
+		}
+		if len(left) > 0 {
+			return fmt.Errorf("left behind: %v", left)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var svcs corev1.ServiceList
+	if err := c.Client.List(ctx, &svcs, client.InNamespace("default")); err != nil {
+		t.Fatal(err)
+	}
+	for _, svc := range svcs.Items {
+		if svc.DeletionTimestamp != nil {
+			t.Errorf("service %s is Terminating after the uninstall", svc.Name)
+		}
+	}
+	var eips v1alpha2.EipList
+	err = c.Client.List(ctx, &eips)
+	switch {
+	case !crdsKept && err == nil:
+		t.Errorf("the Eip API is still served after the uninstall (%d Eips)", len(eips.Items))
+	case crdsKept && err != nil:
+		t.Errorf("Eips after helm uninstall: %v", err)
+	case crdsKept:
+		for _, e := range eips.Items {
+			if e.DeletionTimestamp != nil {
+				t.Errorf("eip %s is Terminating after helm uninstall", e.Name)
+			}
+		}
+		t.Logf("%d Eips kept with their CRD (the chart's keep policy)", len(eips.Items))
+	}
+}
+
+// helm is step 5's second half, on the cluster kubectl delete left (no
+// Herald, no CRD): `helm install` of the chart with only the image tag
+// set; the demo's Eips and Services again; every Service answers. `helm
+// upgrade` with a changed value (one controller replica) rolls out and
+// traffic stays. `helm uninstall` with the Services still there leaves no
+// pod, no VIP on a node and no route at the router (the speakers see
+// their DaemonSet deleted and withdraw, graceful restart
+// notwithstanding), and keeps the CRDs and Eips (the chart's keep
+// policy), none Terminating, the Services untouched.
+func (s *heraldSuite) helm(ctx context.Context, t *testing.T) {
+	c := s.c
+	root, err := testenv.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	chart := filepath.Join(root, "deploy", "charts", "herald")
+	_, tag, _ := splitRef(s.herald.Controller.Ref)
+	start := time.Now()
+	if out, err := c.Helm(ctx, "install", "herald", chart, "-n", "herald-system", "--create-namespace",
+		"--set", "image.tag="+tag, "--wait", "--timeout", "3m"); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if err := c.WaitHerald(ctx, 3*time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("helm install: Herald Ready in %v", time.Since(start).Round(time.Millisecond))
+	for _, f := range []string{"bgp.yaml", "service.yaml", "layer2.yaml", "vip.yaml"} {
+		err := rig.Eventually(ctx, time.Minute, time.Second, func(ctx context.Context) error {
+			_, err := c.Kubectl(ctx, "apply", "-f", filepath.Join(s.demo, f))
+			return err // the webhook may need a moment for its certificate
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c.WaitHeraldReady(ctx, s.ips); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := c.Helm(ctx, "upgrade", "herald", chart, "-n", "herald-system", "--reuse-values",
+		"--set", "controller.replicas=1", "--wait", "--timeout", "3m"); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if err := c.WaitHerald(ctx, 3*time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	var d appsv1.Deployment
+	if err := c.Client.Get(ctx, client.ObjectKey{Namespace: "herald-system", Name: "herald-controller-manager"}, &d); err != nil {
+		t.Fatal(err)
+	}
+	if got := ptr.Deref(d.Spec.Replicas, 0); got != 1 {
+		t.Errorf("after helm upgrade --set controller.replicas=1: %d replicas", got)
+	}
+	if err := c.WaitHeraldReady(ctx, s.ips); err != nil {
+		t.Fatal(err)
+	}
+	start = time.Now()
+	if out, err := c.Helm(ctx, "uninstall", "herald", "-n", "herald-system", "--wait", "--timeout", "3m"); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	t.Logf("helm uninstall in %v", time.Since(start).Round(time.Millisecond))
+	s.checkUninstalled(ctx, t, true)
 }
