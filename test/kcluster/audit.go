@@ -13,8 +13,8 @@ import (
 type auditEvent struct {
 	Stage      string    `json:"stage"`
 	Received   time.Time `json:"requestReceivedTimestamp"`
-	Verb       string `json:"verb"`
-	RequestURI string `json:"requestURI"`
+	Verb       string    `json:"verb"`
+	RequestURI string    `json:"requestURI"`
 	User       struct {
 		Username string `json:"username"`
 	} `json:"user"`
