@@ -196,6 +196,23 @@ demo-down: ## Remove the demo cluster: its processes, namespaces and state.
 	go build -o $(LOCALBIN)/herald-demo ./test/e2e/cmd/herald-demo
 	$(LOCALBIN)/herald-demo down
 
+.PHONY: cluster
+cluster: helm ## Bring up the cluster testbed (root): two nodes where containerd and kubelets run Herald's images, installed from the Helm chart; the demo's Services answer curl. Left running.
+	@if [[ "$$(id -u)" -ne 0 ]]; then \
+		echo "cluster: needs root (network namespaces, containerd, kubelets); run it as root"; \
+		exit 1; \
+	fi
+	$(MAKE) --no-print-directory e2e-deps
+	@mkdir -p $(LOCALBIN)
+	go build -o $(LOCALBIN)/herald-demo ./test/e2e/cmd/herald-demo
+	$(LOCALBIN)/herald-demo up -kubelets -dir /tmp/herald-cluster
+
+.PHONY: cluster-down
+cluster-down: ## Remove the cluster testbed: kubelets, containers, namespaces, cgroups, state; the kernel sysctls the kubelets changed are restored.
+	@mkdir -p $(LOCALBIN)
+	go build -o $(LOCALBIN)/herald-demo ./test/e2e/cmd/herald-demo
+	$(LOCALBIN)/herald-demo down -kubelets -dir /tmp/herald-cluster
+
 ##@ Build
 
 .PHONY: build

@@ -46,6 +46,10 @@ type Options struct {
 	// <repo>/config/crd/bases.
 	CRDDirectoryPaths []string
 
+	// NoCRDs starts the API server without Herald's CRDs, as a cluster is
+	// before Herald is installed (CRDDirectoryPaths is ignored).
+	NoCRDs bool
+
 	// StartTimeout bounds the start of etcd and of kube-apiserver each;
 	// zero means one minute (envtest's 20 s is tight on a loaded 2-core
 	// machine running tests with -race).
@@ -130,10 +134,13 @@ func New(opts Options) (*Env, error) {
 		timeout = defaultStartTimeout
 	}
 
+	if opts.NoCRDs {
+		crdDirs = nil
+	}
 	te := &envtest.Environment{
 		Scheme:                   scheme,
 		CRDDirectoryPaths:        crdDirs,
-		ErrorIfCRDPathMissing:    true,
+		ErrorIfCRDPathMissing:    !opts.NoCRDs,
 		BinaryAssetsDirectory:    assets,
 		ControlPlaneStartTimeout: timeout,
 		AttachControlPlaneOutput: opts.AttachOutput,

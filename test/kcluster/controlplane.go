@@ -36,6 +36,7 @@ func (c *Cluster) apiServerOptions(egressConfig, auditPolicy string, log io.Writ
 	router := c.Router.LAN.IPv4.Addr().String()
 	return testenv.Options{
 		APIServerLog:    log,
+		NoCRDs:          true, // Herald's install brings them
 		ServiceAccounts: true,
 		ServingHosts: []string{kubernetesServiceIP, router, "kubernetes", "kubernetes.default",
 			"kubernetes.default.svc", "kubernetes.default.svc.cluster.local"},

@@ -700,13 +700,8 @@ func (s *heraldSuite) helm(ctx context.Context, t *testing.T) {
 		t.Fatal(err)
 	}
 	chart := filepath.Join(root, "deploy", "charts", "herald")
-	_, tag, _ := splitRef(s.herald.Controller.Ref)
 	start := time.Now()
-	if out, err := c.Helm(ctx, "install", "herald", chart, "-n", "herald-system", "--create-namespace",
-		"--set", "image.tag="+tag, "--wait", "--timeout", "3m"); err != nil {
-		t.Fatalf("%v\n%s", err, out)
-	}
-	if err := c.WaitHerald(ctx, 3*time.Minute); err != nil {
+	if err := c.InstallChart(ctx, s.herald); err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("helm install: Herald Ready in %v", time.Since(start).Round(time.Millisecond))

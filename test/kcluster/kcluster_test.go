@@ -24,12 +24,8 @@ func TestMain(m *testing.M) {
 	// Before rig.Main's sweep: a crashed run's containers sit in pod
 	// network namespaces that sweep does not reach.
 	if rig.Available() == nil {
-		if err := cleanupStaleCgroups(); err != nil {
-			fmt.Fprintln(os.Stderr, "kcluster: clean up stale cgroup roots:", err)
-			os.Exit(1)
-		}
-		if err := restoreStaleSysctls(); err != nil {
-			fmt.Fprintln(os.Stderr, "kcluster: restore the sysctls of a crashed run:", err)
+		if err := CleanupStale(); err != nil {
+			fmt.Fprintln(os.Stderr, "kcluster: clean up after a crashed run:", err)
 			os.Exit(1)
 		}
 	}

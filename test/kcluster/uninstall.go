@@ -2,6 +2,7 @@ package kcluster
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"os/exec"
@@ -60,4 +61,31 @@ func (c *Cluster) Leftovers(ctx context.Context, addrs ...netip.Addr) ([]string,
 		}
 	}
 	return left, nil
+}
+
+// InstallChart runs `helm install herald` of deploy/charts/herald into
+// herald-system with the image tag of images (extra --set flags after)
+// and waits until Herald runs everywhere.
+func (c *Cluster) InstallChart(ctx context.Context, images HeraldImages, sets ...string) error {
+	root, err := testenv.RepoRoot()
+	if err != nil {
+		return err
+	}
+	_, tag, _ := splitRef(images.Controller.Ref)
+	args := []string{"install", "herald", filepath.Join(root, "deploy", "charts", "herald"), "-n", "herald-system",
+		"--create-namespace", "--set", "image.tag=" + tag, "--wait", "--timeout", "3m"}
+	for _, s := range sets {
+		args = append(args, "--set", s)
+	}
+	if out, err := c.Helm(ctx, args...); err != nil {
+		return fmt.Errorf("%w\n%s", err, out)
+	}
+	return c.WaitHerald(ctx, 3*time.Minute)
+}
+
+// CleanupStale removes what a killed cluster left on the host: container
+// processes and cgroup roots of dead test processes, and the kernel
+// sysctls their kubelets changed. rig.CleanupStale removes the rest.
+func CleanupStale() error {
+	return errors.Join(cleanupStaleCgroups(), restoreStaleSysctls())
 }

@@ -5,7 +5,10 @@
 // real kubectl, and shows what an operator looks at: the Service's
 // EXTERNAL-IP, the router's ECMP route, curl from the client, and a
 // misconfigured Eip (hack/demo/refused) refused by the admission webhook.
-// The testbed keeps running in a background process until `down`.
+// The testbed keeps running in a background process until `down`. With
+// -kubelets (`make cluster`, `make cluster-down`) it is instead the
+// cluster testbed of test/kcluster, where kubelets and containerd run
+// Herald's images, installed from the Helm chart.
 //
 //	herald-demo up     start (or show) the demo
 //	herald-demo down   stop it and remove everything it made
@@ -26,6 +29,7 @@ func main() {
 	fs := flag.NewFlagSet("herald-demo", flag.ExitOnError)
 	dir := fs.String("dir", envOr("HERALD_DEMO_DIR", defaultDir), "state directory of the demo ($HERALD_DEMO_DIR)")
 	manifests := fs.String("manifests", "hack/demo", "directory of the manifests `up` applies with kubectl")
+	kubelets := fs.Bool("kubelets", false, "the cluster testbed with real kubelets and Herald from the Helm chart (make cluster)")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: herald-demo [flags] up|down")
 		fs.PrintDefaults()
@@ -36,7 +40,7 @@ func main() {
 	}
 	cmd := os.Args[1]
 	_ = fs.Parse(os.Args[2:])
-	d := demo{dir: *dir, manifests: *manifests}
+	d := demo{dir: *dir, manifests: *manifests, kubelets: *kubelets}
 	var err error
 	switch cmd {
 	case "up":
@@ -65,6 +69,15 @@ func envOr(key, def string) string {
 // demo is one demo's state directory.
 type demo struct {
 	dir, manifests string
+	kubelets       bool
+}
+
+// make is the make target pair of this kind of demo.
+func (d demo) make() (up, down string) {
+	if d.kubelets {
+		return "make cluster", "make cluster-down"
+	}
+	return "make demo", "make demo-down"
 }
 
 func (d demo) path(name string) string { return filepath.Join(d.dir, name) }

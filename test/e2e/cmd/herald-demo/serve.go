@@ -41,6 +41,9 @@ type state struct {
 	VIPIP      string `json:"vipIP"`
 	// Refused is the manifest of a misconfiguration the webhooks refuse.
 	Refused string `json:"refused"`
+	// Kubelets says it is `make cluster`'s (real kubelets), not `make
+	// demo`'s.
+	Kubelets bool `json:"kubelets,omitempty"`
 }
 
 // demoService is hack/demo/service.yaml's Service (BGP), demoL2Service
@@ -54,6 +57,9 @@ var (
 // serve runs the testbed until SIGTERM or SIGINT. It writes the state file
 // once the Service answers through the router, and removes it on exit.
 func (d demo) serve() error {
+	if d.kubelets {
+		return d.serveKubelets()
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	log.SetFlags(log.Ltime | log.Lmicroseconds)

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/herald-lb/herald/test/e2e/rig"
+	"github.com/herald-lb/herald/test/kcluster"
 )
 
 // readyTimeout bounds how long up waits for serve: a cold build of the
@@ -28,7 +29,8 @@ func (d demo) up() error {
 		return errors.New("the demo builds network namespaces and needs root")
 	}
 	if pid, ok := d.running(); ok {
-		fmt.Printf("herald-demo is already running (pid %d); `make demo-down` removes it.\n\n", pid)
+		_, down := d.make()
+		fmt.Printf("herald-demo is already running (pid %d); `%s` removes it.\n\n", pid, down)
 		return d.show()
 	}
 	if err := os.MkdirAll(d.dir, 0o755); err != nil {
@@ -48,7 +50,11 @@ func (d demo) up() error {
 	}
 	defer logFile.Close()
 	_ = os.Remove(d.path("state.json"))
-	cmd := exec.Command(self, "serve", "-dir", d.dir, "-manifests", manifests)
+	args := []string{"serve", "-dir", d.dir, "-manifests", manifests}
+	if d.kubelets {
+		args = append(args, "-kubelets")
+	}
+	cmd := exec.Command(self, args...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	start := time.Now()
@@ -85,6 +91,7 @@ func (d demo) up() error {
 // show prints what a user wants to see, each under the command that
 // produced it so that it can be run again by hand.
 func (d demo) show() error {
+	_, down := d.make()
 	st, err := d.state()
 	if err != nil {
 		return err
@@ -99,6 +106,9 @@ func (d demo) show() error {
 			fmt.Printf("(%s failed: %v)\n", title, err)
 		}
 		fmt.Println()
+	}
+	if st.Kubelets {
+		section("the pods", st.Kubectl, "--kubeconfig", st.Kubeconfig, "get", "pods", "-A", "-o", "wide")
 	}
 	section("kubectl", st.Kubectl, "--kubeconfig", st.Kubeconfig, "get", "eip,svc", "-o", "wide")
 	section("the ToR's route", "ip", "-n", st.RouterNS, "route", "show", st.IP)
@@ -148,8 +158,8 @@ func (d demo) show() error {
 The testbed keeps running. Use it with:
   export KUBECONFIG=%s
   %s get svc,eip,bgppeer
-Remove it with: make demo-down
-`, st.Kubeconfig, st.Kubectl)
+Remove it with: %s
+`, st.Kubeconfig, st.Kubectl, down)
 	return nil
 }
 
@@ -174,6 +184,11 @@ func (d demo) down() error {
 	}
 	if stErr == nil && st.Prefix != "" {
 		if err := rig.Cleanup(st.Prefix); err != nil {
+			return err
+		}
+	}
+	if d.kubelets {
+		if err := kcluster.CleanupStale(); err != nil {
 			return err
 		}
 	}
