@@ -31,30 +31,8 @@ func (c *Cluster) StartProbe(ctx context.Context, name string, ip netip.Addr, in
 		}
 		c.probe = bin
 	}
-	p, err := c.Start(c.Rig.Client.NS, name, []string{
-		c.probe, "-http", "http://" + netip.AddrPortFrom(ip, 80).String() + "/",
-		"-interval", interval.String(), "-timeout", "200ms", "-for", "10m",
-	})
-	if err != nil {
-		return nil, err
-	}
-	if err := probelog.Wait(ctx, p, 10*time.Second, func(log string) error {
-		if !probelog.Ready(log) {
-			return fmt.Errorf("prober not ready")
-		}
-		return nil
-	}); err != nil {
-		_ = p.Stop(2 * time.Second)
-		return nil, err
-	}
-	return p, nil
+	return probelog.StartHTTP(ctx, c.Rig, c.Rig.Client.NS, name, c.probe, ip, interval, 10*time.Minute)
 }
 
 // StopProbe stops a prober and returns its probes.
-func StopProbe(p *rig.Proc) ([]probelog.HTTP, error) {
-	log, err := probelog.Stop(p)
-	if err != nil {
-		return nil, err
-	}
-	return probelog.ParseHTTP(log)
-}
+func StopProbe(p *rig.Proc) ([]probelog.HTTP, error) { return probelog.StopHTTP(p) }

@@ -9,6 +9,7 @@ package probelog
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"os"
 	"slices"
 	"strconv"
@@ -274,4 +275,36 @@ func GapList(gs []Gap) string {
 		out = append(out, fmt.Sprintf("%d/%d", g.D.Round(time.Millisecond).Milliseconds(), g.Failed))
 	}
 	return "[" + strings.Join(out, " ") + "]"
+}
+
+// StartHTTP runs the prober bin in r's namespace ns against http://ip/
+// every interval (each request on a new connection, failing after 200 ms;
+// the prober stops by itself after limit) and waits until it probes.
+func StartHTTP(ctx context.Context, r *rig.Rig, ns, name, bin string, ip netip.Addr, interval, limit time.Duration) (*rig.Proc, error) {
+	p, err := r.Start(ns, name, []string{
+		bin, "-http", "http://" + netip.AddrPortFrom(ip, 80).String() + "/",
+		"-interval", interval.String(), "-timeout", "200ms", "-for", limit.String(),
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := Wait(ctx, p, 10*time.Second, func(log string) error {
+		if !Ready(log) {
+			return fmt.Errorf("prober not ready")
+		}
+		return nil
+	}); err != nil {
+		_ = p.Stop(2 * time.Second)
+		return nil, err
+	}
+	return p, nil
+}
+
+// StopHTTP stops a prober and returns its HTTP probes.
+func StopHTTP(p *rig.Proc) ([]HTTP, error) {
+	log, err := Stop(p)
+	if err != nil {
+		return nil, err
+	}
+	return ParseHTTP(log)
 }

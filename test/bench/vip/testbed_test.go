@@ -141,33 +141,11 @@ func others(c *cluster.Cluster, not *cluster.Node) []*cluster.Node {
 // startProbe runs the client's prober against http://ip/ every 10 ms
 // (each request times out after 200 ms) and waits until it is ready.
 func startProbe(ctx context.Context, c *cluster.Cluster, probe, name string, ip netip.Addr) (*rig.Proc, error) {
-	p, err := c.Start(c.Rig.Client.NS, name, []string{
-		probe, "-http", "http://" + netip.AddrPortFrom(ip, 80).String() + "/",
-		"-interval", "10ms", "-timeout", "200ms", "-for", "3m",
-	})
-	if err != nil {
-		return nil, err
-	}
-	if err := probelog.Wait(ctx, p, 10*time.Second, func(log string) error {
-		if !probelog.Ready(log) {
-			return fmt.Errorf("prober not ready")
-		}
-		return nil
-	}); err != nil {
-		_ = p.Stop(2 * time.Second)
-		return nil, err
-	}
-	return p, nil
+	return probelog.StartHTTP(ctx, c.Rig, c.Rig.Client.NS, name, probe, ip, 10*time.Millisecond, 3*time.Minute)
 }
 
 // stopAndParse stops a prober and returns its probes.
-func stopAndParse(p *rig.Proc) ([]probelog.HTTP, error) {
-	log, err := probelog.Stop(p)
-	if err != nil {
-		return nil, err
-	}
-	return probelog.ParseHTTP(log)
-}
+func stopAndParse(p *rig.Proc) ([]probelog.HTTP, error) { return probelog.StopHTTP(p) }
 
 // fileHas reports whether the file at path contains s.
 func fileHas(path, s string) bool {

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/netip"
 	"path/filepath"
-	"strings"
 	"testing"
 )
 
@@ -21,19 +20,7 @@ func TestServeConnect(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer backend.Close()
-	go func() {
-		for {
-			c, err := backend.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				data, _ := io.ReadAll(c)
-				c.Write([]byte(strings.ToUpper(string(data))))
-			}()
-		}
-	}()
+	go serveUpper(backend)
 	sock := filepath.Join(t.TempDir(), "egress.sock")
 	l, err := net.Listen("unix", sock)
 	if err != nil {

@@ -40,19 +40,7 @@ func TestServeRelays(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer backend.Close()
-	go func() {
-		for {
-			c, err := backend.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				data, _ := io.ReadAll(c) // until the client's half-close
-				c.Write([]byte(strings.ToUpper(string(data))))
-			}()
-		}
-	}()
+	go serveUpper(backend)
 
 	front, err := net.Listen("unix", filepath.Join(dir, "front.sock"))
 	if err != nil {
@@ -95,5 +83,21 @@ func TestServeRelays(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("Serve did not return within 5 s of its context ending")
+	}
+}
+
+// serveUpper answers each connection on l with what it read, upper-cased,
+// once the client half-closed; it returns when l is closed.
+func serveUpper(l net.Listener) {
+	for {
+		c, err := l.Accept()
+		if err != nil {
+			return
+		}
+		go func() {
+			defer c.Close()
+			data, _ := io.ReadAll(c) // until the client's half-close
+			c.Write([]byte(strings.ToUpper(string(data))))
+		}()
 	}
 }

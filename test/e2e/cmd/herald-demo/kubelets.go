@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"log"
 	"net/netip"
@@ -127,11 +126,7 @@ func (d demo) serveKubelets() error {
 		Refused:  filepath.Join(d.manifests, "refused", "overlapping-eip.yaml"),
 		Kubelets: true,
 	}
-	data, _ = json.MarshalIndent(st, "", "  ")
-	if err := os.WriteFile(d.path("state.json.tmp"), data, 0o644); err != nil {
-		return err
-	}
-	if err := os.Rename(d.path("state.json.tmp"), d.path("state.json")); err != nil {
+	if err := d.writeState(st); err != nil {
 		return err
 	}
 	log.Printf("cluster ready: %s has %s", st.Service, st.IP)

@@ -86,11 +86,7 @@ func (d demo) serve() error {
 	if err != nil {
 		return err
 	}
-	data, _ := json.MarshalIndent(st, "", "  ")
-	if err := os.WriteFile(d.path("state.json.tmp"), data, 0o644); err != nil {
-		return err
-	}
-	if err := os.Rename(d.path("state.json.tmp"), d.path("state.json")); err != nil {
+	if err := d.writeState(st); err != nil {
 		return err
 	}
 	log.Printf("demo ready: %s has %s", st.Service, st.IP)
@@ -210,4 +206,17 @@ func publish(ctx context.Context, c *cluster.Cluster, key client.ObjectKey) (net
 		return ip, err
 	}
 	return ip, c.PublishEndpoints(ctx, &svc, c.Nodes...)
+}
+
+// writeState tells up (and down) that the demo is ready: the state file
+// appears whole, by rename.
+func (d demo) writeState(st state) error {
+	data, err := json.MarshalIndent(st, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(d.path("state.json.tmp"), data, 0o644); err != nil {
+		return err
+	}
+	return os.Rename(d.path("state.json.tmp"), d.path("state.json"))
 }
