@@ -33,7 +33,12 @@ const DefaultUninstallCheckTimeout = 2 * time.Second
 // Herald is leaving when the speaker's namespace is being deleted
 // (`kubectl delete -f deploy/herald.yaml`) or the DaemonSet that owns the
 // speaker's pod is gone or being deleted (`helm uninstall`). A rollout
-// deletes the pod and keeps both. When the answer cannot be read in time
+// deletes the pod and keeps both. It is leaving too when the API server
+// refuses the speaker's reads as Forbidden or Unauthorized: both `kubectl
+// delete -f` and `helm uninstall` delete the speaker's RBAC objects and
+// ServiceAccount while its pod still runs, often before the pod gets
+// SIGTERM, and no rollout ever takes them away. When the answer cannot be
+// read in time
 // (the API server unreachable, no pod name), the check says "not leaving":
 // a lost graceful restart would cost a route flap on every rollout, while a
 // missed uninstall costs at most the restart time.
@@ -64,14 +69,14 @@ func (u UninstallCheck) Leaving(ctx context.Context) (bool, string) {
 
 	var ns corev1.Namespace
 	if err := u.Reader.Get(ctx, client.ObjectKey{Name: u.Namespace}, &ns); err != nil {
-		return false, fmt.Sprintf("namespace %q: %v", u.Namespace, err)
+		return lostAccess(err), fmt.Sprintf("namespace %q: %v%s", u.Namespace, err, lostAccessWhy(err))
 	}
 	if ns.DeletionTimestamp != nil {
 		return true, fmt.Sprintf("namespace %q is being deleted", u.Namespace)
 	}
 	var pod corev1.Pod
 	if err := u.Reader.Get(ctx, client.ObjectKey{Namespace: u.Namespace, Name: u.PodName}, &pod); err != nil {
-		return false, fmt.Sprintf("pod %s/%s: %v", u.Namespace, u.PodName, err)
+		return lostAccess(err), fmt.Sprintf("pod %s/%s: %v%s", u.Namespace, u.PodName, err, lostAccessWhy(err))
 	}
 	owner := daemonSetOwner(&pod)
 	if owner == "" {
@@ -86,7 +91,7 @@ func (u UninstallCheck) Leaving(ctx context.Context) (bool, string) {
 	case apierrors.IsNotFound(err):
 		return true, fmt.Sprintf("daemonset %s/%s is gone", u.Namespace, owner)
 	case err != nil:
-		return false, fmt.Sprintf("daemonset %s/%s: %v", u.Namespace, owner, err)
+		return lostAccess(err), fmt.Sprintf("daemonset %s/%s: %v%s", u.Namespace, owner, err, lostAccessWhy(err))
 	case ds.DeletionTimestamp != nil:
 		return true, fmt.Sprintf("daemonset %s/%s is being deleted", u.Namespace, owner)
 	}
@@ -99,6 +104,19 @@ func daemonSetOwner(pod *corev1.Pod) string {
 		if ref.Kind == "DaemonSet" && ref.Controller != nil && *ref.Controller {
 			return ref.Name
 		}
+	}
+	return ""
+}
+
+// lostAccess reports whether err says the speaker's own identity or
+// permissions are gone: an uninstall deleting its RBAC objects or its
+// ServiceAccount.
+func lostAccess(err error) bool { return apierrors.IsForbidden(err) || apierrors.IsUnauthorized(err) }
+
+// lostAccessWhy explains the decision lostAccess leads to, for the log.
+func lostAccessWhy(err error) string {
+	if lostAccess(err) {
+		return ": the speaker's RBAC or ServiceAccount is gone, which only an uninstall does"
 	}
 	return ""
 }

@@ -2,12 +2,15 @@ package speaker
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
@@ -87,4 +90,39 @@ func TestUninstallCheck(t *testing.T) {
 		t.Fatal(err)
 	}
 	check(orphan.Name, true, "is being deleted")
+}
+
+// refusingReader answers every read with err, as the API server does once
+// an uninstall deleted the speaker's RBAC objects or ServiceAccount.
+type refusingReader struct {
+	client.Reader
+	err error
+}
+
+func (r refusingReader) Get(context.Context, client.ObjectKey, client.Object, ...client.GetOption) error {
+	return r.err
+}
+
+// TestUninstallCheckLostAccess: Forbidden and Unauthorized mean the
+// speaker's RBAC or ServiceAccount went, which only an uninstall does;
+// any other error still means "cannot tell: keep graceful restart".
+func TestUninstallCheckLostAccess(t *testing.T) {
+	gr := schema.GroupResource{Resource: "namespaces"}
+	for _, tc := range []struct {
+		err  error
+		want bool
+	}{
+		{apierrors.NewForbidden(gr, "herald-system", errors.New("RBAC: role not found")), true},
+		{apierrors.NewUnauthorized("invalid bearer token"), true},
+		{apierrors.NewServiceUnavailable("etcd is down"), false},
+		{context.DeadlineExceeded, false},
+	} {
+		leaving, why := UninstallCheck{Reader: refusingReader{err: tc.err}, PodName: "p", Namespace: "herald-system"}.Leaving(context.Background())
+		if leaving != tc.want {
+			t.Errorf("%v: Leaving = %v (%s), want %v", tc.err, leaving, why, tc.want)
+		}
+		if tc.want && !strings.Contains(why, "only an uninstall does") {
+			t.Errorf("%v: why = %q, want the reason spelled out", tc.err, why)
+		}
+	}
 }

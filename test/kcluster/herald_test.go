@@ -638,7 +638,10 @@ func (s *heraldSuite) kubectlDelete(ctx context.Context, t *testing.T) {
 // not Terminating.
 func (s *heraldSuite) checkUninstalled(ctx context.Context, t *testing.T, crdsKept bool) {
 	c := s.c
-	err := rig.Eventually(ctx, time.Minute, 500*time.Millisecond, func(ctx context.Context) error {
+	start := time.Now()
+	// Well below the 30 s graceful-restart time of hack/demo/bgp.yaml: a
+	// route still there by then was kept, not withdrawn.
+	err := rig.Eventually(ctx, 20*time.Second, 200*time.Millisecond, func(ctx context.Context) error {
 		var pods corev1.PodList
 		if err := c.Client.List(ctx, &pods, client.InNamespace("herald-system")); err != nil {
 			return err
@@ -658,6 +661,7 @@ func (s *heraldSuite) checkUninstalled(ctx context.Context, t *testing.T, crdsKe
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Logf("no Herald pod, VIP or route left %v after the uninstall command returned", time.Since(start).Round(time.Millisecond))
 	var svcs corev1.ServiceList
 	if err := c.Client.List(ctx, &svcs, client.InNamespace("default")); err != nil {
 		t.Fatal(err)
