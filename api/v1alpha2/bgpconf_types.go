@@ -81,6 +81,31 @@ type BgpConfSpec struct {
 	// +listType=atomic
 	// +optional
 	ServiceExternalIPs []ServiceIPBlock `json:"serviceExternalIPs,omitempty"`
+
+	// Communities are named BGP communities that Eips' bgpAdvertisements
+	// may use instead of the numbers (MetalLB's bgp-communities and its
+	// Community resource). Herald's addition.
+	// +kubebuilder:validation:MaxItems=256
+	// +listType=map
+	// +listMapKey=name
+	// +optional
+	Communities []CommunityAlias `json:"communities,omitempty"`
+}
+
+// CommunityAlias names one BGP community.
+type CommunityAlias struct {
+	// Name is what advertisements write ("no-advertise-upstream"); it may
+	// not be one of the well-known names.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	// +required
+	Name string `json:"name"`
+	// Value is a standard ("65535:65282") or large ("large:1:2:3")
+	// community.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=64
+	// +required
+	Value string `json:"value"`
 }
 
 // ServiceIPBlock is one CIDR of BgpConf's serviceClusterIPs or

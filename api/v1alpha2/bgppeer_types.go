@@ -135,6 +135,67 @@ type BgpPeerSpec struct {
 	// every node.
 	// +optional
 	NodeSelector *metav1.LabelSelector `json:"nodeSelector,omitempty"`
+	// NodeSelectors are more selectors, OR-ed with each other and with
+	// NodeSelector: a node peers when any of them matches (MetalLB's
+	// node-selectors). Herald's addition; both empty means every node.
+	// +kubebuilder:validation:MaxItems=16
+	// +listType=atomic
+	// +optional
+	NodeSelectors []metav1.LabelSelector `json:"nodeSelectors,omitempty"`
+	// SourceAddress is the rule by which each node picks the local address
+	// of its session, on nodes with several: one BgpPeer serves many
+	// nodes, so it names an interface or a CIDR, not an address. The
+	// address picked is also the next hop of the node's routes. Unset
+	// means the kernel's choice. Herald's addition.
+	// +optional
+	SourceAddress *PeerSourceAddress `json:"sourceAddress,omitempty"`
+	// Bfd runs Bidirectional Forwarding Detection (RFC 5880, single hop)
+	// beside the session, so that the router drops a node that died
+	// silently within about transmit interval × multiplier instead of the
+	// hold time. The router must run BFD towards the nodes too. Herald's
+	// addition.
+	// +optional
+	Bfd *PeerBfd `json:"bfd,omitempty"`
+}
+
+// PeerSourceAddress is how a node picks its local address for a session.
+// Exactly one field is set.
+type PeerSourceAddress struct {
+	// Interface names the node interface whose first global address of
+	// the neighbour's family is used.
+	// +kubebuilder:validation:MaxLength=15
+	// +optional
+	Interface string `json:"interface,omitempty"`
+	// CIDR is a prefix ("10.99.0.0/24"); the node uses its own address
+	// inside it.
+	// +kubebuilder:validation:MaxLength=64
+	// +optional
+	CIDR string `json:"cidr,omitempty"`
+}
+
+// PeerBfd are the BFD settings of a session. Intervals are durations
+// ("300ms") of whole milliseconds, from 10ms to 60s.
+type PeerBfd struct {
+	// Enabled turns BFD on for this peer.
+	Enabled bool `json:"enabled"`
+	// TransmitInterval is the least interval between the node's BFD
+	// packets that it wants (desired min TX); default 300ms.
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h))+$`
+	// +optional
+	TransmitInterval *metav1.Duration `json:"transmitInterval,omitempty"`
+	// ReceiveInterval is the least interval between the router's packets
+	// that the node accepts (required min RX); default 300ms.
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h))+$`
+	// +optional
+	ReceiveInterval *metav1.Duration `json:"receiveInterval,omitempty"`
+	// DetectMultiplier is how many intervals without a packet declare the
+	// session down; default 3.
+	// +kubebuilder:validation:Minimum=2
+	// +kubebuilder:validation:Maximum=255
+	// +optional
+	DetectMultiplier *int32 `json:"detectMultiplier,omitempty"`
 }
 
 // Message counts BGP messages by type.
@@ -180,6 +241,10 @@ type PeerState struct {
 	OutQ             uint32    `json:"outQ,omitempty"`
 	Flops            uint32    `json:"flops,omitempty"`
 	RouterId         string    `json:"routerId,omitempty"`
+	// BfdState is the node's BFD session with the peer (AdminDown, Down,
+	// Init, Up) when the peer has BFD enabled.
+	// +optional
+	BfdState string `json:"bfdState,omitempty"`
 	// LastError says why the session is not established, in words.
 	// +optional
 	LastError string `json:"lastError,omitempty"`

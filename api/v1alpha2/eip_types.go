@@ -38,6 +38,26 @@ const (
 	// own: OpenELB reports no VIP holder. It names the last node that
 	// became master; none writes while nobody is (all BACKUP or FAULT).
 	AnnotationVIPHolder = "vip.herald.io/holder"
+	// AnnotationAllowSharedIP is Herald's sharing key: Services that carry
+	// the same value may share one address (disjoint ports, compatible
+	// traffic policies), in any namespace. MetalLB's two annotations below
+	// are read as aliases of it.
+	AnnotationAllowSharedIP = "herald.io/allow-shared-ip"
+	// AnnotationMetalLBAllowSharedIP and AnnotationMetalLBAllowSharedIPLegacy
+	// are MetalLB's sharing keys, read as AnnotationAllowSharedIP.
+	AnnotationMetalLBAllowSharedIP       = "metallb.io/allow-shared-ip"
+	AnnotationMetalLBAllowSharedIPLegacy = "metallb.universe.tf/allow-shared-ip"
+	// AnnotationMetalLBAddressPool and AnnotationMetalLBAddressPoolLegacy
+	// name the pool of a Service written for MetalLB; Herald reads them as
+	// an Eip name when the MetalLB migration is switched on.
+	AnnotationMetalLBAddressPool       = "metallb.io/address-pool"
+	AnnotationMetalLBAddressPoolLegacy = "metallb.universe.tf/address-pool"
+	// AnnotationMetalLBLoadBalancerIPs and
+	// AnnotationMetalLBLoadBalancerIPsLegacy request addresses (comma
+	// separated, one per family) of a Service written for MetalLB; read
+	// when the MetalLB migration is switched on.
+	AnnotationMetalLBLoadBalancerIPs       = "metallb.io/loadBalancerIPs"
+	AnnotationMetalLBLoadBalancerIPsLegacy = "metallb.universe.tf/loadBalancerIPs"
 	// InterfaceCanReachPrefix selects the interface that routes to an address
 	// ("can_reach:192.168.0.1") instead of naming it.
 	InterfaceCanReachPrefix = "can_reach:"
@@ -116,6 +136,86 @@ type EipSpec struct {
 	// none. Only vip Eips may set it.
 	// +optional
 	VRRP *EipVRRP `json:"vrrp,omitempty"`
+
+	// The fields below are Herald's additions for operators who come from
+	// MetalLB; each has the meaning of the MetalLB setting its comment
+	// names. OpenELB has none of them.
+
+	// AvoidBuggyIPs keeps the addresses ending in .0 and .255 of an IPv4
+	// pool out of allocation, for networks with old equipment that drops
+	// them as smurf protection (MetalLB's avoid-buggy-ips). poolSize counts
+	// only the addresses left. Ignored by IPv6 pools.
+	// +optional
+	AvoidBuggyIPs bool `json:"avoidBuggyIPs,omitempty"`
+	// NodeSelector limits which nodes may announce this Eip's addresses, in
+	// every mode: the Layer2 owner, the BGP next hops and the VIP
+	// participants are chosen among the matching nodes only (MetalLB's
+	// node selectors on its advertisements). Empty means every node. Nodes
+	// labelled node.kubernetes.io/exclude-from-external-load-balancers never
+	// announce, whatever this says.
+	// +optional
+	NodeSelector *metav1.LabelSelector `json:"nodeSelector,omitempty"`
+	// BgpAdvertisements say how a bgp Eip's addresses are announced, to
+	// which BgpPeers and with which attributes (MetalLB's
+	// bgp-advertisements). Each advertisement is sent to the peers it
+	// selects; a peer that no advertisement selects gets none of this
+	// Eip's routes. Empty means one advertisement to every peer: each
+	// address as a /32 or /128, without local preference or communities.
+	// Only bgp Eips may set it.
+	// +kubebuilder:validation:MaxItems=16
+	// +listType=atomic
+	// +optional
+	BgpAdvertisements []BgpAdvertisement `json:"bgpAdvertisements,omitempty"`
+}
+
+// BgpAdvertisement is one way a bgp Eip's addresses are announced.
+type BgpAdvertisement struct {
+	// AggregationLength is the prefix length IPv4 addresses in use are
+	// announced with: 32 (the default) announces each address on its own;
+	// 24 announces the /24 that holds them once, while at least one
+	// address inside it is in use. A length shorter than the Eip's own
+	// CIDR would announce addresses outside the pool and needs
+	// allowForeignAggregate. Addresses of Services with
+	// externalTrafficPolicy Local are always announced one by one, from
+	// the nodes with a ready endpoint only.
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=32
+	// +optional
+	AggregationLength *int32 `json:"aggregationLength,omitempty"`
+	// AggregationLengthV6 is AggregationLength for IPv6 (default 128).
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=128
+	// +optional
+	AggregationLengthV6 *int32 `json:"aggregationLengthV6,omitempty"`
+	// AllowForeignAggregate admits an aggregation length that covers
+	// addresses outside the Eip (a /24 announced for a range of ten), for
+	// operators who own the whole aggregate.
+	// +optional
+	AllowForeignAggregate bool `json:"allowForeignAggregate,omitempty"`
+	// LocalPref is the LOCAL_PREF attribute of the routes. BGP sends it to
+	// iBGP peers only; the webhook warns when the advertisement reaches an
+	// eBGP peer.
+	// +optional
+	LocalPref *uint32 `json:"localPref,omitempty"`
+	// Communities are attached to the routes: standard ones as
+	// "65535:65282", large ones as "large:1:2:3", the well-known names
+	// (no-export, no-advertise, no-export-subconfed, no-peer, blackhole,
+	// graceful-shutdown, accept-own, llgr-stale, no-llgr) and the aliases
+	// of BgpConf "default"'s spec.communities.
+	// +kubebuilder:validation:MaxItems=32
+	// +listType=atomic
+	// +optional
+	Communities []string `json:"communities,omitempty"`
+	// Peers names the BgpPeers that get this advertisement. Together with
+	// PeerSelector (either may match); both empty means every peer.
+	// +kubebuilder:validation:MaxItems=64
+	// +listType=set
+	// +optional
+	Peers []string `json:"peers,omitempty"`
+	// PeerSelector selects the BgpPeers that get this advertisement by
+	// their labels.
+	// +optional
+	PeerSelector *metav1.LabelSelector `json:"peerSelector,omitempty"`
 }
 
 // EipVRRP are a vip Eip's own VRRP settings; an unset field keeps the
