@@ -86,3 +86,24 @@ func TestClassicEqualsCRDs(t *testing.T) {
 		t.Errorf("classic and CRD spellings differ (-classic +crds):\n%s", diff)
 	}
 }
+
+// TestDemoPair keeps hack/demo/metallb's output file in step with its
+// input; -update rewrites it.
+func TestDemoPair(t *testing.T) {
+	const dir = "../../hack/demo/metallb"
+	got := convertFile(t, filepath.Join(dir, "metallb-config.yaml"), Options{Layer2Interface: "eth0"})
+	path := filepath.Join(dir, "herald.yaml")
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(string(want), string(got)); diff != "" {
+		t.Errorf("%s (-want +got):\n%s", path, diff)
+	}
+}
