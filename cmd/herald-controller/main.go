@@ -90,6 +90,9 @@ func parseFlags() flags {
 }
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == migrateCommand {
+		os.Exit(migrateMetalLB(os.Args[2:], os.Stdin, os.Stdout, os.Stderr))
+	}
 	if err := run(parseFlags()); err != nil {
 		ctrl.Log.Error(err, "herald-controller failed")
 		os.Exit(1)
