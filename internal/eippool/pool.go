@@ -161,7 +161,6 @@ func Validate(e *v1alpha2.Eip) field.ErrorList {
 
 	errs = append(errs, validateInterface(spec.Child("interface"), protocol, e.Spec.Interface)...)
 	errs = append(errs, validateVRRP(spec.Child("vrrp"), protocol, e.Spec.VRRP)...)
-	errs = append(errs, selector.Validate(spec.Child("nodeSelector"), e.Spec.NodeSelector)...)
 	errs = append(errs, validateAvoidBuggyIPs(spec.Child("avoidBuggyIPs"), e, r)...)
 	errs = append(errs, validateAdvertisements(spec.Child("bgpAdvertisements"), protocol, r, e.Spec.BgpAdvertisements)...)
 
@@ -176,6 +175,7 @@ func Validate(e *v1alpha2.Eip) field.ErrorList {
 				fmt.Sprintf("not a valid label set: %v", err)))
 		}
 	}
+	errs = append(errs, selector.Validate(spec.Child("nodeSelector"), e.Spec.NodeSelector)...)
 	if v, ok := e.Annotations[v1alpha2.AnnotationDefaultEip]; ok && v != "true" && v != "false" {
 		errs = append(errs, field.Invalid(field.NewPath("metadata", "annotations").Key(v1alpha2.AnnotationDefaultEip), v,
 			`must be "true" or "false"`))

@@ -25,7 +25,7 @@ func Validate(path *field.Path, sel *metav1.LabelSelector) field.ErrorList {
 		return errs
 	}
 	if _, err := metav1.LabelSelectorAsSelector(sel); err != nil {
-		return field.ErrorList{field.Invalid(path, sel, fmt.Sprintf("not a valid label selector: %v", err))}
+		return field.ErrorList{field.Invalid(path, sel, fmt.Sprintf("not a valid label selector: %v; write matchLabels {key: value} or matchExpressions with operator In, NotIn, Exists or DoesNotExist", err))}
 	}
 	return nil
 }
