@@ -25,8 +25,12 @@ func TestFillerReachesIssue13Fields(t *testing.T) {
 	}
 	probes := []*probe{
 		{name: "Eip avoidBuggyIPs", set: func(e *v1alpha2.Eip, _ *v1alpha2.BgpConf, _ *v1alpha2.BgpPeer) bool { return e.Spec.AvoidBuggyIPs }},
-		{name: "Eip nodeSelector", set: func(e *v1alpha2.Eip, _ *v1alpha2.BgpConf, _ *v1alpha2.BgpPeer) bool { return e.Spec.NodeSelector != nil }},
-		{name: "Eip bgpAdvertisements", set: func(e *v1alpha2.Eip, _ *v1alpha2.BgpConf, _ *v1alpha2.BgpPeer) bool { return len(e.Spec.BgpAdvertisements) > 0 }},
+		{name: "Eip nodeSelector", set: func(e *v1alpha2.Eip, _ *v1alpha2.BgpConf, _ *v1alpha2.BgpPeer) bool {
+			return e.Spec.NodeSelector != nil
+		}},
+		{name: "Eip bgpAdvertisements", set: func(e *v1alpha2.Eip, _ *v1alpha2.BgpConf, _ *v1alpha2.BgpPeer) bool {
+			return len(e.Spec.BgpAdvertisements) > 0
+		}},
 		{name: "advertisement aggregationLength", set: func(e *v1alpha2.Eip, _ *v1alpha2.BgpConf, _ *v1alpha2.BgpPeer) bool {
 			a := firstAdv(e)
 			return a != nil && a.AggregationLength != nil
@@ -55,9 +59,15 @@ func TestFillerReachesIssue13Fields(t *testing.T) {
 			a := firstAdv(e)
 			return a != nil && a.PeerSelector != nil
 		}},
-		{name: "BgpConf communities", set: func(_ *v1alpha2.Eip, c *v1alpha2.BgpConf, _ *v1alpha2.BgpPeer) bool { return len(c.Spec.Communities) > 0 }},
-		{name: "BgpPeer nodeSelectors", set: func(_ *v1alpha2.Eip, _ *v1alpha2.BgpConf, p *v1alpha2.BgpPeer) bool { return len(p.Spec.NodeSelectors) > 0 }},
-		{name: "BgpPeer sourceAddress", set: func(_ *v1alpha2.Eip, _ *v1alpha2.BgpConf, p *v1alpha2.BgpPeer) bool { return p.Spec.SourceAddress != nil }},
+		{name: "BgpConf communities", set: func(_ *v1alpha2.Eip, c *v1alpha2.BgpConf, _ *v1alpha2.BgpPeer) bool {
+			return len(c.Spec.Communities) > 0
+		}},
+		{name: "BgpPeer nodeSelectors", set: func(_ *v1alpha2.Eip, _ *v1alpha2.BgpConf, p *v1alpha2.BgpPeer) bool {
+			return len(p.Spec.NodeSelectors) > 0
+		}},
+		{name: "BgpPeer sourceAddress", set: func(_ *v1alpha2.Eip, _ *v1alpha2.BgpConf, p *v1alpha2.BgpPeer) bool {
+			return p.Spec.SourceAddress != nil
+		}},
 		{name: "BgpPeer bfd", set: func(_ *v1alpha2.Eip, _ *v1alpha2.BgpConf, p *v1alpha2.BgpPeer) bool { return p.Spec.Bfd != nil }},
 		{name: "BgpPeer bfd transmitInterval", set: func(_ *v1alpha2.Eip, _ *v1alpha2.BgpConf, p *v1alpha2.BgpPeer) bool {
 			return p.Spec.Bfd != nil && p.Spec.Bfd.TransmitInterval != nil
