@@ -2,7 +2,6 @@ package webhook_test
 
 import (
 	"bytes"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -58,15 +57,8 @@ spec: {as: 50001, listenPort: 17900, routerId: 172.22.0.10}`
 // combined output. It skips the test when there is no kubectl binary.
 func kubectl(t *testing.T) func(stdin string, args ...string) (string, error) {
 	t.Helper()
-	root, err := testenv.RepoRoot()
+	bin, err := testenv.AssetPath("kubectl")
 	if err != nil {
-		t.Fatal(err)
-	}
-	bin := filepath.Join(root, "bin", "kubectl")
-	if dir := os.Getenv("KUBEBUILDER_ASSETS"); dir != "" {
-		bin = filepath.Join(dir, "kubectl")
-	}
-	if _, err := os.Stat(bin); err != nil {
 		t.Skipf("no kubectl to run (%v); `make control-plane` builds it", err)
 	}
 	kubeconfig := writeKubeconfig(t)
