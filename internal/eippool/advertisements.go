@@ -149,7 +149,7 @@ func localPrefClashes(path *field.Path, is4 bool, advs []v1alpha2.BgpAdvertiseme
 				}
 				whom = fmt.Sprintf("BgpPeer %q", b.Peers[k])
 			}
-			errs = append(errs, field.Invalid(path.Index(j).Child("localPref"), prefText(b.LocalPref), fmt.Sprintf(
+			errs = append(errs, field.Invalid(path.Index(j).Child("localPref"), prefValue(b.LocalPref), fmt.Sprintf(
 				"%s sends %s the same /%d routes with localPref %s; a peer keeps one route per prefix, so one of them would be lost: "+
 					"give both the same localPref, or make their aggregation lengths or peers differ",
 				path.Index(i), whom, EffectiveLength(b, is4), prefText(a.LocalPref))))
@@ -160,6 +160,15 @@ func localPrefClashes(path *field.Path, is4 bool, advs []v1alpha2.BgpAdvertiseme
 
 func equalPref(a, b *uint32) bool {
 	return (a == nil) == (b == nil) && (a == nil || *a == *b)
+}
+
+// prefValue is what a refusal shows as the bad value: the number, or
+// "unset".
+func prefValue(p *uint32) any {
+	if p == nil {
+		return "unset"
+	}
+	return *p
 }
 
 func prefText(p *uint32) string {

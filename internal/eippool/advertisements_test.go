@@ -58,7 +58,7 @@ func TestValidateNewFields(t *testing.T) {
 			[]string{"spec.bgpAdvertisements[0].peerSelector.matchExpressions[0].operator"}},
 		{"bad node selector", `{address: 10.0.0.1, nodeSelector: {matchLabels: {"bad key!": x}}}`, []string{"spec.nodeSelector.matchLabels"}},
 		{"two localPrefs to every peer", `{address: 10.0.0.1, bgpAdvertisements: [{localPref: 100}, {localPref: 200}]}`,
-			[]string{"spec.bgpAdvertisements[1].localPref: Invalid value: \"200\": spec.bgpAdvertisements[0] sends every peer the same /32 routes with localPref 100"}},
+			[]string{"spec.bgpAdvertisements[1].localPref: Invalid value: 200: spec.bgpAdvertisements[0] sends every peer the same /32 routes with localPref 100"}},
 		{"set and unset localPref to every peer", `{address: "2001:db8::1", bgpAdvertisements: [{localPref: 100}, {communities: [no-export]}]}`,
 			[]string{`spec.bgpAdvertisements[1].localPref: Invalid value: "unset"`}},
 		{"every peer and a named one", `{address: 10.0.0.1, bgpAdvertisements: [{localPref: 100, peers: [tor-1]}, {localPref: 200}]}`,
