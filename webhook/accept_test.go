@@ -128,6 +128,61 @@ apiVersion: network.kubesphere.io/v1alpha2
 kind: BgpPeer
 metadata: {name: bgppeer-secret}
 spec: {conf: {peerAs: 50000, neighborAddress: 172.22.0.5, authPasswordSecretRef: {namespace: herald-system, name: bgp-auth}}}`,
+	}, {
+		name: "an Eip with issue 13's fields (no aliases: no BgpConf here)",
+		manifest: `
+apiVersion: network.kubesphere.io/v1alpha2
+kind: Eip
+metadata: {name: eip-metallb-fields}
+spec:
+  address: 172.22.5.0/24
+  avoidBuggyIPs: true
+  nodeSelector: {matchLabels: {bgp: "on"}}
+  bgpAdvertisements:
+  - {aggregationLength: 24, localPref: 100, communities: ["65535:65282", "large:64512:1:2", no-advertise]}
+  - {peerSelector: {matchLabels: {role: tor}}, communities: [no-export]}`,
+	}, {
+		name: "an IPv4 length on an IPv6 pool: admitted, with a warning",
+		manifest: `
+apiVersion: network.kubesphere.io/v1alpha2
+kind: Eip
+metadata: {name: eip-v6-length}
+spec: {address: "2001:db8:5::/120", bgpAdvertisements: [{aggregationLength: 24, aggregationLengthV6: 120}]}`,
+		warning: "spec.bgpAdvertisements[0].aggregationLength: has no effect on IPv6 pools",
+	}, {
+		name: "avoidBuggyIPs on an IPv6 pool: admitted, with a warning",
+		manifest: `
+apiVersion: network.kubesphere.io/v1alpha2
+kind: Eip
+metadata: {name: eip-v6-buggy}
+spec: {address: "2001:db8:6::/120", avoidBuggyIPs: true}`,
+		warning: "spec.avoidBuggyIPs: has no effect on IPv6 pools",
+	}, {
+		name: "a BgpPeer with issue 13's fields",
+		manifest: `
+apiVersion: network.kubesphere.io/v1alpha2
+kind: BgpPeer
+metadata: {name: bgppeer-metallb-fields}
+spec:
+  conf: {peerAs: 50000, neighborAddress: 172.22.0.6}
+  nodeSelectors: [{matchLabels: {rack: a}}, {matchExpressions: [{key: zone, operator: Exists}]}]
+  sourceAddress: {cidr: 172.22.0.0/24}
+  bfd: {enabled: true, transmitInterval: 300ms, receiveInterval: 300ms, detectMultiplier: 3}`,
+	}, {
+		name: "bfd settings while bfd is off: admitted, with a warning",
+		manifest: `
+apiVersion: network.kubesphere.io/v1alpha2
+kind: BgpPeer
+metadata: {name: bgppeer-bfd-off}
+spec: {conf: {peerAs: 50000, neighborAddress: 172.22.0.7}, bfd: {enabled: false, detectMultiplier: 5}}`,
+		warning: "have no effect while spec.bfd.enabled is false",
+	}, {
+		name: "a BgpConf with community aliases",
+		manifest: `
+apiVersion: network.kubesphere.io/v1alpha2
+kind: BgpConf
+metadata: {name: default}
+spec: {as: 64512, communities: [{name: no-advertise-upstream, value: "65535:65282"}, {name: big, value: "large:64512:1:2"}]}`,
 	}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

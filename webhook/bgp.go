@@ -16,8 +16,14 @@ import (
 
 // BgpConfValidator admits BgpConfs that internal/bgpconfig accepts, the
 // same check the speakers run, and passes its advice on as warnings.
-// OpenELB checked neither BgpConf nor BgpPeer. It needs no other object.
-type BgpConfValidator struct{}
+// OpenELB checked neither BgpConf nor BgpPeer. On update it also refuses
+// to remove or rename a community alias that an Eip's advertisement still
+// uses (aliasesInUse).
+type BgpConfValidator struct {
+	// Reader lists Eips on updates that drop an alias. Setup passes the
+	// manager's API reader; the zero value checks creates only.
+	Reader client.Reader
+}
 
 var _ admission.Validator[*v1alpha2.BgpConf] = BgpConfValidator{}
 
@@ -35,7 +41,13 @@ func (v BgpConfValidator) ValidateUpdate(ctx context.Context, oldConf, newConf *
 	if newConf.DeletionTimestamp != nil || apiequality.Semantic.DeepEqual(oldConf.Spec, newConf.Spec) {
 		return nil, nil
 	}
-	return v.ValidateCreate(ctx, newConf)
+	warnings, errs := bgpconfig.ValidateConf(newConf)
+	inUse, err := v.aliasesInUse(ctx, oldConf, newConf)
+	if err != nil {
+		return nil, err
+	}
+	warnings, errs = forClient(ctx, "BgpConf", warnings, append(errs, inUse...))
+	return warnings, invalid("BgpConf", newConf.Name, errs)
 }
 
 // ValidateDelete admits every deletion.

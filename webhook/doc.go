@@ -35,6 +35,15 @@
 // is refused only by the edit that creates the duplicate, never by one that
 // leaves the neighbour and node selector as they were.
 //
+// The fields MetalLB users bring (issue 13) are checked across objects
+// too: an Eip's bgpAdvertisements may name only community aliases that
+// BgpConf "default" defines (eippool.CheckBGP), and that BgpConf may not
+// drop an alias an Eip still uses; a peer name no BgpPeer has yet, and a
+// localPref that reaches an eBGP peer, only bring warnings, so that
+// kubectl apply of a directory works in any order. Turning avoidBuggyIPs
+// on while a .0 or .255 address is in use is admitted with a warning: the
+// controller leaves held addresses with their Services.
+//
 // A BgpPeer's password Secret must be in Herald's namespace (the
 // controller's, Options.Namespace): the speakers may read Secrets there
 // only, so a reference elsewhere is refused with the namespace to use.
@@ -47,7 +56,7 @@
 // (v1alpha1.go).
 //
 // The validators get their dependencies injected (EipValidator.Reader,
-// BgpPeerValidator.Reader and Namespace); Setup registers them on a
+// BgpConfValidator.Reader, BgpPeerValidator.Reader and Namespace); Setup registers them on a
 // manager's webhook server. Serving certificates are managed in-process by
 // the webhook/certs subpackage.
 package webhook

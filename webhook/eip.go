@@ -40,8 +40,9 @@ func (EipDefaulter) Default(_ context.Context, e *v1alpha2.Eip) error {
 }
 
 // EipValidator admits Eips: each on its own (eippool.Validate), against the
-// other pools (eippool.Conflicts) and, on update, against the addresses in
-// use (eippool.ValidateUpdate).
+// other pools (eippool.Conflicts), against BgpConf's community aliases and
+// the BgpPeers (eippool.CheckBGP) and, on update, against the addresses in
+// use (eippool.ValidateUpdate, eippool.BuggyInUse).
 type EipValidator struct {
 	// Reader lists Eips and Services. Setup passes the manager's API reader
 	// rather than its cache: a pool created a moment ago must be seen, or
@@ -56,7 +57,7 @@ var _ admission.Validator[*v1alpha2.Eip] = (*EipValidator)(nil)
 
 // ValidateCreate checks a new Eip.
 func (v *EipValidator) ValidateCreate(ctx context.Context, e *v1alpha2.Eip) (admission.Warnings, error) {
-	errs, err := v.validate(ctx, e)
+	warnings, errs, err := v.validate(ctx, e)
 	if err != nil {
 		return nil, err
 	}
@@ -64,7 +65,8 @@ func (v *EipValidator) ValidateCreate(ctx context.Context, e *v1alpha2.Eip) (adm
 		_, errs = forClient(ctx, "Eip", nil, errs)
 		return nil, invalid("Eip", e.Name, errs)
 	}
-	return v.vridWarnings(e), nil
+	warnings, _ = forClient(ctx, "Eip", append(warnings, v.vridWarnings(e)...), nil)
+	return warnings, nil
 }
 
 // ValidateUpdate checks an edit. Edits that leave the spec and the default
@@ -76,9 +78,12 @@ func (v *EipValidator) ValidateUpdate(ctx context.Context, oldEip, newEip *v1alp
 	if newEip.DeletionTimestamp != nil || sameEipSettings(oldEip, newEip) {
 		return nil, nil
 	}
-	errs, err := v.validate(ctx, newEip)
+	warnings, errs, err := v.validate(ctx, newEip)
 	if err != nil {
 		return nil, err
+	}
+	if w := eippool.BuggyInUseWarning(eippool.BuggyInUse(oldEip, newEip)); w != "" {
+		warnings = append(warnings, w)
 	}
 	// Only an address or protocol change can strand an allocated address;
 	// other edits spare the API server a list of every Service.
@@ -93,7 +98,8 @@ func (v *EipValidator) ValidateUpdate(ctx context.Context, oldEip, newEip *v1alp
 		_, errs = forClient(ctx, "Eip", nil, errs)
 		return nil, invalid("Eip", newEip.Name, errs)
 	}
-	return v.vridWarnings(newEip), nil
+	warnings, _ = forClient(ctx, "Eip", append(warnings, v.vridWarnings(newEip)...), nil)
+	return warnings, nil
 }
 
 // vridWarnings warns about a vip Eip that holds more addresses than the
@@ -136,15 +142,42 @@ func (v *EipValidator) ValidateDelete(context.Context, *v1alpha2.Eip) (admission
 	return nil, nil
 }
 
-// validate checks the Eip on its own and against the other pools. The
-// error is for failures to check, not for what the check found.
-func (v *EipValidator) validate(ctx context.Context, e *v1alpha2.Eip) (field.ErrorList, error) {
+// validate checks the Eip on its own, against the other pools and, when
+// it has bgpAdvertisements, against BgpConf's aliases and the BgpPeers.
+// The error is for failures to check, not for what the check found.
+func (v *EipValidator) validate(ctx context.Context, e *v1alpha2.Eip) (admission.Warnings, field.ErrorList, error) {
 	errs := eippool.Validate(e)
+	warnings := eippool.AdvertisementWarnings(e)
 	var eips v1alpha2.EipList
 	if err := v.Reader.List(ctx, &eips); err != nil {
-		return nil, apierrors.NewInternalError(fmt.Errorf("eip %q: list Eips to check for overlaps: %w", e.Name, err))
+		return nil, nil, apierrors.NewInternalError(fmt.Errorf("eip %q: list Eips to check for overlaps: %w", e.Name, err))
 	}
-	return append(errs, eippool.Conflicts(e, eips.Items)...), nil
+	errs = append(errs, eippool.Conflicts(e, eips.Items)...)
+	if len(e.Spec.BgpAdvertisements) == 0 {
+		return warnings, errs, nil
+	}
+	conf, peers, err := v.bgpObjects(ctx)
+	if err != nil {
+		return nil, nil, apierrors.NewInternalError(fmt.Errorf("eip %q: %w", e.Name, err))
+	}
+	w, bgpErrs := eippool.CheckBGP(e, conf, peers)
+	return append(warnings, w...), append(errs, bgpErrs...), nil
+}
+
+// bgpObjects reads BgpConf "default" (nil when there is none) and every
+// BgpPeer, for the checks of an Eip's bgpAdvertisements.
+func (v *EipValidator) bgpObjects(ctx context.Context) (*v1alpha2.BgpConf, []v1alpha2.BgpPeer, error) {
+	conf := &v1alpha2.BgpConf{}
+	if err := v.Reader.Get(ctx, client.ObjectKey{Name: v1alpha2.BgpConfName}, conf); apierrors.IsNotFound(err) {
+		conf = nil
+	} else if err != nil {
+		return nil, nil, fmt.Errorf("get BgpConf %s for its community aliases: %w", v1alpha2.BgpConfName, err)
+	}
+	var peers v1alpha2.BgpPeerList
+	if err := v.Reader.List(ctx, &peers); err != nil {
+		return nil, nil, fmt.Errorf("list BgpPeers for the advertisements' peers: %w", err)
+	}
+	return conf, peers.Items, nil
 }
 
 // allocated returns the addresses of the old pool that are in use: those

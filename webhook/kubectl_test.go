@@ -2,7 +2,6 @@ package webhook_test
 
 import (
 	"bytes"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -17,26 +16,7 @@ import (
 // TestKubectlOutput checks the words a user actually sees: kubectl's
 // rendering of a refusal and of a warning.
 func TestKubectlOutput(t *testing.T) {
-	root, err := testenv.RepoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	kubectl := filepath.Join(root, "bin", "kubectl")
-	if dir := os.Getenv("KUBEBUILDER_ASSETS"); dir != "" {
-		kubectl = filepath.Join(dir, "kubectl")
-	}
-	if _, err := os.Stat(kubectl); err != nil {
-		t.Skipf("no kubectl to run (%v); `make control-plane` builds it", err)
-	}
-	kubeconfig := writeKubeconfig(t)
-	run := func(stdin string, args ...string) (string, error) {
-		cmd := exec.Command(kubectl, append([]string{"--kubeconfig", kubeconfig}, args...)...)
-		cmd.Stdin = strings.NewReader(stdin)
-		var out bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &out
-		err := cmd.Run()
-		return out.String(), err
-	}
+	run := kubectl(t)
 
 	out, err := run(`
 apiVersion: network.kubesphere.io/v1alpha2
@@ -69,6 +49,26 @@ spec: {as: 50001, listenPort: 17900, routerId: 172.22.0.10}`
 	t.Logf("kubectl apply of OpenELB's BgpConf sample:\n%s", out)
 	if !strings.Contains(out, "Warning: spec.routerId: every node will use 172.22.0.10 as its BGP router ID") {
 		t.Errorf("kubectl printed:\n%s\nwant the routerId warning", out)
+	}
+}
+
+// kubectl returns a runner of the real kubectl against the suite's API
+// server, as its admin: stdin, then the arguments; it gives kubectl's
+// combined output. It skips the test when there is no kubectl binary.
+func kubectl(t *testing.T) func(stdin string, args ...string) (string, error) {
+	t.Helper()
+	bin, err := testenv.AssetPath("kubectl")
+	if err != nil {
+		t.Skipf("no kubectl to run (%v); `make control-plane` builds it", err)
+	}
+	kubeconfig := writeKubeconfig(t)
+	return func(stdin string, args ...string) (string, error) {
+		cmd := exec.Command(bin, append([]string{"--kubeconfig", kubeconfig}, args...)...)
+		cmd.Stdin = strings.NewReader(stdin)
+		var out bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		err := cmd.Run()
+		return out.String(), err
 	}
 }
 

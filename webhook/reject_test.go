@@ -88,6 +88,34 @@ spec: {address: 10.99.0.200-10.99.1.5}`, "spec.address", `overlaps Eip "fixture-
   name: second-default
   annotations: {eip.openelb.kubesphere.io/is-default-eip: "true"}
 spec: {address: 10.98.0.0/24}`, "metadata.annotations[eip.openelb.kubesphere.io/is-default-eip]", `Eip "fixture-pool" is already the default`},
+		// Eip: issue 13's fields.
+		{"advertisements on a layer2 Eip", byEip, eip + `metadata: {name: l2-adv}
+spec: {address: 10.1.0.1, protocol: layer2, interface: eth0, bgpAdvertisements: [{localPref: 100}]}`,
+			"spec.bgpAdvertisements", "BGP advertisements apply to bgp Eips only"},
+		{"foreign aggregate", byEip, eip + `metadata: {name: foreign-aggregate}
+spec: {address: 10.1.0.10-10.1.0.20, bgpAdvertisements: [{aggregationLength: 24}]}`,
+			"spec.bgpAdvertisements[0].aggregationLength",
+			"Invalid value: 24: would announce 10.1.0.0/24, which holds addresses outside the Eip (10.1.0.10-10.1.0.20); set allowForeignAggregate: true if you own the whole prefix"},
+		{"foreign aggregate, IPv6", byEip, eip + `metadata: {name: foreign-aggregate-v6}
+spec: {address: "2001:db8:1::/120", bgpAdvertisements: [{aggregationLengthV6: 64}]}`,
+			"spec.bgpAdvertisements[0].aggregationLengthV6", "would announce 2001:db8:1::/64"},
+		{"unknown community alias", byEip, eip + `metadata: {name: unknown-alias}
+spec: {address: 10.1.0.1, bgpAdvertisements: [{communities: [no-export]}, {communities: ["64512:1", upstream-only]}]}`,
+			"spec.bgpAdvertisements[1].communities[1]", "aliases are defined in BgpConf default's spec.communities"},
+		{"malformed community", byEip, eip + `metadata: {name: bad-community}
+spec: {address: 10.1.0.1, bgpAdvertisements: [{communities: ["65536:1"]}]}`,
+			"spec.bgpAdvertisements[0].communities[0]", "for a 4-byte AS use large"},
+		{"two localPrefs for one peer", byEip, eip + `metadata: {name: two-prefs}
+spec: {address: 10.1.0.1, bgpAdvertisements: [{localPref: 100}, {localPref: 200, peers: [tor-1]}]}`,
+			"spec.bgpAdvertisements[1].localPref", "a peer keeps one route per prefix"},
+		{"aggregation length beyond 32", bySchema, eip + `metadata: {name: length-33}
+spec: {address: 10.1.0.1, bgpAdvertisements: [{aggregationLength: 33}]}`,
+			"spec.bgpAdvertisements[0].aggregationLength", "less than or equal to 32"},
+		{"avoidBuggyIPs on a lone .0", byEip, eip + `metadata: {name: lone-zero}
+spec: {address: 10.1.1.0, avoidBuggyIPs: true}`, "spec.avoidBuggyIPs", "no address to hand out"},
+		{"Eip node selector with an unknown operator", byEip, eip + `metadata: {name: eip-bad-nodes}
+spec: {address: 10.1.0.1, nodeSelector: {matchExpressions: [{key: rack, operator: Near, values: [a]}]}}`,
+			"spec.nodeSelector.matchExpressions[0].operator", `Invalid value: "Near"`},
 
 		// BgpConf.
 		{"BgpConf not named default", byBgpConf, conf + `metadata: {name: my-bgp}
@@ -173,6 +201,33 @@ spec:
   conf: {peerAs: 50000, neighborAddress: 172.22.0.2}
   afiSafis: [{config: {family: {afi: AFI_L2VPN, safi: SAFI_EVPN}, enabled: true}}]`,
 			"spec.afiSafis[0].config.family.afi", "unicast routes only"},
+		// BgpPeer: issue 13's fields.
+		{"second node selector with an unknown operator", byBgpPeer, peer + `metadata: {name: bad-selectors}
+spec:
+  conf: {peerAs: 50000, neighborAddress: 172.22.0.2}
+  nodeSelectors: [{matchLabels: {rack: a}}, {matchExpressions: [{key: rack, operator: Near, values: [a]}]}]`,
+			"spec.nodeSelectors[1].matchExpressions[0].operator", `Invalid value: "Near"`},
+		{"source address with both rules", byBgpPeer, peer + `metadata: {name: two-sources}
+spec: {conf: {peerAs: 50000, neighborAddress: 172.22.0.2}, sourceAddress: {interface: eth1, cidr: 10.99.0.0/24}}`,
+			"spec.sourceAddress", "set either interface (eth1) or cidr (10.99.0.0/24), not both"},
+		{"source CIDR of the other family", byBgpPeer, peer + `metadata: {name: wrong-family}
+spec: {conf: {peerAs: 50000, neighborAddress: 172.22.0.2}, sourceAddress: {cidr: "2001:db8:99::/64"}}`,
+			"spec.sourceAddress.cidr", "is IPv6 but the neighbour 172.22.0.2 is IPv4"},
+		{"source CIDR with host bits", byBgpPeer, peer + `metadata: {name: host-bits}
+spec: {conf: {peerAs: 50000, neighborAddress: 172.22.0.2}, sourceAddress: {cidr: 10.99.0.1/24}}`,
+			"spec.sourceAddress.cidr", `did you mean "10.99.0.0/24"?`},
+		{"source interface with a slash", byBgpPeer, peer + `metadata: {name: slash-iface}
+spec: {conf: {peerAs: 50000, neighborAddress: 172.22.0.2}, sourceAddress: {interface: eth0/1}}`,
+			"spec.sourceAddress.interface", "not a Linux interface name"},
+		{"bfd with multihop", byBgpPeer, peer + `metadata: {name: bfd-multihop}
+spec: {conf: {peerAs: 50000, neighborAddress: 172.22.0.2}, ebgpMultihop: {enabled: true, multihopTtl: 3}, bfd: {enabled: true}}`,
+			"spec.bfd.enabled", "Herald's BFD is single hop (RFC 5881)"},
+		{"bfd interval below 10ms", byBgpPeer, peer + `metadata: {name: bfd-fast}
+spec: {conf: {peerAs: 50000, neighborAddress: 172.22.0.2}, bfd: {enabled: true, transmitInterval: 5ms}}`,
+			"spec.bfd.transmitInterval", "want whole milliseconds from 10ms to 60s"},
+		{"bfd multiplier 1", bySchema, peer + `metadata: {name: bfd-mult-1}
+spec: {conf: {peerAs: 50000, neighborAddress: 172.22.0.2}, bfd: {enabled: true, detectMultiplier: 1}}`,
+			"spec.bfd.detectMultiplier", "greater than or equal to 2"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

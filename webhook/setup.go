@@ -41,7 +41,7 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 		return fmt.Errorf("register Eip webhooks: %w", err)
 	}
 	if err := ctrl.NewWebhookManagedBy(mgr, &v1alpha2.BgpConf{}).
-		WithValidator(BgpConfValidator{}).
+		WithValidator(BgpConfValidator{Reader: mgr.GetAPIReader()}).
 		WithConverter(convert.BgpConf()).
 		Complete(); err != nil {
 		return fmt.Errorf("register BgpConf webhook: %w", err)

@@ -67,6 +67,7 @@ func ValidateConf(c *v1alpha2.BgpConf) (warnings []string, errs field.ErrorList)
 	_, cidrErrs := ParseServiceCIDRs(spec, s)
 	errs = append(errs, cidrErrs...)
 	warnings = append(warnings, defaultRouteWarnings(spec, s)...)
+	errs = append(errs, validateCommunities(spec.Child("communities"), s.Communities)...)
 	return warnings, errs
 }
 

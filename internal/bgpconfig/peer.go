@@ -3,12 +3,11 @@ package bgpconfig
 import (
 	"fmt"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	metav1validation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/herald-lb/herald/api/v1alpha2"
+	"github.com/herald-lb/herald/internal/selector"
 )
 
 // Address families a session may carry, in GoBGP v3's enum names
@@ -55,9 +54,16 @@ func ValidatePeer(p *v1alpha2.BgpPeer) (warnings []string, errs field.ErrorList)
 	for i := range s.AfiSafis {
 		errs = append(errs, validateAfiSafi(spec.Child("afiSafis").Index(i), &s.AfiSafis[i])...)
 	}
-	if s.NodeSelector != nil {
-		errs = append(errs, validateNodeSelector(spec.Child("nodeSelector"), s.NodeSelector)...)
+	errs = append(errs, selector.Validate(spec.Child("nodeSelector"), s.NodeSelector)...)
+	for i := range s.NodeSelectors {
+		errs = append(errs, selector.Validate(spec.Child("nodeSelectors").Index(i), &s.NodeSelectors[i])...)
 	}
+	w, e := validateSourceAddress(spec.Child("sourceAddress"), s.SourceAddress, s.Conf)
+	warnings = append(warnings, w...)
+	errs = append(errs, e...)
+	w, e = validateBfd(spec.Child("bfd"), s.Bfd, s.EbgpMultihop)
+	warnings = append(warnings, w...)
+	errs = append(errs, e...)
 	return warnings, errs
 }
 
@@ -138,18 +144,4 @@ func validateAfiSafi(path *field.Path, a *v1alpha2.AfiSafi) field.ErrorList {
 func unicastOnly(e *field.Error) *field.Error {
 	e.Detail += "; Herald announces IPv4 and IPv6 unicast routes only, so other families are refused for now"
 	return e
-}
-
-// validateNodeSelector reports each bad part of the selector at its own
-// path; LabelSelectorAsSelector then catches anything the field checks let
-// through, so the speakers can always build the selector.
-func validateNodeSelector(path *field.Path, sel *metav1.LabelSelector) field.ErrorList {
-	errs := metav1validation.ValidateLabelSelector(sel, metav1validation.LabelSelectorValidationOptions{}, path)
-	if len(errs) > 0 {
-		return errs
-	}
-	if _, err := metav1.LabelSelectorAsSelector(sel); err != nil {
-		return field.ErrorList{field.Invalid(path, sel, fmt.Sprintf("not a valid label selector: %v", err))}
-	}
-	return nil
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/herald-lb/herald/api/v1alpha2"
 	"github.com/herald-lb/herald/internal/iprange"
+	"github.com/herald-lb/herald/internal/selector"
 	"github.com/herald-lb/herald/keepalived"
 )
 
@@ -144,7 +145,8 @@ func Validate(e *v1alpha2.Eip) field.ErrorList {
 	var errs field.ErrorList
 	spec := field.NewPath("spec")
 
-	if _, err := iprange.Parse(e.Spec.Address); err != nil {
+	r, err := iprange.Parse(e.Spec.Address)
+	if err != nil {
 		errs = append(errs, field.Invalid(spec.Child("address"), e.Spec.Address,
 			fmt.Sprintf("%v; write one address (192.168.0.10), a CIDR (192.168.0.0/24) or an inclusive range (192.168.0.91-192.168.0.100), all IPv4 or all IPv6", err)))
 	}
@@ -159,6 +161,8 @@ func Validate(e *v1alpha2.Eip) field.ErrorList {
 
 	errs = append(errs, validateInterface(spec.Child("interface"), protocol, e.Spec.Interface)...)
 	errs = append(errs, validateVRRP(spec.Child("vrrp"), protocol, e.Spec.VRRP)...)
+	errs = append(errs, validateAvoidBuggyIPs(spec.Child("avoidBuggyIPs"), e, r)...)
+	errs = append(errs, validateAdvertisements(spec.Child("bgpAdvertisements"), protocol, r, e.Spec.BgpAdvertisements)...)
 
 	for i, ns := range e.Spec.Namespaces {
 		for _, msg := range validation.IsDNS1123Label(ns) {
@@ -171,6 +175,7 @@ func Validate(e *v1alpha2.Eip) field.ErrorList {
 				fmt.Sprintf("not a valid label set: %v", err)))
 		}
 	}
+	errs = append(errs, selector.Validate(spec.Child("nodeSelector"), e.Spec.NodeSelector)...)
 	if v, ok := e.Annotations[v1alpha2.AnnotationDefaultEip]; ok && v != "true" && v != "false" {
 		errs = append(errs, field.Invalid(field.NewPath("metadata", "annotations").Key(v1alpha2.AnnotationDefaultEip), v,
 			`must be "true" or "false"`))

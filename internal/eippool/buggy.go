@@ -1,0 +1,64 @@
+package eippool
+
+import (
+	"fmt"
+	"net/netip"
+
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/herald-lb/herald/api/v1alpha2"
+	"github.com/herald-lb/herald/internal/iprange"
+)
+
+// IsBuggyIP reports whether avoidBuggyIPs keeps a out of allocation: an
+// IPv4 address ending in .0 or .255, which some old equipment drops as
+// smurf protection.
+func IsBuggyIP(a netip.Addr) bool {
+	if !a.Is4() {
+		return false
+	}
+	last := a.As4()[3]
+	return last == 0 || last == 255
+}
+
+// validateAvoidBuggyIPs refuses avoidBuggyIPs on a pool it would leave
+// without a single address: one address ending in .0 or .255, or the two
+// of x.y.z.255-x.y.(z+1).0. Any three addresses in a row hold one that is
+// neither, so larger pools always keep some.
+func validateAvoidBuggyIPs(path *field.Path, e *v1alpha2.Eip, r iprange.Range) field.ErrorList {
+	if !e.Spec.AvoidBuggyIPs || !r.IsValid() || !r.Is4() || r.Size() > 2 {
+		return nil
+	}
+	if IsBuggyIP(r.First()) && IsBuggyIP(r.Last()) {
+		return field.ErrorList{field.Invalid(path, true, fmt.Sprintf(
+			"would leave this Eip (%s) no address to hand out: every one of its addresses ends in .0 or .255; remove avoidBuggyIPs or give the Eip other addresses",
+			e.Spec.Address))}
+	}
+	return nil
+}
+
+// BuggyInUse returns the addresses that an update turning avoidBuggyIPs
+// on finds in use (status.used) and would now avoid. Nothing is taken
+// from their Services: the allocator only stops handing such addresses
+// out, so the webhook admits the update with a warning naming them.
+func BuggyInUse(oldEip, newEip *v1alpha2.Eip) []netip.Addr {
+	if !newEip.Spec.AvoidBuggyIPs || oldEip.Spec.AvoidBuggyIPs {
+		return nil
+	}
+	var out []netip.Addr
+	for ip := range oldEip.Status.Used {
+		if a, err := netip.ParseAddr(ip); err == nil && IsBuggyIP(a) {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// BuggyInUseWarning words BuggyInUse's finding; "" when there is none.
+func BuggyInUseWarning(addrs []netip.Addr) string {
+	if len(addrs) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("spec.avoidBuggyIPs: %d address(es) ending in .0 or .255 are in use (%s); each stays with its Service until released, and is not handed out again after that",
+		len(addrs), summarize(addrs))
+}
