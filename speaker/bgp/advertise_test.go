@@ -123,10 +123,10 @@ func TestAdvertise(t *testing.T) {
 			wantNotes: []string{`eip "a": two advertisements give 192.0.2.1/32 to neighbour 10.0.0.1; it carries the communities of both and the higher localPref`},
 		},
 		{
-			name:   "an unreadable community is left out",
-			routes: []Route{{Prefix: pfx("192.0.2.1/32"), Eip: "a"}},
-			ads:    map[string][]v1alpha2.BgpAdvertisement{"a": {{Communities: []string{"nope", "65000:1"}}}},
-			want:   []Path{{Prefix: pfx("192.0.2.1/32"), Attrs: Attrs{Communities: []uint32{65000<<16 | 1}}, Peers: []netip.Addr{x, y}}},
+			name:      "an unreadable community is left out",
+			routes:    []Route{{Prefix: pfx("192.0.2.1/32"), Eip: "a"}},
+			ads:       map[string][]v1alpha2.BgpAdvertisement{"a": {{Communities: []string{"nope", "65000:1"}}}},
+			want:      []Path{{Prefix: pfx("192.0.2.1/32"), Attrs: Attrs{Communities: []uint32{65000<<16 | 1}}, Peers: []netip.Addr{x, y}}},
 			wantNotes: []string{`eip "a": spec.bgpAdvertisements[0].communities[0]: community "nope": not a well-known name, an alias, AS:value or large:global:local1:local2; left out`},
 		},
 		{
