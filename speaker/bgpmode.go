@@ -55,6 +55,9 @@ type BGPMode struct {
 	// with the same neighbour to that older one, as last logged, so that
 	// each change is logged once and not on every reconcile.
 	shadowLogged map[string]string
+	// notesLogged are the advertisement notes (bgp.Advertise) last logged,
+	// so that each is logged once while it lasts.
+	notesLogged map[string]bool
 
 	secrets secretCache
 }
@@ -116,7 +119,12 @@ func (m *BGPMode) Apply(ctx context.Context, snap Snapshot, d Desired) error {
 	for peer, problems := range cfg.PeerProblems {
 		m.Log.V(1).Info("bgppeer settings not honoured", "peer", peer, "problems", strings.Join(problems, "; "))
 	}
-	paths := pathsFor(d.BGP, cfg, node.Addresses)
+	var aliases []v1alpha2.CommunityAlias
+	if snap.BgpConf != nil {
+		aliases = snap.BgpConf.Spec.Communities
+	}
+	paths, notes := bgp.Advertise(routesFor(d.BGP, cfg, node.Addresses), snap.BgpAdvertisements, aliases, cfg.Peers)
+	m.logNotes(notes)
 	if err := m.Router.Apply(ctx, cfg, paths); err != nil {
 		return err
 	}
@@ -247,13 +255,27 @@ func (m *BGPMode) password(ctx context.Context) bgp.PasswordFunc {
 	}
 }
 
-// pathsFor turns routes into paths; host routes and ranges alike. The next
-// hop is left to the router (the session's local address, so the router's
-// routes point at this node on the interface facing it), except for IPv6
-// routes when no session runs over IPv6: an IPv4 session would carry an
-// IPv4-mapped next hop few routers can forward to, so the node's own IPv6
-// address is given.
-func pathsFor(routes []Route, cfg bgp.Config, nodeAddrs []netip.Addr) []bgp.Path {
+// logNotes logs each note of the advertisements once while it lasts.
+func (m *BGPMode) logNotes(notes []string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now := make(map[string]bool, len(notes))
+	for _, n := range notes {
+		now[n] = true
+		if !m.notesLogged[n] {
+			m.Log.Info("bgp advertisement", "note", n)
+		}
+	}
+	m.notesLogged = now
+}
+
+// routesFor turns routes into the router's routes; host routes and ranges
+// alike. The next hop is left to the router (the session's local address,
+// so the router's routes point at this node on the interface facing it),
+// except for IPv6 routes when no session runs over IPv6: an IPv4 session
+// would carry an IPv4-mapped next hop few routers can forward to, so the
+// node's own IPv6 address is given.
+func routesFor(routes []Route, cfg bgp.Config, nodeAddrs []netip.Addr) []bgp.Route {
 	v6Session := false
 	for _, p := range cfg.Peers {
 		v6Session = v6Session || p.Address.Is6()
@@ -264,15 +286,15 @@ func pathsFor(routes []Route, cfg bgp.Config, nodeAddrs []netip.Addr) []bgp.Path
 			v6NextHop = a
 		}
 	}
-	paths := make([]bgp.Path, 0, len(routes))
+	out := make([]bgp.Route, 0, len(routes))
 	for _, r := range routes {
-		p := bgp.Path{Prefix: r.Prefix}
+		br := bgp.Route{Prefix: r.Prefix, Eip: r.Eip, Local: r.Local}
 		if r.Prefix.Addr().Is6() && !v6Session {
-			p.NextHop = v6NextHop
+			br.NextHop = v6NextHop
 		}
-		paths = append(paths, p)
+		out = append(out, br)
 	}
-	return paths
+	return out
 }
 
 // nodeAddresses are the node's InternalIPs, then its ExternalIPs.
