@@ -63,6 +63,7 @@ func TestBGP(t *testing.T) {
 		{"UninstallWithdrawsDespiteGracefulRestart", testUninstallWithdraws},
 		{"Metrics", testMetrics},
 		{"ServiceCIDRs", testServiceCIDRs},
+		{"Advertisements", testAdvertisements},
 		{"NoLeasesWithoutLayer2", testNoLeasesWithoutLayer2},
 	})
 }
