@@ -9,11 +9,13 @@ import (
 	"testing"
 	"time"
 
+	eventsv1 "k8s.io/api/events/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/herald-lb/herald/api/v1alpha2"
+	"github.com/herald-lb/herald/speaker"
 	"github.com/herald-lb/herald/test/e2e/cluster"
 	"github.com/herald-lb/herald/test/e2e/rig"
 )
@@ -220,6 +222,21 @@ func testAdvertisements(ctx context.Context, t *testing.T, c *cluster.Cluster) {
 		t.Logf("birdc show route %s all:\n%s", hostRoute(ip1), out)
 	}
 
+	// Peers: the /32s to the iBGP peer only, the /24 to the eBGP one only.
+	if err := c.Client.Get(ctx, client.ObjectKeyFromObject(eip), eip); err != nil {
+		t.Fatal(err)
+	}
+	eip.Spec.BgpAdvertisements[0].Peers = []string{ibgpPeer}
+	eip.Spec.BgpAdvertisements[1].PeerSelector = &metav1.LabelSelector{MatchLabels: map[string]string{"role": "transit"}}
+	if err := c.Client.Update(ctx, eip); err != nil {
+		t.Fatal(err)
+	}
+	labelPeer(ctx, t, c, torPeer4, "role", "transit")
+	selected := time.Now()
+	waitProtocols(ctx, t, c, hostRoute(ip1), ibgpRange+"_")
+	waitProtocols(ctx, t, c, aggregate, "dyn4_")
+	t.Logf("TIMING advertisements' peers changed -> each prefix at its peers only: %v", time.Since(selected).Round(time.Millisecond))
+
 	// The aggregate outlives the first Service and goes with the last.
 	deleteService(ctx, t, c, svc1)
 	waitPrefix(ctx, t, c, hostRoute(ip1))
@@ -236,6 +253,106 @@ func testAdvertisements(ctx context.Context, t *testing.T, c *cluster.Cluster) {
 	deleteService(ctx, t, c, svc2)
 	waitPrefix(ctx, t, c, hostRoute(ip2))
 	waitPrefix(ctx, t, c, aggregate)
+}
+
+// labelPeer sets a label on a BgpPeer, and removes it when the test ends.
+func labelPeer(ctx context.Context, t *testing.T, c *cluster.Cluster, name, key, value string) {
+	t.Helper()
+	set := func(ctx context.Context, v *string) error {
+		var p v1alpha2.BgpPeer
+		if err := c.Client.Get(ctx, client.ObjectKey{Name: name}, &p); err != nil {
+			return err
+		}
+		if p.Labels == nil {
+			p.Labels = map[string]string{}
+		}
+		if v == nil {
+			delete(p.Labels, key)
+		} else {
+			p.Labels[key] = *v
+		}
+		return c.Client.Update(ctx, &p)
+	}
+	if err := set(ctx, &value); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := set(context.Background(), nil); err != nil {
+			t.Errorf("unlabel bgppeer %s: %v", name, err)
+		}
+	})
+}
+
+// waitProtocols waits until every path BIRD holds for prefix came from a
+// session named with the prefix proto ("ibgp4_"), one per node.
+func waitProtocols(ctx context.Context, t *testing.T, c *cluster.Cluster, prefix netip.Prefix, proto string) {
+	t.Helper()
+	err := rig.Eventually(ctx, routeWait, 100*time.Millisecond, func(ctx context.Context) error {
+		paths, err := c.ToR.Paths(ctx, prefix)
+		if err != nil {
+			return err
+		}
+		var from []string
+		for _, p := range paths {
+			if !strings.HasPrefix(p.Protocol, proto) {
+				return fmt.Errorf("%s: a path from %s", prefix, p.Protocol)
+			}
+			from = append(from, p.Protocol)
+		}
+		if len(from) != len(c.Nodes) {
+			return fmt.Errorf("%s: paths from %v, want one per node from %s*", prefix, from, proto)
+		}
+		return nil
+	})
+	if err != nil {
+		out, _ := c.ToR.RouteAll(ctx, prefix)
+		t.Fatalf("%v\n%s", err, out)
+	}
+}
+
+// testSourceAddressMissing: a BgpPeer whose sourceAddress rule finds no
+// address on the nodes starts no session there; each node says why in the
+// BgpPeer's status and in a Warning event.
+func testSourceAddressMissing(ctx context.Context, t *testing.T, c *cluster.Cluster) {
+	peer := torPeer(c, "tor-nosource", netip.MustParseAddr("10.99.0.251"), rig.RouterAS)
+	peer.Spec.SourceAddress = &v1alpha2.PeerSourceAddress{Interface: "nosuch0"}
+	if err := c.Client.Create(ctx, peer); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = c.Client.Delete(context.WithoutCancel(ctx), peer) }()
+	err := rig.Eventually(ctx, 20*time.Second, 100*time.Millisecond, func(ctx context.Context) error {
+		var p v1alpha2.BgpPeer
+		if err := c.Client.Get(ctx, client.ObjectKeyFromObject(peer), &p); err != nil {
+			return err
+		}
+		for _, n := range c.Nodes {
+			st := p.Status.NodesPeerStatus[n.Name].PeerState
+			if st.SessionState != "NOT_RUNNING" || !strings.Contains(st.LastError, `has no interface "nosuch0"`) {
+				return fmt.Errorf("%s: session %q, last error %q", n.Name, st.SessionState, st.LastError)
+			}
+		}
+		var list eventsv1.EventList
+		if err := c.Client.List(ctx, &list); err != nil {
+			return err
+		}
+		nodes := map[string]bool{}
+		for _, e := range list.Items {
+			if e.Regarding.Name == peer.Name && e.Reason == speaker.ReasonNoSourceAddress && e.Type == "Warning" {
+				for _, n := range c.Nodes {
+					if strings.Contains(e.Note, "node "+n.Name+":") {
+						nodes[n.Name] = true
+					}
+				}
+			}
+		}
+		if len(nodes) != len(c.Nodes) {
+			return fmt.Errorf("%s events from %v, want every node", speaker.ReasonNoSourceAddress, nodes)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 }
 
 // assertNoRouteDeletes fails when the watch buffered a deletion of one of

@@ -64,6 +64,7 @@ func TestBGP(t *testing.T) {
 		{"Metrics", testMetrics},
 		{"ServiceCIDRs", testServiceCIDRs},
 		{"Advertisements", testAdvertisements},
+		{"SourceAddressMissing", testSourceAddressMissing},
 		{"NoLeasesWithoutLayer2", testNoLeasesWithoutLayer2},
 	})
 }
