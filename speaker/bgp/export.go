@@ -27,9 +27,11 @@ import (
 // What a change costs. A change of attributes that every neighbour getting
 // the route shares is a new path: one UPDATE per session. GoBGP applies a
 // new policy only to the updates it sends afterwards, and skips a path
-// added again unchanged, so a neighbour whose statements changed is sent
-// its routes again with a soft reset out (ResetPeer, soft, out): one
-// UPDATE per route, no session reset. A neighbour that must stop getting a
+// added again unchanged, so a neighbour that must get an unchanged path it
+// did not get, or get it with other attributes of the policy, is sent its
+// routes again with a soft reset out (ResetPeer, soft, out): one UPDATE per
+// route to that neighbour, no session reset (Router.resendNeeded). Routes
+// that only become hidden from a neighbour, or new routes, need none. A neighbour that must stop getting a
 // route cannot be sent a withdrawal through a policy (GoBGP checks the old
 // path against the new policy and finds nothing was sent), so the route is
 // withdrawn from every neighbour before the new policy is installed and
@@ -108,16 +110,6 @@ func comparePrefix(a, b netip.Prefix) int {
 	return cmp.Or(a.Addr().Compare(b.Addr()), cmp.Compare(a.Bits(), b.Bits()))
 }
 
-// byNeighbor is, per neighbour, a string that changes exactly when its
-// statements do.
-func (p exportPolicy) byNeighbor() map[netip.Addr]string {
-	out := map[netip.Addr]string{}
-	for _, s := range p {
-		out[s.neighbor] += s.key() + "\n"
-	}
-	return out
-}
-
 func (p exportPolicy) equal(o exportPolicy) bool {
 	return slices.EqualFunc(p, o, func(a, b exportStatement) bool { return a.key() == b.key() })
 }
@@ -130,24 +122,11 @@ type appliedExport struct {
 	sets   []*api.DefinedSet
 }
 
-// installExport makes GoBGP run p and returns the neighbours whose
-// statements changed.
-func (r *Router) installExport(ctx context.Context, p exportPolicy) ([]netip.Addr, error) {
+// installExport makes GoBGP run p.
+func (r *Router) installExport(ctx context.Context, p exportPolicy) error {
 	old := r.export
 	if old.policy.equal(p) {
-		return nil, nil
-	}
-	var changed []netip.Addr
-	before, after := old.policy.byNeighbor(), p.byNeighbor()
-	for n, k := range after {
-		if before[n] != k {
-			changed = append(changed, n)
-		}
-	}
-	for n := range before {
-		if _, ok := after[n]; !ok {
-			changed = append(changed, n)
-		}
+		return nil
 	}
 	next := appliedExport{policy: p}
 	if len(p) > 0 {
@@ -163,7 +142,7 @@ func (r *Router) installExport(ctx context.Context, p exportPolicy) ([]netip.Add
 			}
 			for _, set := range []*api.DefinedSet{ns, ps} {
 				if err := r.srv.AddDefinedSet(ctx, &api.AddDefinedSetRequest{DefinedSet: set}); err != nil {
-					return nil, errors.Join(fmt.Errorf("export policy: add set %s: %w", set.Name, err), r.deleteExport(ctx, next))
+					return errors.Join(fmt.Errorf("export policy: add set %s: %w", set.Name, err), r.deleteExport(ctx, next))
 				}
 				next.sets = append(next.sets, set)
 			}
@@ -177,28 +156,28 @@ func (r *Router) installExport(ctx context.Context, p exportPolicy) ([]netip.Add
 			})
 		}
 		if err := r.srv.AddPolicy(ctx, &api.AddPolicyRequest{Policy: policy}); err != nil {
-			return nil, errors.Join(fmt.Errorf("export policy: add: %w", err), r.deleteExport(ctx, next))
+			return errors.Join(fmt.Errorf("export policy: add: %w", err), r.deleteExport(ctx, next))
 		}
 		err := r.srv.SetPolicyAssignment(ctx, &api.SetPolicyAssignmentRequest{Assignment: &api.PolicyAssignment{
 			Name: "global", Direction: api.PolicyDirection_EXPORT,
 			Policies: []*api.Policy{{Name: next.name}}, DefaultAction: api.RouteAction_ACCEPT,
 		}})
 		if err != nil {
-			return nil, errors.Join(fmt.Errorf("export policy: assign: %w", err), r.deleteExport(ctx, next))
+			return errors.Join(fmt.Errorf("export policy: assign: %w", err), r.deleteExport(ctx, next))
 		}
 	} else if old.name != "" {
 		err := r.srv.DeletePolicyAssignment(ctx, &api.DeletePolicyAssignmentRequest{Assignment: &api.PolicyAssignment{
 			Name: "global", Direction: api.PolicyDirection_EXPORT,
 		}, All: true})
 		if err != nil {
-			return nil, fmt.Errorf("export policy: unassign: %w", err)
+			return fmt.Errorf("export policy: unassign: %w", err)
 		}
 	}
 	r.export = next
 	if err := r.deleteExport(ctx, old); err != nil {
 		r.log.Error(err, "old export policy left in GoBGP")
 	}
-	return changed, nil
+	return nil
 }
 
 // deleteExport removes a policy generation that is no longer assigned.

@@ -103,16 +103,16 @@ func (r *Router) Apply(ctx context.Context, cfg Config, paths []Path) error {
 		before[a] = true
 	}
 	neighbors := neighborAddrs(cfg.Peers)
+	resend := r.resendNeeded(want, neighbors)
 	errs := r.withdrawLeaving(ctx, want, neighbors)
-	changed, err := r.installExport(ctx, buildExport(want, neighbors))
-	if err != nil {
+	if err := r.installExport(ctx, buildExport(want, neighbors)); err != nil {
 		// Without the policy the routes would reach neighbours that must
 		// not get them; announce nothing new until it is in place.
 		return errors.Join(append(errs, err)...)
 	}
 	errs = append(errs, r.applyPeers(ctx, cfg.Peers)...)
 	errs = append(errs, r.applyPaths(ctx, want)...)
-	for _, a := range changed {
+	for _, a := range resend {
 		if _, runs := r.peers[a]; runs && before[a] {
 			errs = append(errs, r.softResetOut(ctx, a))
 		}
@@ -126,6 +126,29 @@ func neighborAddrs(peers []Peer) []netip.Addr {
 	for _, p := range peers {
 		if !slices.Contains(out, p.Address) {
 			out = append(out, p.Address)
+		}
+	}
+	return out
+}
+
+// resendNeeded are the neighbours that must be sent a route again although
+// its path does not change: it reaches them now and did not before, or with
+// other attributes of the export policy. GoBGP skips a path added again
+// unchanged, so only a soft reset out sends it (see export.go). A route
+// whose path changes is sent under the new policy anyway, and one a
+// neighbour stops getting is withdrawn by withdrawLeaving.
+func (r *Router) resendNeeded(want map[netip.Prefix]routeSpec, neighbors []netip.Addr) []netip.Addr {
+	var out []netip.Addr
+	for _, a := range neighbors {
+		for prefix, next := range want {
+			old, ok := r.paths[prefix]
+			if !ok || old.nextHop != next.nextHop || !old.attrs.Equal(next.attrs) || !next.gets(a) {
+				continue
+			}
+			if !old.gets(a) || !old.per[a].Equal(next.per[a]) {
+				out = append(out, a)
+				break
+			}
 		}
 	}
 	return out
