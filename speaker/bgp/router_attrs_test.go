@@ -142,3 +142,32 @@ func TestCompileRoute(t *testing.T) {
 		})
 	}
 }
+
+// TestResendNeeded: only a neighbour that must get an unchanged path anew,
+// or with other policy attributes, costs a soft reset out.
+func TestResendNeeded(t *testing.T) {
+	p := netip.MustParsePrefix("10.96.0.1/32")
+	x, y := netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("10.0.0.2")
+	c1 := Attrs{Communities: []uint32{1}}
+	tests := []struct {
+		name     string
+		old, new routeSpec
+		want     []netip.Addr
+	}{
+		{name: "unchanged", old: routeSpec{only: []netip.Addr{x}}, new: routeSpec{only: []netip.Addr{x}}},
+		{name: "hidden from y", old: routeSpec{}, new: routeSpec{only: []netip.Addr{x}}},
+		{name: "shown to y", old: routeSpec{only: []netip.Addr{x}}, new: routeSpec{}, want: []netip.Addr{y}},
+		{name: "shown to y with new path attributes", old: routeSpec{only: []netip.Addr{x}}, new: routeSpec{attrs: c1}},
+		{name: "y's policy attributes", old: routeSpec{only: []netip.Addr{x, y}, per: map[netip.Addr]Attrs{x: c1}},
+			new: routeSpec{only: []netip.Addr{x, y}, per: map[netip.Addr]Attrs{x: c1, y: c1}}, want: []netip.Addr{y}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := &Router{paths: map[netip.Prefix]routeSpec{p: tt.old}}
+			got := r.resendNeeded(map[netip.Prefix]routeSpec{p: tt.new}, []netip.Addr{x, y})
+			if diff := cmp.Diff(tt.want, got, cmp.Comparer(func(a, b netip.Addr) bool { return a == b })); diff != "" {
+				t.Errorf("(-want +got)\n%s", diff)
+			}
+		})
+	}
+}
