@@ -38,8 +38,9 @@ type Snapshot struct {
 	ServiceCIDRs bgpconfig.ServiceCIDRs
 	// BgpPeers are all BgpPeers; modes pick the ones that select the node.
 	BgpPeers []v1alpha2.BgpPeer
-	// BgpAdvertisements are the accepted Eips' spec.bgpAdvertisements by
-	// Eip name, as read from the cache: read-only.
+	// BgpAdvertisements are the Eips' spec.bgpAdvertisements by
+	// Eip name (routes name only accepted ones), as read from the cache:
+	// read-only.
 	BgpAdvertisements map[string][]v1alpha2.BgpAdvertisement
 	// VRIDs are the VRRP virtual router IDs the controller assigned to the
 	// vip addresses in use, read from the accepted vip Eips' status.vrids.
