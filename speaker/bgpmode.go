@@ -5,12 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/client-go/tools/events"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/herald-lb/herald/api/v1alpha2"
@@ -47,14 +50,31 @@ type BGPMode struct {
 	// asks: an uninstall withdraws instead of leaving the routers to keep
 	// the routes for a restart that will not come.
 	Leaving func(context.Context) (bool, string)
+	// Interfaces reads the node's addresses for BgpPeers' sourceAddress
+	// rules; read only while some BgpPeer has one. Nil means unknown: such
+	// peers do not start.
+	Interfaces InterfaceAddrs
+	// Recorder, when set, records a Warning event on a BgpPeer whose
+	// sourceAddress rule finds no address on this node.
+	Recorder events.EventRecorder
+
+	// sourceInUse says whether some BgpPeer has a sourceAddress rule, for
+	// the AddrPoller.
+	sourceInUse atomic.Bool
 
 	mu sync.Mutex
+	// sourceEvents is the sourceAddress problem last recorded per BgpPeer,
+	// so that each is an event once.
+	sourceEvents map[string]string
 	// last is the configuration last applied, for status and Shutdown.
 	last bgp.Config
 	// shadowLogged maps each BgpPeer this node leaves out for an older one
 	// with the same neighbour to that older one, as last logged, so that
 	// each change is logged once and not on every reconcile.
 	shadowLogged map[string]string
+	// notesLogged are the advertisement notes (bgp.Advertise) last logged,
+	// so that each is logged once while it lasts.
+	notesLogged map[string]bool
 
 	secrets secretCache
 }
@@ -100,6 +120,13 @@ func (m *BGPMode) Apply(ctx context.Context, snap Snapshot, d Desired) error {
 		node.Labels = snap.Node.Labels
 		node.Addresses = nodeAddresses(snap.Node)
 	}
+	if m.usesSourceAddress(snap.BgpPeers) && m.Interfaces != nil {
+		ifs, err := m.Interfaces()
+		if err != nil {
+			m.Log.Error(err, "cannot read the node's addresses; BgpPeers with a sourceAddress rule do not start")
+		}
+		node.Interfaces = ifs
+	}
 	peers, shadowed := m.selectPeers(snap.BgpPeers, node.Labels)
 	cfg, err := bgp.Translate(snap.BgpConf, peers, node, m.password(ctx))
 	if errors.Is(err, bgp.ErrNoConf) {
@@ -110,13 +137,19 @@ func (m *BGPMode) Apply(ctx context.Context, snap Snapshot, d Desired) error {
 		return fmt.Errorf("bgpconf %q: %w", v1alpha2.BgpConfName, err)
 	}
 	reportShadowed(&cfg, shadowed)
+	m.recordSourceProblems(snap.BgpPeers, cfg)
 	for _, p := range cfg.ConfProblems {
 		m.Log.Info("bgpconf setting not honoured", "bgpconf", v1alpha2.BgpConfName, "problem", p)
 	}
 	for peer, problems := range cfg.PeerProblems {
 		m.Log.V(1).Info("bgppeer settings not honoured", "peer", peer, "problems", strings.Join(problems, "; "))
 	}
-	paths := pathsFor(d.BGP, cfg, node.Addresses)
+	var aliases []v1alpha2.CommunityAlias
+	if snap.BgpConf != nil {
+		aliases = snap.BgpConf.Spec.Communities
+	}
+	paths, notes := bgp.Advertise(routesFor(d.BGP, cfg, node.Addresses), snap.BgpAdvertisements, aliases, cfg.Peers)
+	m.logNotes(notes)
 	if err := m.Router.Apply(ctx, cfg, paths); err != nil {
 		return err
 	}
@@ -247,13 +280,70 @@ func (m *BGPMode) password(ctx context.Context) bgp.PasswordFunc {
 	}
 }
 
-// pathsFor turns routes into paths; host routes and ranges alike. The next
-// hop is left to the router (the session's local address, so the router's
-// routes point at this node on the interface facing it), except for IPv6
-// routes when no session runs over IPv6: an IPv4 session would carry an
-// IPv4-mapped next hop few routers can forward to, so the node's own IPv6
-// address is given.
-func pathsFor(routes []Route, cfg bgp.Config, nodeAddrs []netip.Addr) []bgp.Path {
+// usesSourceAddress reports whether some BgpPeer has a sourceAddress rule,
+// and remembers it for SourceAddressInUse.
+func (m *BGPMode) usesSourceAddress(peers []v1alpha2.BgpPeer) bool {
+	uses := slices.ContainsFunc(peers, func(p v1alpha2.BgpPeer) bool { return p.Spec.SourceAddress != nil })
+	m.sourceInUse.Store(uses)
+	return uses
+}
+
+// SourceAddressInUse tells the AddrPoller whether to watch the node's
+// addresses.
+func (m *BGPMode) SourceAddressInUse() bool { return m.sourceInUse.Load() }
+
+// recordSourceProblems records a Warning event on each BgpPeer whose
+// sourceAddress rule finds no address on this node, once per change of the
+// reason; the BgpPeer's status entry for the node carries it too
+// (BGPStatusWriter).
+func (m *BGPMode) recordSourceProblems(peers []v1alpha2.BgpPeer, cfg bgp.Config) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now := map[string]string{}
+	for i := range peers {
+		bp := &peers[i]
+		for _, p := range cfg.PeerProblems[bp.Name] {
+			if !strings.HasPrefix(p, "spec.sourceAddress") {
+				continue
+			}
+			now[bp.Name] = p
+			if m.sourceEvents[bp.Name] == p {
+				continue
+			}
+			m.Log.Info("bgppeer not started: no source address", "peer", bp.Name, "node", m.Node, "reason", p)
+			if m.Recorder != nil {
+				m.Recorder.Eventf(bp, nil, corev1.EventTypeWarning, ReasonNoSourceAddress, "Peer", "node %s: %s", m.Node, p)
+			}
+		}
+	}
+	m.sourceEvents = now
+}
+
+// ReasonNoSourceAddress is the reason of the event on a BgpPeer whose
+// sourceAddress rule finds no address on a node.
+const ReasonNoSourceAddress = "NoSourceAddress"
+
+// logNotes logs each note of the advertisements once while it lasts.
+func (m *BGPMode) logNotes(notes []string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now := make(map[string]bool, len(notes))
+	for _, n := range notes {
+		now[n] = true
+		if !m.notesLogged[n] {
+			m.Log.Info("bgp advertisement", "note", n)
+		}
+	}
+	m.notesLogged = now
+}
+
+// routesFor turns routes into the router's routes; host routes and ranges
+// alike. The next hop is left to the router (the session's local address,
+// so the router's routes point at this node on the interface facing it),
+// except for IPv6 routes when no session runs over IPv6: an IPv4 session
+// would carry an IPv4-mapped next hop few routers can forward to, so the
+// node's own IPv6 address is given.
+func routesFor(routes []Route, cfg bgp.Config, nodeAddrs []netip.Addr) []bgp.Route {
 	v6Session := false
 	for _, p := range cfg.Peers {
 		v6Session = v6Session || p.Address.Is6()
@@ -264,15 +354,15 @@ func pathsFor(routes []Route, cfg bgp.Config, nodeAddrs []netip.Addr) []bgp.Path
 			v6NextHop = a
 		}
 	}
-	paths := make([]bgp.Path, 0, len(routes))
+	out := make([]bgp.Route, 0, len(routes))
 	for _, r := range routes {
-		p := bgp.Path{Prefix: r.Prefix}
+		br := bgp.Route{Prefix: r.Prefix, Eip: r.Eip, Local: r.Local}
 		if r.Prefix.Addr().Is6() && !v6Session {
-			p.NextHop = v6NextHop
+			br.NextHop = v6NextHop
 		}
-		paths = append(paths, p)
+		out = append(out, br)
 	}
-	return paths
+	return out
 }
 
 // nodeAddresses are the node's InternalIPs, then its ExternalIPs.

@@ -62,6 +62,13 @@ const (
 type Route struct {
 	Prefix netip.Prefix
 	Kind   RouteKind
+	// Eip names the bgp Eip of a RouteLoadBalancer address, whose
+	// bgpAdvertisements say how it is announced.
+	Eip string
+	// Local is true for a RouteLoadBalancer address that every Service
+	// sharing it serves with externalTrafficPolicy Local: it is never
+	// aggregated, since it comes from the nodes with an endpoint only.
+	Local bool
 }
 
 // Layer2Claim is one Service's wish that its address be answered on
@@ -151,15 +158,15 @@ const (
 // several rules give is one route, of the first kind in RouteKind's order.
 func Compute(node string, pools []eippool.Pool, services []Service, ranges bgpconfig.ServiceCIDRs) Desired {
 	d := Desired{Skipped: map[netip.Addr]string{}}
-	routes := map[netip.Prefix]RouteKind{}
+	routes := map[netip.Prefix]Route{}
 	add := func(p netip.Prefix, k RouteKind) {
 		if _, ok := routes[p]; !ok {
-			routes[p] = k
+			routes[p] = Route{Prefix: p, Kind: k}
 		}
 	}
 
-	for _, a := range loadBalancerAddrs(node, pools, services, d.Skipped) {
-		add(host(a), RouteLoadBalancer)
+	for _, r := range loadBalancerAddrs(node, pools, services, d.Skipped) {
+		routes[r.Prefix] = r
 	}
 	d.Layer2 = layer2Claims(pools, services)
 	d.VIP = vipClaims(pools, services)
@@ -178,8 +185,8 @@ func Compute(node string, pools []eippool.Pool, services []Service, ranges bgpco
 		add(p, RouteServiceExternalIPs)
 	}
 
-	for p, k := range routes {
-		d.BGP = append(d.BGP, Route{Prefix: p, Kind: k})
+	for p, r := range routes {
+		d.BGP = append(d.BGP, r)
 		if p.IsSingleIP() {
 			delete(d.Skipped, p.Addr()) // announced after all, for another reason
 		}
@@ -193,11 +200,13 @@ func Compute(node string, pools []eippool.Pool, services []Service, ranges bgpco
 	return d
 }
 
-// loadBalancerAddrs are the Herald load-balancer addresses node announces
-// over BGP; the others land in skipped with the reason.
-func loadBalancerAddrs(node string, pools []eippool.Pool, services []Service, skipped map[netip.Addr]string) []netip.Addr {
+// loadBalancerAddrs are the routes of the Herald load-balancer addresses
+// node announces over BGP; the others land in skipped with the reason.
+func loadBalancerAddrs(node string, pools []eippool.Pool, services []Service, skipped map[netip.Addr]string) []Route {
 	wanted := map[netip.Addr]bool{}
 	protocol := map[netip.Addr]string{}
+	eip := map[netip.Addr]string{}
+	cluster := map[netip.Addr]bool{} // some Service sharing it has Cluster traffic
 	for _, svc := range services {
 		here := !svc.LocalTraffic || slices.Contains(svc.ReadyNodes, node)
 		for _, a := range svc.Addrs {
@@ -206,11 +215,12 @@ func loadBalancerAddrs(node string, pools []eippool.Pool, services []Service, sk
 				skipped[a] = skipNoEip
 				continue
 			}
-			protocol[a] = p.Protocol
+			protocol[a], eip[a] = p.Protocol, p.Name
 			wanted[a] = wanted[a] || here
+			cluster[a] = cluster[a] || !svc.LocalTraffic
 		}
 	}
-	var out []netip.Addr
+	var out []Route
 	for a, yes := range wanted {
 		if protocol[a] == v1alpha2.ProtocolLayer2 || protocol[a] == v1alpha2.ProtocolVIP {
 			continue // claimed by layer2Claims or vipClaims; the mode decides who holds it
@@ -222,7 +232,7 @@ func loadBalancerAddrs(node string, pools []eippool.Pool, services []Service, sk
 		delete(skipped, a)
 		switch protocol[a] {
 		case v1alpha2.ProtocolBGP:
-			out = append(out, a)
+			out = append(out, Route{Prefix: host(a), Kind: RouteLoadBalancer, Eip: eip[a], Local: !cluster[a]})
 		default:
 			skipped[a] = "protocol " + protocol[a] + " is not served by this speaker yet"
 		}

@@ -127,7 +127,8 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(&corev1.Node{}, toAll, builder.WithPredicates(thisNode)).
 		Watches(&v1alpha2.Eip{}, toAll, builder.WithPredicates(eipChanged)).
 		Watches(&v1alpha2.BgpConf{}, toAll, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
-		Watches(&v1alpha2.BgpPeer{}, toAll, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		// Labels too: bgpAdvertisements' peerSelector matches them.
+		Watches(&v1alpha2.BgpPeer{}, toAll, builder.WithPredicates(predicate.Or[client.Object](predicate.GenerationChangedPredicate{}, predicate.LabelChangedPredicate{}))).
 		Complete(r)
 }
 

@@ -38,6 +38,10 @@ type Snapshot struct {
 	ServiceCIDRs bgpconfig.ServiceCIDRs
 	// BgpPeers are all BgpPeers; modes pick the ones that select the node.
 	BgpPeers []v1alpha2.BgpPeer
+	// BgpAdvertisements are the Eips' spec.bgpAdvertisements by
+	// Eip name (routes name only accepted ones), as read from the cache:
+	// read-only.
+	BgpAdvertisements map[string][]v1alpha2.BgpAdvertisement
 	// VRIDs are the VRRP virtual router IDs the controller assigned to the
 	// vip addresses in use, read from the accepted vip Eips' status.vrids.
 	// An address without one (not assigned yet, or the range is exhausted)
@@ -92,6 +96,7 @@ func gather(ctx context.Context, r client.Reader, services ServiceLister, node, 
 	// report, on the Eips' status).
 	snap.Pools, _ = eippool.Accept(eips.Items)
 	snap.VRIDs = vridsOf(snap.Pools, eips.Items)
+	snap.BgpAdvertisements = bgpAdvertisements(eips.Items)
 
 	// The BgpConf comes first: its Service ranges decide which Services
 	// matter.
@@ -231,4 +236,16 @@ func readyNodes(ctx context.Context, r client.Reader, svc *corev1.Service) ([]st
 	}
 	slices.Sort(nodes)
 	return nodes, nil
+}
+
+// bgpAdvertisements are the Eips' spec.bgpAdvertisements by name, for the
+// Eips that have some.
+func bgpAdvertisements(eips []v1alpha2.Eip) map[string][]v1alpha2.BgpAdvertisement {
+	out := map[string][]v1alpha2.BgpAdvertisement{}
+	for i := range eips {
+		if len(eips[i].Spec.BgpAdvertisements) > 0 {
+			out[eips[i].Name] = eips[i].Spec.BgpAdvertisements
+		}
+	}
+	return out
 }

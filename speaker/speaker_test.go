@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -213,7 +214,11 @@ func TestPathsNextHop(t *testing.T) {
 		{"a v6 session: the router picks per session", v6peer,
 			"[{10.99.200.1/32 invalid IP} {10.96.0.0/12 invalid IP} {fd99:200::1/128 invalid IP} {fd00:96::/108 invalid IP}]"},
 	} {
-		if got := fmt.Sprint(pathsFor(routes, tt.cfg, nodeAddrs)); got != tt.want {
+		var paths []string
+		for _, r := range routesFor(routes, tt.cfg, nodeAddrs) {
+			paths = append(paths, fmt.Sprintf("{%s %s}", r.Prefix, r.NextHop))
+		}
+		if got := "[" + strings.Join(paths, " ") + "]"; got != tt.want {
 			t.Errorf("%s: %s, want %s", tt.name, got, tt.want)
 		}
 	}

@@ -146,7 +146,12 @@ func run(f flags) error {
 		return fmt.Errorf("start bgp router: %w", err)
 	}
 	mode := &speaker.BGPMode{Node: f.node, Namespace: f.secretNamespace, Router: router, Secrets: mgr.GetAPIReader(), Log: log.WithName("bgp"),
-		Leaving: speaker.UninstallCheck{Reader: mgr.GetAPIReader(), PodName: f.podName, Namespace: f.secretNamespace}.Leaving}
+		Leaving:    speaker.UninstallCheck{Reader: mgr.GetAPIReader(), PodName: f.podName, Namespace: f.secretNamespace}.Leaving,
+		Interfaces: speaker.SystemInterfaceAddrs, Recorder: mgr.GetEventRecorder("herald-speaker")}
+	addrs := speaker.NewAddrPoller(speaker.SystemInterfaceAddrs, mode.SourceAddressInUse, speaker.DefaultSourcePoll, log.WithName("bgp"))
+	if err := mgr.Add(addrs); err != nil {
+		return fmt.Errorf("add address poller: %w", err)
+	}
 	status.Mode = mode
 	svcInformer, err := mgr.GetCache().GetInformer(context.Background(), &corev1.Service{})
 	if err != nil {
@@ -171,7 +176,7 @@ func run(f flags) error {
 		Services: speaker.InformerServices(sii),
 		Reader:   mgr.GetClient(), Node: f.node, Class: f.class, Metrics: m, Resync: f.resync,
 		Modes:    map[string]speaker.Mode{v1alpha2.ProtocolBGP: mode, v1alpha2.ProtocolLayer2: l2.mode, v1alpha2.ProtocolVIP: vip.mode},
-		Triggers: append(l2.triggers, vip.triggers...),
+		Triggers: append(append(l2.triggers, vip.triggers...), addrs.Changed()),
 	}
 	if err := rec.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("set up speaker: %w", err)

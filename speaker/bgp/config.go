@@ -110,6 +110,13 @@ type Peer struct {
 	GracefulRestart GracefulRestart
 	// Families are the address families of the session, never empty.
 	Families []AfiSafi
+	// Labels are the BgpPeer's labels, which the peerSelector of an Eip's
+	// bgpAdvertisements matches. Herald's alone, never handed to GoBGP.
+	Labels map[string]string
+	// LocalAddress is the session's source address on this node, picked by
+	// the BgpPeer's sourceAddress rule; unset leaves it to the kernel.
+	// GoBGP also makes it the next hop of the routes the peer gets.
+	LocalAddress netip.Addr
 }
 
 // Timers are session timers in seconds. Zero HoldTime and Keepalive mean
@@ -176,4 +183,12 @@ type Path struct {
 	// route over an IPv4 session would otherwise get the IPv4-mapped
 	// address ::ffff:a.b.c.d, which few routers can forward to.
 	NextHop netip.Addr
+	// Attrs are the attributes the route carries (an Eip's
+	// bgpAdvertisements); zero for a plain route.
+	Attrs Attrs
+	// Peers, when not nil, are the only neighbours (by address) that get
+	// the route; nil means every peer. A prefix may be listed several
+	// times with disjoint Peers and different Attrs: each neighbour gets
+	// the route with the attributes of its entry (see Router.Apply).
+	Peers []netip.Addr
 }

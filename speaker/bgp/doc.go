@@ -28,6 +28,22 @@
 // NextHop to the node's IPv6 address there (and an IPv4 route over an IPv6
 // session needs an RFC 8950 capable router).
 //
+// Advertisements. Advertise applies an Eip's bgpAdvertisements: each
+// address goes out as the host route or the aggregate of the length asked,
+// with LOCAL_PREF and communities, to the peers each advertisement selects
+// (externalTrafficPolicy Local addresses stay host routes). Attributes ride
+// on the path, so a change of them is one UPDATE per session; GoBGP strips
+// LOCAL_PREF towards eBGP peers after the export policy
+// (BgpServer.postFilterpath). What differs between neighbours, a route some
+// must not get or attributes that differ, goes through a generated global
+// export policy; export.go says what each kind of change costs.
+//
+// Source address. A BgpPeer's sourceAddress rule picks, on each node, the
+// session's local address from Node.Interfaces; GoBGP binds the session to
+// it and, the next hop being left unspecified, also uses it as the next hop
+// of the routes that peer gets. A node without such an address runs no
+// session with that peer, and the problem says why.
+//
 // Routes from peers. A node announces and never forwards: the router's
 // global import policy accepts only locally originated paths, so a route
 // one router sends is dropped and never passed on to another router, which

@@ -79,6 +79,9 @@ func apiPeer(p Peer) *api.Peer {
 			LocalRestarting:     p.GracefulRestart.LocalRestarting,
 		},
 	}
+	if p.LocalAddress.IsValid() {
+		out.Transport.LocalAddress = p.LocalAddress.String()
+	}
 	for _, a := range p.Families {
 		out.AfiSafis = append(out.AfiSafis, &api.AfiSafi{
 			Config:            &api.AfiSafiConfig{Family: apiFamily(a.Family), Enabled: true},
@@ -142,9 +145,48 @@ func apiPath(p Path) (*api.Path, error) {
 	if err != nil {
 		return nil, fmt.Errorf("path %s: encode next hop: %w", p.Prefix, err)
 	}
+	pattrs := []*anypb.Any{origin, nh}
+	extra, err := apiAttrs(p.Attrs)
+	if err != nil {
+		return nil, fmt.Errorf("path %s: %w", p.Prefix, err)
+	}
 	return &api.Path{
 		Family: apiFamily(family),
 		Nlri:   nlri,
-		Pattrs: []*anypb.Any{origin, nh},
+		Pattrs: append(pattrs, extra...),
 	}, nil
+}
+
+// apiAttrs are the attributes of Attrs carried on the path itself, so that
+// a change of them is one UPDATE: GoBGP replaces a local path when the same
+// prefix is added again, and sends the new attributes to every peer. GoBGP
+// drops LOCAL_PREF towards eBGP peers.
+func apiAttrs(a Attrs) ([]*anypb.Any, error) {
+	var out []*anypb.Any
+	if a.LocalPref != 0 {
+		lp, err := anypb.New(&api.LocalPrefAttribute{LocalPref: a.LocalPref})
+		if err != nil {
+			return nil, fmt.Errorf("encode local preference: %w", err)
+		}
+		out = append(out, lp)
+	}
+	if len(a.Communities) > 0 {
+		c, err := anypb.New(&api.CommunitiesAttribute{Communities: a.Communities})
+		if err != nil {
+			return nil, fmt.Errorf("encode communities: %w", err)
+		}
+		out = append(out, c)
+	}
+	if len(a.LargeCommunities) > 0 {
+		lc := &api.LargeCommunitiesAttribute{}
+		for _, c := range a.LargeCommunities {
+			lc.Communities = append(lc.Communities, &api.LargeCommunity{GlobalAdmin: c.Global, LocalData1: c.Local1, LocalData2: c.Local2})
+		}
+		l, err := anypb.New(lc)
+		if err != nil {
+			return nil, fmt.Errorf("encode large communities: %w", err)
+		}
+		out = append(out, l)
+	}
+	return out, nil
 }

@@ -35,7 +35,11 @@ type Router struct {
 	mu     sync.Mutex
 	global *Global // nil while BGP is stopped
 	peers  map[netip.Addr]appliedPeer
-	paths  map[netip.Prefix]netip.Addr
+	paths  map[netip.Prefix]routeSpec
+	// export is the export policy GoBGP runs (export.go); exportGen
+	// numbers its generations.
+	export    appliedExport
+	exportGen int
 }
 
 // appliedPeer is a peer as last handed to GoBGP.
@@ -55,7 +59,7 @@ func NewRouter(ctx context.Context, opts Options) (*Router, error) {
 		log:   opts.Logger,
 		book:  book,
 		peers: map[netip.Addr]appliedPeer{},
-		paths: map[netip.Prefix]netip.Addr{},
+		paths: map[netip.Prefix]routeSpec{},
 	}
 	r.srv = server.NewBgpServer(server.LoggerOption(&gobgpLogger{log: opts.Logger.WithName("gobgp"), book: book}))
 	go r.srv.Serve()
@@ -71,6 +75,11 @@ func NewRouter(ctx context.Context, opts Options) (*Router, error) {
 // session) only when it changed; a changed peer is updated in place and no
 // other session notices; paths are announced and withdrawn by difference.
 // A zero cfg.Global.AS stops BGP, withdrawing everything.
+//
+// Paths carry their attributes; what differs between neighbours (a route
+// some do not get, attributes that differ) goes through an export policy,
+// whose costs export.go describes: a change of attributes is one UPDATE
+// per session and never resets one.
 //
 // Failures of single peers or paths do not stop the rest; they come back
 // joined, each naming its peer or prefix, and the next Apply retries them.
@@ -89,30 +98,97 @@ func (r *Router) Apply(ctx context.Context, cfg Config, paths []Path) error {
 			return err
 		}
 	}
-	errs := r.applyPeers(ctx, cfg.Peers)
+	before := make(map[netip.Addr]bool, len(r.peers))
+	for a := range r.peers {
+		before[a] = true
+	}
+	neighbors := neighborAddrs(cfg.Peers)
+	resend := r.resendNeeded(want, neighbors)
+	errs := r.withdrawLeaving(ctx, want, neighbors)
+	if err := r.installExport(ctx, buildExport(want, neighbors)); err != nil {
+		// Without the policy the routes would reach neighbours that must
+		// not get them; announce nothing new until it is in place.
+		return errors.Join(append(errs, err)...)
+	}
+	errs = append(errs, r.applyPeers(ctx, cfg.Peers)...)
 	errs = append(errs, r.applyPaths(ctx, want)...)
+	for _, a := range resend {
+		if _, runs := r.peers[a]; runs && before[a] {
+			errs = append(errs, r.softResetOut(ctx, a))
+		}
+	}
 	return errors.Join(errs...)
 }
 
-// pathTable checks the paths and indexes them by prefix. Prefixes must be
-// canonical (host bits zero): two spellings of one route would otherwise
-// be two entries, and GoBGP would mask them into one route behind the
-// table's back.
-func pathTable(paths []Path) (map[netip.Prefix]netip.Addr, error) {
-	want := make(map[netip.Prefix]netip.Addr, len(paths))
-	for _, p := range paths {
-		if !p.Prefix.IsValid() || p.Prefix.Addr().Is4In6() || p.Prefix.Addr().Zone() != "" {
-			return nil, fmt.Errorf("path %s: not an IPv4 or IPv6 prefix", p.Prefix)
+// neighborAddrs are the addresses of peers, each once.
+func neighborAddrs(peers []Peer) []netip.Addr {
+	var out []netip.Addr
+	for _, p := range peers {
+		if !slices.Contains(out, p.Address) {
+			out = append(out, p.Address)
 		}
-		if m := p.Prefix.Masked(); m != p.Prefix {
-			return nil, fmt.Errorf("path %s: host bits set (the route is %s)", p.Prefix, m)
-		}
-		if nh, dup := want[p.Prefix]; dup && nh != p.NextHop {
-			return nil, fmt.Errorf("path %s: listed twice, with next hops %v and %v", p.Prefix, nh, p.NextHop)
-		}
-		want[p.Prefix] = p.NextHop
 	}
-	return want, nil
+	return out
+}
+
+// resendNeeded are the neighbours that must be sent a route again although
+// its path does not change: it reaches them now and did not before, or with
+// other attributes of the export policy. GoBGP skips a path added again
+// unchanged, so only a soft reset out sends it (see export.go). A route
+// whose path changes is sent under the new policy anyway, and one a
+// neighbour stops getting is withdrawn by withdrawLeaving.
+func (r *Router) resendNeeded(want map[netip.Prefix]routeSpec, neighbors []netip.Addr) []netip.Addr {
+	var out []netip.Addr
+	for _, a := range neighbors {
+		for prefix, next := range want {
+			old, ok := r.paths[prefix]
+			if !ok || old.nextHop != next.nextHop || !old.attrs.Equal(next.attrs) || !next.gets(a) {
+				continue
+			}
+			if !old.gets(a) || !old.per[a].Equal(next.per[a]) {
+				out = append(out, a)
+				break
+			}
+		}
+	}
+	return out
+}
+
+// withdrawLeaving withdraws, from every neighbour, the routes that a
+// neighbour which keeps running got and must no longer get; applyPaths
+// announces them again to the others once the new export policy is in
+// place (see export.go for why).
+func (r *Router) withdrawLeaving(ctx context.Context, want map[netip.Prefix]routeSpec, neighbors []netip.Addr) []error {
+	var errs []error
+	for prefix, old := range r.paths {
+		next, keep := want[prefix]
+		if !keep {
+			continue // applyPaths withdraws it
+		}
+		leaving := false
+		for _, a := range neighbors {
+			_, ran := r.peers[a]
+			leaving = leaving || (ran && old.gets(a) && !next.gets(a))
+		}
+		if !leaving {
+			continue
+		}
+		if err := r.deletePath(ctx, old.path(prefix)); err != nil {
+			errs = append(errs, fmt.Errorf("path %s: withdraw before narrowing its peers: %w", prefix, err))
+			continue
+		}
+		delete(r.paths, prefix)
+		r.log.V(1).Info("withdrew path to narrow its peers", "prefix", prefix)
+	}
+	return errs
+}
+
+func (r *Router) deletePath(ctx context.Context, path Path) error {
+	p, err := apiPath(path)
+	if err == nil {
+		err = r.srv.DeletePath(ctx, &api.DeletePathRequest{TableType: api.TableType_GLOBAL, Family: p.Family, Path: p})
+	}
+	return err
 }
 
 func globalEqual(a, b Global) bool {
@@ -218,30 +294,27 @@ func (r *Router) applyPeers(ctx context.Context, peers []Peer) []error {
 	return errs
 }
 
-// applyPaths announces new paths and paths whose next hop changed (GoBGP
-// replaces a path with the same prefix), and withdraws the rest.
-func (r *Router) applyPaths(ctx context.Context, want map[netip.Prefix]netip.Addr) []error {
+// applyPaths announces new paths and paths that changed (GoBGP replaces a
+// path with the same prefix, and sends only the new attributes), and
+// withdraws the rest.
+func (r *Router) applyPaths(ctx context.Context, want map[netip.Prefix]routeSpec) []error {
 	var errs []error
-	for prefix, nh := range r.paths {
+	for prefix, old := range r.paths {
 		if _, keep := want[prefix]; keep {
 			continue
 		}
-		p, err := apiPath(Path{Prefix: prefix, NextHop: nh})
-		if err == nil {
-			err = r.srv.DeletePath(ctx, &api.DeletePathRequest{TableType: api.TableType_GLOBAL, Family: p.Family, Path: p})
-		}
-		if err != nil {
+		if err := r.deletePath(ctx, old.path(prefix)); err != nil {
 			errs = append(errs, fmt.Errorf("path %s: withdraw: %w", prefix, err))
 			continue
 		}
 		delete(r.paths, prefix)
 		r.log.V(1).Info("withdrew path", "prefix", prefix)
 	}
-	for prefix, nh := range want {
-		if old, ok := r.paths[prefix]; ok && old == nh {
+	for prefix, s := range want {
+		if old, ok := r.paths[prefix]; ok && old.equal(s) {
 			continue
 		}
-		p, err := apiPath(Path{Prefix: prefix, NextHop: nh})
+		p, err := apiPath(s.path(prefix))
 		if err == nil {
 			_, err = r.srv.AddPath(ctx, &api.AddPathRequest{TableType: api.TableType_GLOBAL, Path: p})
 		}
@@ -249,7 +322,7 @@ func (r *Router) applyPaths(ctx context.Context, want map[netip.Prefix]netip.Add
 			errs = append(errs, fmt.Errorf("path %s: announce: %w", prefix, err))
 			continue
 		}
-		r.paths[prefix] = nh
+		r.paths[prefix] = s
 		r.log.V(1).Info("announced path", "prefix", prefix)
 	}
 	return errs

@@ -53,6 +53,7 @@ func (r *Router) stopLocked(ctx context.Context, graceful bool) error {
 	r.global = nil
 	clear(r.peers)
 	clear(r.paths)
+	r.export = appliedExport{} // StartBgp starts GoBGP's policies afresh
 	r.log.Info("stopped BGP", "graceful", graceful)
 	return nil
 }

@@ -28,6 +28,10 @@ type Node struct {
 	// Addresses are the node's addresses (its InternalIPs); the first IPv4
 	// one is the router ID unless BgpConf sets one.
 	Addresses []netip.Addr
+	// Interfaces are the node's network interfaces by name, each with its
+	// addresses in the kernel's order: BgpPeers' sourceAddress rules pick
+	// the session's local address among them. Nil when unknown.
+	Interfaces map[string][]netip.Addr
 }
 
 // PasswordFunc returns the password stored under ref; ref.Key is never
@@ -51,7 +55,8 @@ const defaultPasswordKey = "password"
 // A peer does not run at all, with problems saying why, when it fails the
 // webhook's checks, its password Secret cannot be read, its selector is
 // invalid, or another BgpPeer (earlier by name) has the same neighbour
-// address. The speaker drops the younger of two such BgpPeers before it
+// address, or its sourceAddress rule finds no address on this node
+// (Node.Interfaces; see readSourceAddress). The speaker drops the younger of two such BgpPeers before it
 // calls Translate (bgpconfig.NodePeers: the older wins, as the controller
 // reports), so the name order here is only a last line of defence. These fields are reported as problems and otherwise ignored,
 // because GoBGP has no such setting or Herald cannot give it what it needs:
@@ -101,6 +106,11 @@ func Translate(conf *v1alpha2.BgpConf, peers []v1alpha2.BgpPeer, node Node, pass
 			continue
 		}
 		p, problems, ok := translatePeer(bp, grDefault, g.AS, password)
+		if ok {
+			if problem, started := p.readSourceAddress(bp.Spec.SourceAddress, node); !started {
+				problems, ok = append(problems, problem), false
+			}
+		}
 		if ok {
 			if other, dup := owner[p.Address]; dup {
 				problems = append(problems, fmt.Sprintf(

@@ -37,6 +37,7 @@ func translatePeer(bp *v1alpha2.BgpPeer, grDefault *v1alpha2.GracefulRestart, gl
 		PeerAS:      uint32(c.PeerAs),
 		LocalAS:     uint32(c.LocalAs),
 		AdminDown:   c.AdminDown,
+		Labels:      bp.Labels,
 	}
 	var problems []string
 	ignored := func(field, why string) {

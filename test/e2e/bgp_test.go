@@ -63,6 +63,8 @@ func TestBGP(t *testing.T) {
 		{"UninstallWithdrawsDespiteGracefulRestart", testUninstallWithdraws},
 		{"Metrics", testMetrics},
 		{"ServiceCIDRs", testServiceCIDRs},
+		{"Advertisements", testAdvertisements},
+		{"SourceAddressMissing", testSourceAddressMissing},
 		{"NoLeasesWithoutLayer2", testNoLeasesWithoutLayer2},
 	})
 }

@@ -64,6 +64,16 @@ type BirdRange struct {
 	Prefix netip.Prefix
 	Local  netip.Addr
 	AS     uint32
+	// Direct marks the neighbours directly connected. eBGP sessions are
+	// by default; iBGP ones (AS equal to the router's) need it, or BIRD
+	// resolves their next hops recursively through an IGP the rig has not.
+	Direct bool
+	// Interface binds the sessions to an interface. BIRD locks each
+	// session by neighbour address, port and interface, and every dynamic
+	// range of one family by the same unspecified address: a second range
+	// of the family waits for the first one's lock forever (BIRD 2.0.12
+	// then rejects every connection to it), unless it names an interface.
+	Interface string
 }
 
 // BirdConfig is the ToR's configuration.
@@ -250,6 +260,9 @@ func (b *Bird) Stop(timeout time.Duration) error { return b.Proc.Stop(timeout) }
 // BirdProtocol is one line of `birdc show protocols`.
 type BirdProtocol struct {
 	Name, Proto, Table, State string
+	// Since is when the protocol last changed state (BIRD's time of day):
+	// an Established session whose Since is unchanged was not reset.
+	Since string
 	// Info is the BGP state ("Established", "Active", "Connect", ...) or
 	// the last error.
 	Info string
@@ -299,7 +312,7 @@ func parseProtocols(out string) ([]BirdProtocol, error) {
 		case len(f) < 5:
 			return nil, fmt.Errorf("show protocols: short line %q", line)
 		}
-		p := BirdProtocol{Name: f[0], Proto: f[1], Table: f[2], State: f[3]}
+		p := BirdProtocol{Name: f[0], Proto: f[1], Table: f[2], State: f[3], Since: f[4]}
 		if len(f) > 5 {
 			p.Info = strings.Join(f[5:], " ")
 		}

@@ -143,19 +143,54 @@ func TestParseProtocols(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []BirdProtocol{
-		{Name: "device1", Proto: "Device", Table: "---", State: "up"},
-		{Name: "kernel_ipv4", Proto: "Kernel", Table: "master4", State: "up"},
-		{Name: "kernel_ipv6", Proto: "Kernel", Table: "master6", State: "up"},
-		{Name: "dyn4", Proto: "BGP", Table: "---", State: "start", Info: "Passive"},
-		{Name: "dyn6", Proto: "BGP", Table: "---", State: "start", Info: "Passive"},
-		{Name: "dyn6_1", Proto: "BGP", Table: "---", State: "up", Info: "Established"},
-		{Name: "dyn4_1", Proto: "BGP", Table: "---", State: "up", Info: "Established"},
-		{Name: "node9", Proto: "BGP", Table: "---", State: "start", Info: "Active Socket: Connection refused"},
+		{Name: "device1", Proto: "Device", Table: "---", State: "up", Since: "15:45:30.110"},
+		{Name: "kernel_ipv4", Proto: "Kernel", Table: "master4", State: "up", Since: "15:45:30.110"},
+		{Name: "kernel_ipv6", Proto: "Kernel", Table: "master6", State: "up", Since: "15:45:30.110"},
+		{Name: "dyn4", Proto: "BGP", Table: "---", State: "start", Since: "15:45:30.110", Info: "Passive"},
+		{Name: "dyn6", Proto: "BGP", Table: "---", State: "start", Since: "15:45:30.110", Info: "Passive"},
+		{Name: "dyn6_1", Proto: "BGP", Table: "---", State: "up", Since: "15:45:30.907", Info: "Established"},
+		{Name: "dyn4_1", Proto: "BGP", Table: "---", State: "up", Since: "15:45:30.969", Info: "Established"},
+		{Name: "node9", Proto: "BGP", Table: "---", State: "start", Since: "15:45:31.099", Info: "Active Socket: Connection refused"},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
 	if _, err := parseProtocols("BIRD 2.0.12 ready.\nUnknown command\n"); err == nil {
 		t.Error("parseProtocols accepted output without a header")
+	}
+}
+
+func TestParseRouteAll(t *testing.T) {
+	const out = `BIRD 2.0.12 ready.
+Table master4:
+10.99.201.7/32       unicast [ibgp4_1 05:30:01.123] * (100) [AS64513i]
+	via 10.99.0.11 on eth0
+	Type: BGP univ
+	BGP.origin: IGP
+	BGP.as_path: 
+	BGP.next_hop: 10.99.0.11
+	BGP.local_pref: 250
+	BGP.community: (65535,65282)
+                     unicast [dyn4_1 05:30:01.100] (100) [AS64513i]
+	via 10.99.0.11 on eth0
+	Type: BGP univ
+	BGP.origin: IGP
+	BGP.as_path: 64513
+	BGP.next_hop: 10.99.0.11
+	BGP.local_pref: 100
+	BGP.large_community: (64512, 1, 2)
+`
+	paths := parseRouteAll(out)
+	if len(paths) != 2 || paths[0].Protocol != "ibgp4_1" || paths[1].Protocol != "dyn4_1" {
+		t.Fatalf("paths %+v", paths)
+	}
+	if v := paths[0].Attr("BGP.local_pref"); v != "250" {
+		t.Errorf("local_pref %q", v)
+	}
+	if v := paths[0].Attr("BGP.community"); v != "(65535,65282)" {
+		t.Errorf("community %q", v)
+	}
+	if v := paths[1].Attr("BGP.large_community"); v != "(64512, 1, 2)" {
+		t.Errorf("large community %q", v)
 	}
 }
