@@ -58,6 +58,9 @@ func ValidatePeer(p *v1alpha2.BgpPeer) (warnings []string, errs field.ErrorList)
 	if s.NodeSelector != nil {
 		errs = append(errs, validateNodeSelector(spec.Child("nodeSelector"), s.NodeSelector)...)
 	}
+	for i := range s.NodeSelectors {
+		errs = append(errs, validateNodeSelector(spec.Child("nodeSelectors").Index(i), &s.NodeSelectors[i])...)
+	}
 	return warnings, errs
 }
 

@@ -6,6 +6,9 @@ import (
 	"slices"
 	"strings"
 
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	metav1validation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -42,6 +45,9 @@ type Pool struct {
 	Deleting bool
 	// VRRP is a vip pool's spec.vrrp; zero when unset.
 	VRRP keepalived.Override
+	// NodeSelector is spec.nodeSelector: the nodes that may announce the
+	// pool's addresses. Nil when unset (every node); see SelectsNode.
+	NodeSelector labels.Selector
 }
 
 // IsDefault reports whether an Eip carries the default-pool annotation.
@@ -90,6 +96,9 @@ func build(e *v1alpha2.Eip) Pool {
 		p.NamespaceSelector = labels.SelectorFromSet(e.Spec.NamespaceSelector)
 	}
 	p.VRRP = vrrpOverride(e.Spec.VRRP)
+	if e.Spec.NodeSelector != nil {
+		p.NodeSelector, _ = metav1.LabelSelectorAsSelector(e.Spec.NodeSelector)
+	}
 	return p
 }
 
@@ -171,6 +180,9 @@ func Validate(e *v1alpha2.Eip) field.ErrorList {
 				fmt.Sprintf("not a valid label set: %v", err)))
 		}
 	}
+	if sel := e.Spec.NodeSelector; sel != nil {
+		errs = append(errs, validateNodeSelector(spec.Child("nodeSelector"), sel)...)
+	}
 	if v, ok := e.Annotations[v1alpha2.AnnotationDefaultEip]; ok && v != "true" && v != "false" {
 		errs = append(errs, field.Invalid(field.NewPath("metadata", "annotations").Key(v1alpha2.AnnotationDefaultEip), v,
 			`must be "true" or "false"`))
@@ -219,6 +231,43 @@ func (p Pool) IsBound() bool {
 // bound pool admits its namespaces only, an unbound pool everyone.
 func (p Pool) Admits(name string, nsLabels map[string]string) bool {
 	return !p.IsBound() || p.BindsNamespace(name, nsLabels)
+}
+
+// SelectsNode reports whether a node with these labels may announce the
+// pool's addresses: spec.nodeSelector matches them (no selector matches
+// every node) and the node does not carry
+// node.kubernetes.io/exclude-from-external-load-balancers, with any value,
+// which keeps a node from announcing any pool's addresses (the label
+// cloud load balancers honour, which kubeadm puts on control-plane nodes).
+func (p Pool) SelectsNode(nodeLabels map[string]string) bool {
+	if ExcludesNode(nodeLabels) {
+		return false
+	}
+	return p.NodeSelector == nil || p.NodeSelector.Matches(labels.Set(nodeLabels))
+}
+
+// ExcludesNode reports whether a node with these labels announces no
+// pool's addresses: it carries
+// node.kubernetes.io/exclude-from-external-load-balancers, whatever the
+// value.
+func ExcludesNode(nodeLabels map[string]string) bool {
+	_, ok := nodeLabels[corev1.LabelNodeExcludeBalancers]
+	return ok
+}
+
+// validateNodeSelector reports each bad part of spec.nodeSelector at its
+// own path; LabelSelectorAsSelector then catches anything the field checks
+// let through, so that every speaker can build the selector of an Eip the
+// webhook admitted.
+func validateNodeSelector(path *field.Path, sel *metav1.LabelSelector) field.ErrorList {
+	errs := metav1validation.ValidateLabelSelector(sel, metav1validation.LabelSelectorValidationOptions{}, path)
+	if len(errs) > 0 {
+		return errs
+	}
+	if _, err := metav1.LabelSelectorAsSelector(sel); err != nil {
+		return field.ErrorList{field.Invalid(path, sel, fmt.Sprintf("not a valid label selector: %v; write matchLabels {key: value} or matchExpressions with operator In, NotIn, Exists or DoesNotExist", err))}
+	}
+	return nil
 }
 
 // CanAllocate reports whether the pool may hand out new addresses.
