@@ -123,6 +123,11 @@ type Desired struct {
 	// Skipped explains, by address, why an address of some Service is not
 	// announced by this node although it might be expected to.
 	Skipped map[netip.Addr]string
+	// Ineligible maps each Eip this node may not announce, because of its
+	// labels, to why (RestrictToNode): the Layer2 and VIP modes list those
+	// Eips in the node's Lease, as they list Eips whose interface is
+	// missing here. Nil when there are none.
+	Ineligible map[string]error
 }
 
 // Skip reasons.

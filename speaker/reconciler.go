@@ -63,6 +63,10 @@ type Reconciler struct {
 	// ready is what the last reconcile made of the modes; nil until one
 	// applied a snapshot. See Ready.
 	ready atomic.Pointer[readiness]
+	// ineligibleLogged is the set of Eips this node may not announce, as
+	// last logged (logIneligible); only Reconcile touches it, and the
+	// controller runs one Reconcile at a time.
+	ineligibleLogged string
 }
 
 var all = reconcile.Request{NamespacedName: types.NamespacedName{Name: "all"}}
@@ -84,6 +88,8 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ reconcile.Request) (reconc
 		return reconcile.Result{}, fmt.Errorf("node %q: %w", r.Node, err)
 	}
 	d := Compute(r.Node, snap.Pools, snap.Services, snap.ServiceCIDRs)
+	d.RestrictToNode(snap.Node, snap.Pools)
+	r.logIneligible(logger, d.Ineligible)
 	for a, why := range d.Skipped {
 		logger.V(1).Info("not announced", "ip", a.String(), "reason", why)
 	}
