@@ -88,7 +88,8 @@ type Layer2Claim struct {
 type VIPClaim struct {
 	Addr netip.Addr
 	// Eip names the vip pool Addr comes from; nodes that mark it
-	// unavailable (its interface does not resolve there) cannot hold Addr.
+	// unavailable (its interface does not resolve there, or their labels
+	// leave them out of it) cannot hold Addr.
 	Eip string
 	// Services are the Services sharing Addr ("namespace/name"), sorted.
 	Services []string
