@@ -188,3 +188,56 @@ func testBGPNodeSelection(ctx context.Context, t *testing.T, c *cluster.Cluster)
 	deleteService(ctx, t, c, plain)
 	waitRoute(ctx, t, c, selIP)
 }
+
+// testVIPNodeSelector: a vip Eip whose nodeSelector picks node2 → node2
+// holds its address and the other nodes run no VRRP instance for it (they
+// are no participants); moving the label to node3 moves the address there
+// and node2's instance goes.
+func testVIPNodeSelector(ctx context.Context, t *testing.T, c *cluster.Cluster) {
+	node2, node3 := c.Nodes[1], c.Nodes[2]
+	setNodeLabel(ctx, t, c, node2, selectLabel, ptr.To("yes"))
+	t.Cleanup(func() {
+		for _, n := range c.Nodes {
+			setNodeLabel(context.Background(), t, c, n, selectLabel, nil)
+		}
+	})
+	createEip(ctx, t, c, &v1alpha2.Eip{ObjectMeta: metav1.ObjectMeta{Name: "vip-selected"}, Spec: v1alpha2.EipSpec{
+		Address: "10.99.0.241-10.99.0.245", Protocol: v1alpha2.ProtocolVIP, Interface: rig.LANLink,
+		NodeSelector: &metav1.LabelSelector{MatchLabels: map[string]string{selectLabel: "yes"}},
+	}})
+	svc, ip := lbService(ctx, t, c, "vip-sel", "vip-selected", nil)
+	waitVIPHolder(ctx, t, c, ip, node2)
+	waitCurl(ctx, t, c, ip)
+	waitOnlyInstance(ctx, t, c, ip, node2)
+
+	moved := time.Now()
+	setNodeLabel(ctx, t, c, node3, selectLabel, ptr.To("yes"))
+	setNodeLabel(ctx, t, c, node2, selectLabel, nil)
+	waitVIPHolder(ctx, t, c, ip, node3)
+	waitCurl(ctx, t, c, ip)
+	t.Logf("TIMING label moved from node2 to node3 -> %s held by node3 and answered: %v", ip, time.Since(moved).Round(time.Millisecond))
+	waitOnlyInstance(ctx, t, c, ip, node3)
+	deleteService(ctx, t, c, svc)
+	waitVIPNowhere(ctx, t, c, ip)
+}
+
+// waitOnlyInstance waits until only node's keepalived runs an instance
+// for a (the others report no state for it).
+func waitOnlyInstance(ctx context.Context, t *testing.T, c *cluster.Cluster, a netip.Addr, node *cluster.Node) {
+	t.Helper()
+	err := rig.Eventually(ctx, vipWait, 100*time.Millisecond, func(context.Context) error {
+		for _, n := range c.Nodes {
+			st, err := n.VIPStates()
+			if err != nil {
+				return err
+			}
+			if s, ok := st[a]; ok != (n == node) {
+				return fmt.Errorf("%s's keepalived: instance for %s %v (state %q)", n.Name, a, ok, s)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
