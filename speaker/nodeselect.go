@@ -123,6 +123,18 @@ func withhold(ifaces layer2.EipInterfaces, ineligible map[string]error) layer2.E
 	return ifaces
 }
 
+// selectionNode is the node as node selection sees it: without the
+// exclude label when IgnoreExcludeLabel is set.
+func (r *Reconciler) selectionNode(node *corev1.Node) *corev1.Node {
+	if !r.IgnoreExcludeLabel || node == nil || !eippool.ExcludesNode(node.Labels) {
+		return node
+	}
+	n := &corev1.Node{ObjectMeta: node.ObjectMeta}
+	n.Labels = maps.Clone(node.Labels)
+	delete(n.Labels, corev1.LabelNodeExcludeBalancers)
+	return n
+}
+
 // logIneligible logs the Eips this node may not announce each time that
 // set changes, not on every reconcile.
 func (r *Reconciler) logIneligible(logger logr.Logger, ineligible map[string]error) {

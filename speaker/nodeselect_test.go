@@ -367,3 +367,34 @@ func TestVIPModeNodeSelection(t *testing.T) {
 		t.Errorf("excluded: want no instance:\n%s", conf)
 	}
 }
+
+// TestIgnoreExcludeLabel: with --ignore-exclude-lb an excluded node
+// announces as any other (its nodeSelectors still apply), and the Node in
+// the cache is left as it is.
+func TestIgnoreExcludeLabel(t *testing.T) {
+	ps := selectedPools(t)
+	node := labelledNode(map[string]string{"rack": "r1", corev1.LabelNodeExcludeBalancers: "true"})
+	for _, tt := range []struct {
+		ignore bool
+		want   int // BGP routes of the three Herald Services it may announce
+	}{{false, 0}, {true, 3}} {
+		r := &Reconciler{IgnoreExcludeLabel: tt.ignore}
+		d := Compute("node1", ps, []Service{
+			{Key: "a/rack", Addrs: addrs("192.0.2.1", "2001:db8::1")},
+			{Key: "a/open", Addrs: addrs("203.0.113.1")},
+		}, bgpconfig.ServiceCIDRs{})
+		d.RestrictToNode(r.selectionNode(node), ps)
+		if len(d.BGP) != tt.want {
+			t.Errorf("ignore %v: routes %v, want %d", tt.ignore, d.BGP, tt.want)
+		}
+		if tt.ignore && len(d.Ineligible) != 0 {
+			t.Errorf("ignore: ineligible %v, want none", d.Ineligible)
+		}
+	}
+	if _, ok := node.Labels[corev1.LabelNodeExcludeBalancers]; !ok {
+		t.Error("selectionNode changed the cached Node's labels")
+	}
+	if r := (&Reconciler{IgnoreExcludeLabel: true}); r.selectionNode(nil) != nil {
+		t.Error("selectionNode(nil) is not nil")
+	}
+}
