@@ -76,7 +76,9 @@
 // and the controller follows them (speakerView, the only Leases it
 // caches) to find NoLayer2Speakers or NoVIPSpeakers (no such Lease at
 // all), NoLiveLayer2Speaker or NoLiveVIPSpeaker (none renewed lately) or
-// InterfaceUnavailable (every live node lists the Eip). Whether keepalived
+// InterfaceUnavailable (every live node lists the Eip: its interface is
+// missing there, or the node's labels leave it out, which the message
+// names as possible causes when they apply). Whether keepalived
 // runs next to the speakers of a vip Eip it cannot see; the speakers log
 // it. A Lease is live while the controller saw its renewTime change
 // within twice its duration plus a second, by its own clock; renewals

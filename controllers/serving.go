@@ -40,7 +40,8 @@ const (
 	ReasonNoLiveVIPSpeaker = "NoLiveVIPSpeaker"
 	// ReasonInterfaceUnavailable: a layer2 or vip Eip that every live
 	// speaker reports it cannot serve (interface missing or without
-	// carrier).
+	// carrier, or the node's labels leave it out: spec.nodeSelector, the
+	// exclude-from-external-load-balancers label).
 	ReasonInterfaceUnavailable = "InterfaceUnavailable"
 )
 
