@@ -30,12 +30,14 @@ import (
 //   - Layer2 and VIP: the node lists those Eips as unavailable in its
 //     Lease, as it lists an Eip whose interface is missing, so every
 //     speaker leaves it out of the Eip's owners and VIP rankings from the
-//     same view (layer2.AssignOwners, vipConfig) and they all agree. The
-//     node itself stops answering at once, before its Lease says so; it
-//     takes an address up only once its Lease, read back through the
-//     watch, says it may, when the others see the same. So a label change
-//     moves an address within one Node watch event, one reconcile and one
-//     Lease write and watch round trip, and never makes two nodes answer.
+//     same view (layer2.AssignOwners, vipConfig) and they all agree. A
+//     node that loses its selection stops answering at once, before its
+//     Lease says so (the address may go unanswered until the others read
+//     the Lease, never answered by it after); one that gains it takes an
+//     address only once its Lease, read back through the watch, says it
+//     may, as a node joining does. So a label change moves an address
+//     within one Node watch event, one reconcile and one Lease write and
+//     watch round trip.
 
 // Why a node may not announce an Eip's addresses.
 var (

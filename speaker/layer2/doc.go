@@ -95,11 +95,11 @@
 // it from the Lease they already watch, so node selection costs no watch
 // of other Nodes and no API call at rest, and every speaker computes the
 // same owners from the same Leases. A node that loses its selection falls
-// silent at once; the new owner starts answering when the Lease write
-// reaches the others' watch (measured in the end-to-end suite: 88 ms
-// from the relabel to the client answered by the new owner). Meanwhile
-// the address may go unanswered, never answered twice: a node gains an
-// address only from its view of the Leases, as everyone does.
+// silent at once, and the new owner starts answering when the Lease write
+// reaches its watch (measured in the end-to-end suite: 88 ms from the
+// relabel to the client answered by the new owner); meanwhile the address
+// may go unanswered. A node that gains its selection takes addresses only
+// from its view of the Leases, as a node joining does.
 //
 // Addresses. While vip Eips exist, a speaker's Lease also carries the
 // node's addresses in AddressesAnnotation ("192.0.2.7,2001:db8::7": IPv4
