@@ -69,7 +69,11 @@
 // Ready True again with a Normal event on the Eip. The cases:
 // NoBgpConf and NoBgpPeer (a bgp Eip while there is no BgpConf "default"
 // or no BgpPeer at all; their creation and deletion re-evaluate bgp Eips,
-// their updates do not); for a layer2 or vip Eip, the speakers report it:
+// their updates do not), NoSelectedNode (a bgp Eip no Node may announce:
+// spec.nodeSelector matches none, or the ones it matches carry the
+// exclude-from-external-load-balancers label; judged from the Nodes'
+// metadata the BgpPeer reconciler caches anyway, re-evaluated when a
+// Node comes, goes or changes its labels); for a layer2 or vip Eip, the speakers report it:
 // while a pool of either protocol exists each leads a Lease
 // herald-speaker-<node> in its namespace (--speaker-namespace, the
 // controller's own by default) listing the Eips its node cannot serve,
