@@ -69,14 +69,20 @@
 // Ready True again with a Normal event on the Eip. The cases:
 // NoBgpConf and NoBgpPeer (a bgp Eip while there is no BgpConf "default"
 // or no BgpPeer at all; their creation and deletion re-evaluate bgp Eips,
-// their updates do not); for a layer2 or vip Eip, the speakers report it:
+// their updates do not), NoSelectedNode (a bgp Eip no Node may announce:
+// spec.nodeSelector matches none, or the ones it matches carry the
+// exclude-from-external-load-balancers label; judged from the Nodes'
+// metadata the BgpPeer reconciler caches anyway, re-evaluated when a
+// Node comes, goes or changes its labels); for a layer2 or vip Eip, the speakers report it:
 // while a pool of either protocol exists each leads a Lease
 // herald-speaker-<node> in its namespace (--speaker-namespace, the
 // controller's own by default) listing the Eips its node cannot serve,
 // and the controller follows them (speakerView, the only Leases it
 // caches) to find NoLayer2Speakers or NoVIPSpeakers (no such Lease at
 // all), NoLiveLayer2Speaker or NoLiveVIPSpeaker (none renewed lately) or
-// InterfaceUnavailable (every live node lists the Eip). Whether keepalived
+// InterfaceUnavailable (every live node lists the Eip: its interface is
+// missing there, or the node's labels leave it out, which the message
+// names as possible causes when they apply). Whether keepalived
 // runs next to the speakers of a vip Eip it cannot see; the speakers log
 // it. A Lease is live while the controller saw its renewTime change
 // within twice its duration plus a second, by its own clock; renewals

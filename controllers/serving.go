@@ -20,6 +20,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/herald-lb/herald/api/v1alpha2"
+	"github.com/herald-lb/herald/internal/eippool"
 )
 
 // Reasons of a False Ready condition on an Eip whose addresses Herald
@@ -40,8 +41,15 @@ const (
 	ReasonNoLiveVIPSpeaker = "NoLiveVIPSpeaker"
 	// ReasonInterfaceUnavailable: a layer2 or vip Eip that every live
 	// speaker reports it cannot serve (interface missing or without
-	// carrier).
+	// carrier, or the node's labels leave it out: spec.nodeSelector, the
+	// exclude-from-external-load-balancers label).
 	ReasonInterfaceUnavailable = "InterfaceUnavailable"
+	// ReasonNoSelectedNode: a bgp Eip that no node may announce: its
+	// spec.nodeSelector matches none, or every node it matches is
+	// labelled node.kubernetes.io/exclude-from-external-load-balancers.
+	// (Layer2 and vip Eips learn it from the speakers' Leases, as
+	// InterfaceUnavailable.)
+	ReasonNoSelectedNode = "NoSelectedNode"
 )
 
 // ReasonServed is the Normal event on an Eip whose addresses are served
@@ -65,7 +73,7 @@ func (v servingVerdict) served() bool { return v.reason == "" }
 func isNotServedReason(reason string) bool {
 	switch reason {
 	case ReasonNoBgpConf, ReasonNoBgpPeer, ReasonNoLayer2Speakers, ReasonNoLiveLayer2Speaker,
-		ReasonNoVIPSpeakers, ReasonNoLiveVIPSpeaker, ReasonInterfaceUnavailable:
+		ReasonNoVIPSpeakers, ReasonNoLiveVIPSpeaker, ReasonInterfaceUnavailable, ReasonNoSelectedNode:
 		return true
 	}
 	return false
@@ -105,7 +113,47 @@ func (r *EipReconciler) judgeServing(ctx context.Context, eip *v1alpha2.Eip) (v 
 		return servingVerdict{reason: ReasonNoBgpPeer, message: "no BgpPeer: the speakers have no router to announce this pool's addresses to. " +
 			"Fix: create a BgpPeer for each router (spec.conf.neighborAddress and spec.conf.peerAs)"}, true, nil
 	}
-	return servingVerdict{}, true, nil
+	return r.judgeNodes(ctx, eip)
+}
+
+// judgeNodes says whether some node may announce a bgp Eip's addresses
+// (eippool.Pool.SelectsNode: its nodeSelector and the exclude label). It
+// reads the Nodes' metadata from the cache the BgpPeer reconciler keeps
+// anyway. No Node at all (a control plane without kubelets) tells nothing.
+func (r *EipReconciler) judgeNodes(ctx context.Context, eip *v1alpha2.Eip) (servingVerdict, bool, error) {
+	pool, err := eippool.FromEip(eip)
+	if err != nil {
+		return servingVerdict{}, true, nil // invalid: its own condition says why
+	}
+	nodes := &metav1.PartialObjectMetadataList{}
+	nodes.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("NodeList"))
+	if err := r.Client.List(ctx, nodes, client.UnsafeDisableDeepCopy); err != nil {
+		return servingVerdict{}, false, fmt.Errorf("list nodes: %w", err)
+	}
+	excluded := 0
+	for i := range nodes.Items {
+		l := nodes.Items[i].Labels
+		if pool.SelectsNode(l) {
+			return servingVerdict{}, true, nil
+		}
+		if eippool.ExcludesNode(l) {
+			excluded++
+		}
+	}
+	if len(nodes.Items) == 0 {
+		return servingVerdict{}, true, nil
+	}
+	var msg string
+	if eip.Spec.NodeSelector == nil {
+		msg = fmt.Sprintf("no node may announce this pool's addresses: all %d node(s) are labelled %s. Fix: ",
+			len(nodes.Items), corev1.LabelNodeExcludeBalancers)
+	} else {
+		msg = fmt.Sprintf("no node may announce this pool's addresses: of %d node(s), %d are labelled %s and the other %d do not match spec.nodeSelector. "+
+			"Fix: label the nodes that should announce so that spec.nodeSelector matches them, or change it; ",
+			len(nodes.Items), excluded, corev1.LabelNodeExcludeBalancers, len(nodes.Items)-excluded)
+	}
+	msg += "remove " + corev1.LabelNodeExcludeBalancers + " from the nodes that should announce (kubeadm puts it on control-plane nodes), or run herald-speaker with --ignore-exclude-lb (Helm value speaker.ignoreExcludeLabel)"
+	return servingVerdict{reason: ReasonNoSelectedNode, message: msg}, true, nil
 }
 
 // applyServing turns a valid Eip's Ready condition False when nothing
@@ -167,7 +215,10 @@ func (r *EipReconciler) watchServingInputs(b *builder.Builder) *builder.Builder 
 		UpdateFunc: func(event.UpdateEvent) bool { return false },
 	})
 	h := handler.EnqueueRequestsFromMapFunc(r.bgpEips)
-	return b.Watches(&v1alpha2.BgpConf{}, h, existence).Watches(&v1alpha2.BgpPeer{}, h, existence)
+	// Nodes as metadata only, their labels deciding which may announce
+	// (judgeNodes); the kubelet's heartbeats pass no event.
+	return b.Watches(&v1alpha2.BgpConf{}, h, existence).Watches(&v1alpha2.BgpPeer{}, h, existence).
+		Watches(&corev1.Node{}, h, builder.OnlyMetadata, builder.WithPredicates(nodeLabelsChanged))
 }
 
 // bgpEips maps a change of the BGP configuration to every bgp Eip.

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	coordinationv1 "k8s.io/api/coordination/v1"
+	corev1 "k8s.io/api/core/v1"
 	toolscache "k8s.io/client-go/tools/cache"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -346,11 +347,22 @@ func (v *speakerView) judge(eip *v1alpha2.Eip, now time.Time) servingVerdict {
 	if iface == "" {
 		iface = "(none set)"
 	}
+	// A node also lists the Eips its labels rule it out of (speaker
+	// nodeselect.go); the Lease does not say which cause, so the message
+	// names every one that applies to this Eip.
 	msg := fmt.Sprintf("no node can serve this %s pool: every live speaker (node(s) %s) reports that interface %s is missing or has no carrier",
 		w.mode, summarizeKeys(lacking), iface)
+	if eip.Spec.NodeSelector != nil {
+		msg += ", or that its node does not match spec.nodeSelector"
+	}
+	msg += ", or that its node is labelled " + corev1.LabelNodeExcludeBalancers
 	if len(dead) > 0 {
 		msg += fmt.Sprintf(", and the speakers of node(s) %s are not live", summarizeKeys(dead))
 	}
 	msg += ". Fix: set spec.interface to an interface the nodes have (or can_reach:<ip> of an address on the network the pool belongs to), or bring its link up"
+	if eip.Spec.NodeSelector != nil {
+		msg += "; label the nodes that should announce so that spec.nodeSelector matches them"
+	}
+	msg += "; remove " + corev1.LabelNodeExcludeBalancers + " from the nodes that should announce (kubeadm puts it on control-plane nodes), or run herald-speaker with --ignore-exclude-lb (Helm value speaker.ignoreExcludeLabel)"
 	return servingVerdict{reason: ReasonInterfaceUnavailable, message: msg}
 }

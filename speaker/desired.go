@@ -95,7 +95,8 @@ type Layer2Claim struct {
 type VIPClaim struct {
 	Addr netip.Addr
 	// Eip names the vip pool Addr comes from; nodes that mark it
-	// unavailable (its interface does not resolve there) cannot hold Addr.
+	// unavailable (its interface does not resolve there, or their labels
+	// leave them out of it) cannot hold Addr.
 	Eip string
 	// Services are the Services sharing Addr ("namespace/name"), sorted.
 	Services []string
@@ -130,6 +131,11 @@ type Desired struct {
 	// Skipped explains, by address, why an address of some Service is not
 	// announced by this node although it might be expected to.
 	Skipped map[netip.Addr]string
+	// Ineligible maps each Eip this node may not announce, because of its
+	// labels, to why (RestrictToNode): the Layer2 and VIP modes list those
+	// Eips in the node's Lease, as they list Eips whose interface is
+	// missing here. Nil when there are none.
+	Ineligible map[string]error
 }
 
 // Skip reasons.

@@ -14,7 +14,12 @@
 // range, so routers spread traffic over the nodes with ECMP, and the
 // cluster IPs and external IPs inside them of externalTrafficPolicy Local
 // Services of any type are also advertised as host routes, only from the
-// nodes with a ready endpoint. Metrics: herald_speaker_announced_addresses
+// nodes with a ready endpoint.
+//
+// Which nodes announce an Eip at all is its spec.nodeSelector's call, and
+// no node labelled node.kubernetes.io/exclude-from-external-load-balancers
+// announces anything; each speaker applies both to its own node only
+// (nodeselect.go), so the rule costs nothing at rest. Metrics: herald_speaker_announced_addresses
 // {mode} counts load-balancer addresses, herald_speaker_announced_prefixes
 // {kind} the routes the ranges bring (kind serviceClusterIPs,
 // serviceExternalIPs, clusterIP, externalIP).

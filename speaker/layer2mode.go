@@ -182,6 +182,9 @@ func (m *Layer2Mode) Apply(ctx context.Context, snap Snapshot, d Desired) error 
 	vipIfaces := layer2.ResolveEipInterfaces(vipPools, m.Routes, m.Carrier.Exists)
 	maps.Copy(ifaces.Available, vipIfaces.Available)
 	maps.Copy(ifaces.Unavailable, vipIfaces.Unavailable)
+	// Eips this node's labels leave out count as unavailable here too:
+	// the Lease tells the others, and this node stops answering now.
+	ifaces = withhold(ifaces, d.Ineligible)
 	session.SetUnavailableEips(ifaces.UnavailableNames())
 	session.SetAddresses(m.vipSourceAddrs(snap.Pools, vipPools, ifaces))
 	m.mu.Lock()

@@ -55,6 +55,12 @@ type Reconciler struct {
 	// Triggers wake the reconciler for changes outside the API objects it
 	// watches: the Layer2 membership view, interface carrier, conflicts.
 	Triggers []<-chan struct{}
+	// IgnoreExcludeLabel makes node.kubernetes.io/exclude-from-external-load-balancers
+	// count for nothing, so that such nodes announce as any other
+	// (herald-speaker --ignore-exclude-lb, MetalLB's flag of that name).
+	// kubeadm puts the label on control-plane nodes: a cluster whose
+	// nodes are all control planes would otherwise announce nothing.
+	IgnoreExcludeLabel bool
 	// Resync reruns the reconcile this long after the last one even when
 	// nothing it watches changed: the one input it does not watch, the
 	// Secrets holding peer passwords, is re-read then. 0 disables it.
@@ -63,6 +69,10 @@ type Reconciler struct {
 	// ready is what the last reconcile made of the modes; nil until one
 	// applied a snapshot. See Ready.
 	ready atomic.Pointer[readiness]
+	// ineligibleLogged is the set of Eips this node may not announce, as
+	// last logged (logIneligible); only Reconcile touches it, and the
+	// controller runs one Reconcile at a time.
+	ineligibleLogged string
 }
 
 var all = reconcile.Request{NamespacedName: types.NamespacedName{Name: "all"}}
@@ -84,6 +94,8 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ reconcile.Request) (reconc
 		return reconcile.Result{}, fmt.Errorf("node %q: %w", r.Node, err)
 	}
 	d := Compute(r.Node, snap.Pools, snap.Services, snap.ServiceCIDRs)
+	d.RestrictToNode(r.selectionNode(snap.Node), snap.Pools)
+	r.logIneligible(logger, d.Ineligible)
 	for a, why := range d.Skipped {
 		logger.V(1).Info("not announced", "ip", a.String(), "reason", why)
 	}

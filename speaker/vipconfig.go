@@ -38,7 +38,7 @@ const (
 	problemNoVRID       = "no VRID assigned yet (or range exhausted)"
 	problemNoEip        = "its Eip is not an accepted vip pool"
 	problemNoEligible   = "no eligible node (live, interface resolved, an address of its family, and a ready endpoint when Local)"
-	problemNoInterface  = "this node is not eligible: the interface of eip %q does not resolve here"
+	problemNotHere      = "this node is not eligible: %v"
 	problemNoFamilyAddr = "this node is not eligible: it has no %s address"
 )
 
@@ -52,7 +52,8 @@ const (
 // are the live members that do not list its Eip as unavailable and have
 // an address of its family (unicast needs one; a node without any IPv6
 // address has no business in IPv6 VRRP either); this node is also
-// ineligible when ifaces does not resolve the pool's interface here, even
+// ineligible when ifaces gives an error for the pool (its interface does
+// not resolve here, or the node's labels leave it out of the Eip), even
 // before its Lease says so. A Local claim restricts them further to the
 // nodes with a ready endpoint of every Service sharing the address, and
 // when none of the eligible ones has, to those with an endpoint of at
@@ -64,7 +65,7 @@ const (
 // Claims, pools and members may come in any order; the output does not
 // depend on it.
 func vipConfig(node string, claims []VIPClaim, pools []eippool.Pool, vrids map[netip.Addr]keepalived.VRID,
-	members []VIPMember, ifaces func(pool eippool.Pool) (string, bool), settings keepalived.Settings,
+	members []VIPMember, ifaces func(pool eippool.Pool) (string, error), settings keepalived.Settings,
 ) (keepalived.Config, []VIPProblem) {
 	cfg := keepalived.Config{Node: node, Settings: settings, NodeAddrs: map[string][]netip.Addr{}}
 	live := slices.Clone(members)
@@ -91,9 +92,10 @@ func vipConfig(node string, claims []VIPClaim, pools []eippool.Pool, vrids map[n
 			problems = append(problems, VIPProblem{addr, problemNoEip})
 			continue
 		}
-		iface, here := ifaces(pool)
+		iface, notHere := ifaces(pool)
+		here := notHere == nil
 		if !here {
-			problems = append(problems, VIPProblem{addr, fmt.Sprintf(problemNoInterface, c.Eip)})
+			problems = append(problems, VIPProblem{addr, fmt.Sprintf(problemNotHere, notHere)})
 			iface = ""
 		}
 		var eligible []string

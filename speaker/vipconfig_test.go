@@ -1,6 +1,7 @@
 package speaker
 
 import (
+	"fmt"
 	"net/netip"
 	"slices"
 	"strings"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/herald-lb/herald/internal/eippool"
 	"github.com/herald-lb/herald/keepalived"
+	"github.com/herald-lb/herald/speaker/layer2"
 )
 
 func member(name string, ip ...string) VIPMember {
@@ -28,12 +30,12 @@ func threeNodes() []VIPMember {
 }
 
 // ifacesExcept resolves every pool's interface to eth0 but those named.
-func ifacesExcept(down ...string) func(eippool.Pool) (string, bool) {
-	return func(p eippool.Pool) (string, bool) {
+func ifacesExcept(down ...string) func(eippool.Pool) (string, error) {
+	return func(p eippool.Pool) (string, error) {
 		if slices.Contains(down, p.Name) {
-			return "", false
+			return "", fmt.Errorf("eip %q: interface eth0: %w", p.Name, layer2.ErrNoCarrier)
 		}
-		return "eth0", true
+		return "eth0", nil
 	}
 }
 
@@ -56,7 +58,7 @@ func TestVIPConfig(t *testing.T) {
 		claims   []VIPClaim
 		vrids    map[netip.Addr]keepalived.VRID
 		members  []VIPMember
-		ifaces   func(eippool.Pool) (string, bool)
+		ifaces   func(eippool.Pool) (string, error)
 		want     []want
 		problems []VIPProblem
 	}{
@@ -142,7 +144,7 @@ func TestVIPConfig(t *testing.T) {
 				{v4, 7, "eth0", []string{"node1", "node2", "node3"}, false},
 				{v6, 7, "", []string{"node2"}, false},
 			},
-			problems: []VIPProblem{{v6, `this node is not eligible: the interface of eip "vip6" does not resolve here`}},
+			problems: []VIPProblem{{v6, `this node is not eligible: eip "vip6": interface eth0: interface missing, down or without carrier`}},
 		},
 		{
 			name:     "this node has no IPv6 address: not eligible for IPv6 VIPs",

@@ -143,10 +143,16 @@ func (m *VIPMode) applyConfig(snap Snapshot, d Desired) error {
 			return nil
 		}
 		resolved = m.Interfaces(pools)
+		resolved = withhold(resolved, d.Ineligible)
 	}
-	ifaces := func(p eippool.Pool) (string, bool) {
-		name, ok := resolved.Available[p.Name]
-		return name, ok
+	ifaces := func(p eippool.Pool) (string, error) {
+		if name, ok := resolved.Available[p.Name]; ok {
+			return name, nil
+		}
+		if why := resolved.Unavailable[p.Name]; why != nil {
+			return "", why
+		}
+		return "", fmt.Errorf("eip %q: interface not resolved", p.Name)
 	}
 	cfg, problems := vipConfig(m.Node, d.VIP, pools, snap.VRIDs, members, ifaces, m.Settings)
 	m.logProblems(problems)

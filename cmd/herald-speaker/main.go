@@ -44,6 +44,7 @@ type flags struct {
 	metricsAddr, probeAddr   string
 	statusPeriod, stopBudget time.Duration
 	pprof                    bool
+	ignoreExcludeLB          bool
 	resync                   time.Duration
 	layer2                   layer2Flags
 	vip                      vipFlags
@@ -61,6 +62,8 @@ func parseFlags() flags {
 	flag.DurationVar(&f.statusPeriod, "status-period", speaker.DefaultStatusPeriod, "how often BGP session status is refreshed when nothing changes")
 	flag.DurationVar(&f.stopBudget, "shutdown-timeout", 10*time.Second, "time allowed to withdraw or hand over on SIGTERM")
 	flag.DurationVar(&f.resync, "resync-period", time.Minute, "recompute and re-apply everything this often even without changes (re-reads BgpPeer password Secrets)")
+	flag.BoolVar(&f.ignoreExcludeLB, "ignore-exclude-lb", false,
+		"let nodes labelled node.kubernetes.io/exclude-from-external-load-balancers announce like any other (kubeadm labels control-plane nodes so; without this flag they announce nothing)")
 	flag.BoolVar(&f.pprof, "enable-pprof", false, "serve Go's profiles under /debug/pprof/ on the metrics endpoint (for debugging memory or CPU use)")
 	f.layer2.bind()
 	f.vip.bind(flag.CommandLine)
@@ -175,8 +178,9 @@ func run(f flags) error {
 	rec := &speaker.Reconciler{
 		Services: speaker.InformerServices(sii),
 		Reader:   mgr.GetClient(), Node: f.node, Class: f.class, Metrics: m, Resync: f.resync,
-		Modes:    map[string]speaker.Mode{v1alpha2.ProtocolBGP: mode, v1alpha2.ProtocolLayer2: l2.mode, v1alpha2.ProtocolVIP: vip.mode},
-		Triggers: append(append(l2.triggers, vip.triggers...), addrs.Changed()),
+		IgnoreExcludeLabel: f.ignoreExcludeLB,
+		Modes:              map[string]speaker.Mode{v1alpha2.ProtocolBGP: mode, v1alpha2.ProtocolLayer2: l2.mode, v1alpha2.ProtocolVIP: vip.mode},
+		Triggers:           append(append(l2.triggers, vip.triggers...), addrs.Changed()),
 	}
 	if err := rec.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("set up speaker: %w", err)

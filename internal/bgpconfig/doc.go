@@ -10,7 +10,10 @@
 // across objects: which of two BgpPeers with one neighbour address a node
 // peers with (NodePeers) is decided here for the speakers and for the
 // controller that reports it, and the overlaps the webhook refuses
-// (DuplicateNeighbors) are the ones that rule would always settle.
+// (DuplicateNeighbors) are the ones that rule would always settle. Which
+// nodes a BgpPeer selects at all is SelectsNode's: its nodeSelector
+// (OpenELB's) and the entries of nodeSelectors (Herald's, after MetalLB's
+// node-selectors) OR-ed, every node when neither is set.
 //
 // Everything here is pure: no clients, no I/O. Problems come back as
 // field.ErrorLists whose messages name the field, the bad value and what

@@ -2,6 +2,8 @@ package bgpconfig
 
 import (
 	"cmp"
+	"errors"
+	"fmt"
 	"net/netip"
 	"slices"
 	"strings"
@@ -37,32 +39,33 @@ func Neighbor(p *v1alpha2.BgpPeer) (netip.Addr, bool) {
 
 // SameNeighborAndNodes reports whether an update leaves what
 // DuplicateNeighbors looks at (the neighbour address, as parsed, and the
-// node selector, as a set of requirements) as it was. An edit that does
-// is not refused for a duplicate that already existed before it, so that
-// BgpPeers stored before the webhook existed stay editable.
+// node selectors, each as a set of requirements) as it was. An edit that
+// does is not refused for a duplicate that already existed before it, so
+// that BgpPeers stored before the webhook existed stay editable.
 func SameNeighborAndNodes(oldPeer, newPeer *v1alpha2.BgpPeer) bool {
 	oa, oldOK := Neighbor(oldPeer)
 	na, newOK := Neighbor(newPeer)
-	oldSel, oldSelOK := selectorTerms(oldPeer.Spec.NodeSelector)
-	newSel, newSelOK := selectorTerms(newPeer.Spec.NodeSelector)
-	return oldOK == newOK && oa == na && oldSelOK == newSelOK && oldSel == newSel
+	oldSel, oldSelOK := nodeTerms(&oldPeer.Spec)
+	newSel, newSelOK := nodeTerms(&newPeer.Spec)
+	return oldOK == newOK && oa == na && oldSelOK == newSelOK && slices.Equal(oldSel, newSel)
 }
 
 // DuplicateNeighbors returns the names, sorted, of the BgpPeers among
 // others that provably give some node a second session to peer's
-// neighbour: the same neighbour address and node selectors that are both
-// empty, one empty, or the same requirements however written (matchLabels
-// {a: b} is matchExpressions [{key: a, operator: In, values: [b]}]).
-// Selectors that merely might overlap (different requirements, both
-// matching some node) are left to NodePeers, which decides per node.
-// peer itself (by name), and BgpPeers that run nowhere because they fail
-// ValidatePeer, are skipped.
+// neighbour: the same neighbour address, and node selectors of which one
+// side selects every node, or both sides hold one selector with the same
+// requirements however written (matchLabels {a: b} is matchExpressions
+// [{key: a, operator: In, values: [b]}]); nodeSelector and the entries of
+// nodeSelectors count alike, since they are OR-ed. Selectors that merely
+// might overlap (different requirements, both matching some node) are left
+// to NodePeers, which decides per node. peer itself (by name), and
+// BgpPeers that run nowhere because they fail ValidatePeer, are skipped.
 func DuplicateNeighbors(peer *v1alpha2.BgpPeer, others []v1alpha2.BgpPeer) []string {
 	addr, ok := Neighbor(peer)
 	if !ok {
 		return nil
 	}
-	terms, ok := selectorTerms(peer.Spec.NodeSelector)
+	terms, ok := nodeTerms(&peer.Spec)
 	if !ok {
 		return nil
 	}
@@ -75,7 +78,7 @@ func DuplicateNeighbors(peer *v1alpha2.BgpPeer, others []v1alpha2.BgpPeer) []str
 		if a, _ := Neighbor(o); a != addr {
 			continue
 		}
-		if t, _ := selectorTerms(o.Spec.NodeSelector); terms == "" || t == "" || t == terms {
+		if t, _ := nodeTerms(&o.Spec); everyNode(terms) || everyNode(t) || sharesTerm(terms, t) {
 			names = append(names, o.Name)
 		}
 	}
@@ -115,7 +118,10 @@ func NodePeers(peers []v1alpha2.BgpPeer, nodeLabels map[string]string) (run []st
 	owner := map[netip.Addr]string{}
 	for _, p := range byAge {
 		addr, ok := Neighbor(p)
-		if !ok || !selects(p.Spec.NodeSelector, nodeLabels) || !runs(p) {
+		if !ok || !runs(p) {
+			continue
+		}
+		if selected, err := SelectsNode(&p.Spec, nodeLabels); err != nil || !selected {
 			continue
 		}
 		if winner, taken := owner[addr]; taken {
@@ -135,14 +141,86 @@ func runs(p *v1alpha2.BgpPeer) bool {
 	return len(errs) == 0
 }
 
-// selects reports whether a node selector picks a node with these labels;
-// no selector picks every node, one that does not parse picks none.
-func selects(sel *metav1.LabelSelector, nodeLabels map[string]string) bool {
-	if sel == nil {
-		return true
+// SelectsNode reports whether a BgpPeer selects a node with these labels:
+// nodeSelector or any entry of nodeSelectors matches them (MetalLB's
+// node-selectors are OR-ed the same way), and when both are unset every
+// node is selected. An empty selector ({}) selects every node too. A
+// BgpPeer with a selector that does not parse selects no node, whatever
+// the others say, as it fails ValidatePeer; the error names the fields
+// (spec.nodeSelectors[1]: ...).
+func SelectsNode(spec *v1alpha2.BgpPeerSpec, nodeLabels map[string]string) (bool, error) {
+	sels, paths := nodeSelectors(spec)
+	if len(sels) == 0 {
+		return true, nil
 	}
-	s, err := metav1.LabelSelectorAsSelector(sel)
-	return err == nil && s.Matches(labels.Set(nodeLabels))
+	parsed := make([]labels.Selector, 0, len(sels))
+	var errs []error
+	for i, sel := range sels {
+		s, err := metav1.LabelSelectorAsSelector(sel)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", paths[i], err))
+			continue
+		}
+		parsed = append(parsed, s)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return false, err
+	}
+	set := labels.Set(nodeLabels)
+	return slices.ContainsFunc(parsed, func(s labels.Selector) bool { return s.Matches(set) }), nil
+}
+
+// nodeSelectors lists a BgpPeer's selectors, nodeSelector first, with the
+// path of each; none when both fields are unset.
+func nodeSelectors(spec *v1alpha2.BgpPeerSpec) ([]*metav1.LabelSelector, []string) {
+	var sels []*metav1.LabelSelector
+	var paths []string
+	if spec.NodeSelector != nil {
+		sels, paths = append(sels, spec.NodeSelector), append(paths, "spec.nodeSelector")
+	}
+	for i := range spec.NodeSelectors {
+		sels, paths = append(sels, &spec.NodeSelectors[i]), append(paths, fmt.Sprintf("spec.nodeSelectors[%d]", i))
+	}
+	return sels, paths
+}
+
+// nodeTerms writes a BgpPeer's selectors in canonical form (selectorTerms),
+// sorted and without duplicates; a BgpPeer that selects every node (no
+// selector at all, or one empty selector among them) is [""]. false means
+// one of them does not parse.
+func nodeTerms(spec *v1alpha2.BgpPeerSpec) ([]string, bool) {
+	sels, _ := nodeSelectors(spec)
+	if len(sels) == 0 {
+		return []string{""}, true
+	}
+	out := make([]string, 0, len(sels))
+	for _, sel := range sels {
+		t, ok := selectorTerms(sel)
+		if !ok {
+			return nil, false
+		}
+		if t == "" {
+			return []string{""}, true
+		}
+		out = append(out, t)
+	}
+	slices.Sort(out)
+	return slices.Compact(out), true
+}
+
+// everyNode reports whether nodeTerms selects every node.
+func everyNode(terms []string) bool {
+	return len(terms) == 1 && terms[0] == ""
+}
+
+// sharesTerm reports whether two sorted term lists have one in common.
+func sharesTerm(a, b []string) bool {
+	for _, t := range a {
+		if _, found := slices.BinarySearch(b, t); found {
+			return true
+		}
+	}
+	return false
 }
 
 // selectorTerms writes a node selector's requirements in one canonical

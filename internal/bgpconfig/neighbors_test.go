@@ -2,6 +2,7 @@ package bgpconfig
 
 import (
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -16,20 +17,35 @@ import (
 var created = time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
 
 // neighborPeer builds a BgpPeer created minute minutes after created, with
-// an optional node selector written in YAML ("" for none).
+// optional node selectors written in YAML ("" for none): a map is
+// nodeSelector, a list nodeSelectors, and "{...} + [...]" sets both.
 func neighborPeer(t *testing.T, name, address string, minute int, selector string) v1alpha2.BgpPeer {
 	t.Helper()
 	p := v1alpha2.BgpPeer{
 		ObjectMeta: metav1.ObjectMeta{Name: name, CreationTimestamp: metav1.NewTime(created.Add(time.Duration(minute) * time.Minute))},
 		Spec:       v1alpha2.BgpPeerSpec{Conf: &v1alpha2.PeerConf{NeighborAddress: address, PeerAs: 64512}},
 	}
-	if selector != "" {
-		p.Spec.NodeSelector = &metav1.LabelSelector{}
-		if err := yaml.UnmarshalStrict([]byte(selector), p.Spec.NodeSelector); err != nil {
+	setSelectors(t, &p.Spec, selector)
+	return p
+}
+
+// setSelectors sets spec's node selectors from neighborPeer's notation.
+func setSelectors(t *testing.T, spec *v1alpha2.BgpPeerSpec, selector string) {
+	t.Helper()
+	for part := range strings.SplitSeq(selector, " + ") {
+		var err error
+		switch {
+		case part == "":
+		case strings.HasPrefix(part, "["):
+			err = yaml.UnmarshalStrict([]byte(part), &spec.NodeSelectors)
+		default:
+			spec.NodeSelector = &metav1.LabelSelector{}
+			err = yaml.UnmarshalStrict([]byte(part), spec.NodeSelector)
+		}
+		if err != nil {
 			t.Fatalf("test selector %q: %v", selector, err)
 		}
 	}
-	return p
 }
 
 func TestDuplicateNeighbors(t *testing.T) {
@@ -89,6 +105,20 @@ func TestDuplicateNeighbors(t *testing.T) {
 		peer:   peer{"new", "2001:db8::1", "{matchLabels: {rack: a}}"},
 		others: []peer{{"tor", "2001:db8::1", "{matchExpressions: [{key: rack, operator: NotIn, values: [a]}]}"}},
 	}, {
+		name:   "nodeSelectors: one selector in common, written differently",
+		peer:   peer{"new", "10.0.0.1", "[{matchLabels: {rack: a}}, {matchLabels: {rack: b}}]"},
+		others: []peer{{"tor", "10.0.0.1", "{matchLabels: {rack: c}} + [{matchExpressions: [{key: rack, operator: In, values: [b]}]}]"}},
+		want:   []string{"tor"},
+	}, {
+		name:   "nodeSelectors with an empty selector select every node",
+		peer:   peer{"new", "2001:db8::1", "{matchLabels: {rack: a}}"},
+		others: []peer{{"tor", "2001:db8::1", "[{matchLabels: {rack: z}}, {}]"}},
+		want:   []string{"tor"},
+	}, {
+		name:   "nodeSelectors, none in common: not provable, admitted",
+		peer:   peer{"new", "10.0.0.1", "[{matchLabels: {rack: a}}, {matchLabels: {rack: b}}]"},
+		others: []peer{{"tor", "10.0.0.1", "{matchLabels: {rack: c}} + [{matchLabels: {rack: d}}]"}},
+	}, {
 		name:   "different neighbours",
 		peer:   peer{"new", "10.0.0.1", ""},
 		others: []peer{{"tor", "10.0.0.10", ""}, {"v6", "2001:db8::1", ""}},
@@ -135,6 +165,11 @@ func TestSameNeighborAndNodes(t *testing.T) {
 		{"IPv6 neighbour changed", "2001:db8::1", "2001:db8::2", "", "", false},
 		{"selector changed", "10.0.0.1", "10.0.0.1", "{matchLabels: {rack: a}}", "{matchLabels: {rack: b}}", false},
 		{"selector removed", "10.0.0.1", "10.0.0.1", "{matchLabels: {rack: a}}", "", false},
+		{"selector moved into nodeSelectors", "10.0.0.1", "10.0.0.1", "{matchLabels: {rack: a}}", "[{matchLabels: {rack: a}}]", true},
+		{"nodeSelectors reordered", "2001:db8::1", "2001:db8::1", "[{matchLabels: {rack: a}}, {matchLabels: {rack: b}}]",
+			"[{matchLabels: {rack: b}}, {matchLabels: {rack: a}}, {matchLabels: {rack: a}}]", true},
+		{"nodeSelectors entry added", "10.0.0.1", "10.0.0.1", "[{matchLabels: {rack: a}}]", "[{matchLabels: {rack: a}}, {matchLabels: {rack: b}}]", false},
+		{"empty entry means every node", "10.0.0.1", "10.0.0.1", "", "{matchLabels: {rack: a}} + [{}]", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -212,6 +247,29 @@ func TestNodePeers(t *testing.T) {
 		labels:  rackA,
 		wantRun: []string{"young"},
 	}, {
+		name: "nodeSelectors: the older selects the node through its second entry",
+		peers: []peer{
+			{"young", "10.0.0.1", 5, ""},
+			{"old", "10.0.0.1", 1, "{matchLabels: {rack: b}} + [{matchLabels: {rack: c}}, {matchLabels: {bgp: enabled}}]"},
+		},
+		labels:       rackA,
+		wantRun:      []string{"old"},
+		wantShadowed: []Shadow{{Peer: "young", Winner: "old", Neighbor: netip.MustParseAddr("10.0.0.1")}},
+	}, {
+		name: "nodeSelectors: no entry matches, nor nodeSelector",
+		peers: []peer{
+			{"v6", "2001:db8::1", 1, "{matchLabels: {rack: b}} + [{matchLabels: {rack: c}}]"},
+		},
+		labels: rackA,
+	}, {
+		name: "nodeSelectors: one entry that does not parse selects nothing, even when another matches",
+		peers: []peer{
+			{"young", "10.0.0.1", 5, ""},
+			{"old", "10.0.0.1", 1, "[{matchLabels: {rack: a}}, {matchExpressions: [{key: rack, operator: Near, values: [a]}]}]"},
+		},
+		labels:  rackA,
+		wantRun: []string{"young"},
+	}, {
 		name: "different neighbours, IPv4 and IPv6, all run, oldest first",
 		peers: []peer{
 			{"v6", "2001:db8::1", 3, ""},
@@ -250,6 +308,54 @@ func TestNodePeers(t *testing.T) {
 			}
 			if diff := cmp.Diff(tt.wantShadowed, shadowed, cmp.Comparer(func(a, b netip.Addr) bool { return a == b })); diff != "" {
 				t.Errorf("shadowed (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestSelectsNode: nodeSelector and nodeSelectors are OR-ed, both unset
+// (or one empty selector) selects every node, and the error of a selector
+// that does not parse names its field.
+func TestSelectsNode(t *testing.T) {
+	rackA := map[string]string{"rack": "a", "bgp": "enabled"}
+	tests := []struct {
+		name     string
+		selector string // neighborPeer's notation
+		labels   map[string]string
+		want     bool
+		wantErr  string
+	}{
+		{"no selector", "", nil, true, ""},
+		{"empty nodeSelector", "{}", rackA, true, ""},
+		{"empty nodeSelectors list", "[]", rackA, true, ""},
+		{"nodeSelector matches", "{matchLabels: {rack: a}}", rackA, true, ""},
+		{"nodeSelector does not match", "{matchLabels: {rack: b}}", rackA, false, ""},
+		{"first of nodeSelectors matches", "[{matchLabels: {rack: a}}, {matchLabels: {rack: b}}]", rackA, true, ""},
+		{"last of nodeSelectors matches", "[{matchLabels: {rack: b}}, {matchExpressions: [{key: bgp, operator: Exists}]}]", rackA, true, ""},
+		{"none of nodeSelectors matches", "[{matchLabels: {rack: b}}, {matchLabels: {rack: c}}]", rackA, false, ""},
+		{"nodeSelector fails, an entry matches", "{matchLabels: {rack: b}} + [{matchLabels: {bgp: enabled}}]", rackA, true, ""},
+		{"nodeSelector matches, entries fail", "{matchLabels: {rack: a}} + [{matchLabels: {rack: b}}]", rackA, true, ""},
+		{"all set, none matches", "{matchLabels: {rack: b}} + [{matchLabels: {rack: c}}]", rackA, false, ""},
+		{"an empty entry selects every node", "{matchLabels: {rack: b}} + [{}]", nil, true, ""},
+		{"no labels", "[{matchLabels: {rack: a}}]", nil, false, ""},
+		{"a broken entry selects nothing", "[{matchLabels: {rack: a}}, {matchExpressions: [{key: rack, operator: Near, values: [a]}]}]", rackA, false,
+			"spec.nodeSelectors[1]: "},
+		{"a broken nodeSelector selects nothing", "{matchExpressions: [{key: rack, operator: Near}]} + [{matchLabels: {rack: a}}]", rackA, false,
+			"spec.nodeSelector: "},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var spec v1alpha2.BgpPeerSpec
+			setSelectors(t, &spec, tt.selector)
+			got, err := SelectsNode(&spec, tt.labels)
+			if got != tt.want {
+				t.Errorf("SelectsNode = %v, want %v", got, tt.want)
+			}
+			switch {
+			case tt.wantErr == "" && err != nil:
+				t.Errorf("error %v, want none", err)
+			case tt.wantErr != "" && (err == nil || !strings.HasPrefix(err.Error(), tt.wantErr)):
+				t.Errorf("error %v, want one starting %q", err, tt.wantErr)
 			}
 		})
 	}

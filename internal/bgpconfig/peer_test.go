@@ -128,6 +128,13 @@ func TestValidatePeer(t *testing.T) {
 		spec: `{` + conf + `, nodeSelector: {matchExpressions: [{key: rack, operator: Exists, values: [a]}]}}`,
 		want: verdict{errs: []string{"spec.nodeSelector.matchExpressions[0].values: Forbidden"}},
 	}, {
+		name: "nodeSelectors: each entry checked at its own path",
+		spec: `{` + conf + `, nodeSelectors: [{matchLabels: {rack: a}}, {matchExpressions: [{key: rack, operator: Near, values: [a]}]}, {matchLabels: {"bad key!": "x"}}]}`,
+		want: verdict{errs: []string{
+			"spec.nodeSelectors[1].matchExpressions[0].operator: Invalid value",
+			"spec.nodeSelectors[2].matchLabels: Invalid value",
+		}},
+	}, {
 		name: "multihop TTL beyond 8 bits",
 		spec: `{` + conf + `, ebgpMultihop: {enabled: true, multihopTtl: 256}}`,
 		want: verdict{errs: []string{"spec.ebgpMultihop.multihopTtl: Invalid value"}, phrase: "at most 255"},

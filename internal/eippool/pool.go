@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -43,6 +45,9 @@ type Pool struct {
 	Deleting bool
 	// VRRP is a vip pool's spec.vrrp; zero when unset.
 	VRRP keepalived.Override
+	// NodeSelector is spec.nodeSelector: the nodes that may announce the
+	// pool's addresses. Nil when unset (every node); see SelectsNode.
+	NodeSelector labels.Selector
 }
 
 // IsDefault reports whether an Eip carries the default-pool annotation.
@@ -91,6 +96,9 @@ func build(e *v1alpha2.Eip) Pool {
 		p.NamespaceSelector = labels.SelectorFromSet(e.Spec.NamespaceSelector)
 	}
 	p.VRRP = vrrpOverride(e.Spec.VRRP)
+	if e.Spec.NodeSelector != nil {
+		p.NodeSelector, _ = metav1.LabelSelectorAsSelector(e.Spec.NodeSelector)
+	}
 	return p
 }
 
@@ -224,6 +232,28 @@ func (p Pool) IsBound() bool {
 // bound pool admits its namespaces only, an unbound pool everyone.
 func (p Pool) Admits(name string, nsLabels map[string]string) bool {
 	return !p.IsBound() || p.BindsNamespace(name, nsLabels)
+}
+
+// SelectsNode reports whether a node with these labels may announce the
+// pool's addresses: spec.nodeSelector matches them (no selector matches
+// every node) and the node does not carry
+// node.kubernetes.io/exclude-from-external-load-balancers, with any value,
+// which keeps a node from announcing any pool's addresses (the label
+// cloud load balancers honour, which kubeadm puts on control-plane nodes).
+func (p Pool) SelectsNode(nodeLabels map[string]string) bool {
+	if ExcludesNode(nodeLabels) {
+		return false
+	}
+	return p.NodeSelector == nil || p.NodeSelector.Matches(labels.Set(nodeLabels))
+}
+
+// ExcludesNode reports whether a node with these labels announces no
+// pool's addresses: it carries
+// node.kubernetes.io/exclude-from-external-load-balancers, whatever the
+// value.
+func ExcludesNode(nodeLabels map[string]string) bool {
+	_, ok := nodeLabels[corev1.LabelNodeExcludeBalancers]
+	return ok
 }
 
 // CanAllocate reports whether the pool may hand out new addresses.

@@ -54,6 +54,19 @@ func TestValidate(t *testing.T) {
 		{"advert not centiseconds", vipEip(&v1alpha2.EipVRRP{AdvertInterval: dur(1005 * time.Millisecond)}), []string{"spec.vrrp.advertInterval"}},
 		{"preempt delay too long", vipEip(&v1alpha2.EipVRRP{PreemptDelay: dur(time.Hour)}), []string{`spec.vrrp.preemptDelay: Invalid value: "1h0m0s"`}},
 		{"negative preempt delay", vipEip(&v1alpha2.EipVRRP{PreemptDelay: dur(-time.Second)}), []string{"spec.vrrp.preemptDelay"}},
+		{"node selector", eip("a", v1alpha2.EipSpec{Address: "192.0.2.1", NodeSelector: &metav1.LabelSelector{
+			MatchLabels:      map[string]string{"rack": "r1"},
+			MatchExpressions: []metav1.LabelSelectorRequirement{{Key: "zone", Operator: metav1.LabelSelectorOpIn, Values: []string{"a", "b"}}},
+		}}), nil},
+		{"node selector bad label", eip("a", v1alpha2.EipSpec{Address: "192.0.2.1", NodeSelector: &metav1.LabelSelector{
+			MatchLabels: map[string]string{"bad key!": "x"},
+		}}), []string{"spec.nodeSelector.matchLabels"}},
+		{"node selector In without values", eip("a", v1alpha2.EipSpec{Address: "192.0.2.1", NodeSelector: &metav1.LabelSelector{
+			MatchExpressions: []metav1.LabelSelectorRequirement{{Key: "zone", Operator: metav1.LabelSelectorOpIn}},
+		}}), []string{"spec.nodeSelector.matchExpressions[0].values"}},
+		{"node selector bad operator", eip("a", v1alpha2.EipSpec{Address: "192.0.2.1", NodeSelector: &metav1.LabelSelector{
+			MatchExpressions: []metav1.LabelSelectorRequirement{{Key: "zone", Operator: "Gt", Values: []string{"1"}}},
+		}}), []string{"spec.nodeSelector.matchExpressions[0].operator"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -97,6 +110,52 @@ func TestFromEip(t *testing.T) {
 	}
 	if _, err := FromEip(eip("bad", v1alpha2.EipSpec{Address: "nope"})); err == nil || !strings.Contains(err.Error(), `eip "bad"`) {
 		t.Errorf("FromEip(bad) error = %v, want it to name the eip", err)
+	}
+}
+
+// TestSelectsNode: spec.nodeSelector picks the nodes that may announce a
+// pool's addresses, nil picks every node, and the exclude label (any
+// value, even empty) wins over everything.
+func TestSelectsNode(t *testing.T) {
+	exclude := "node.kubernetes.io/exclude-from-external-load-balancers"
+	everyNode, err := FromEip(eip("any", v1alpha2.EipSpec{Address: "192.0.2.1"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	empty, err := FromEip(eip("empty", v1alpha2.EipSpec{Address: "192.0.2.2", NodeSelector: &metav1.LabelSelector{}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rack, err := FromEip(eip("rack", v1alpha2.EipSpec{Address: "2001:db8::1", NodeSelector: &metav1.LabelSelector{
+		MatchLabels:      map[string]string{"rack": "r1"},
+		MatchExpressions: []metav1.LabelSelectorRequirement{{Key: "spare", Operator: metav1.LabelSelectorOpDoesNotExist}},
+	}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name   string
+		pool   Pool
+		labels map[string]string
+		want   bool
+	}{
+		{"no selector, no labels", everyNode, nil, true},
+		{"no selector, other labels", everyNode, map[string]string{"rack": "r2"}, true},
+		{"empty selector", empty, map[string]string{"rack": "r2"}, true},
+		{"selector matches", rack, map[string]string{"rack": "r1", "zone": "a"}, true},
+		{"selector value differs", rack, map[string]string{"rack": "r2"}, false},
+		{"selector expression fails", rack, map[string]string{"rack": "r1", "spare": ""}, false},
+		{"selector, no labels (no Node object)", rack, nil, false},
+		{"exclude label, no selector", everyNode, map[string]string{exclude: ""}, false},
+		{"exclude label with a value", empty, map[string]string{exclude: "false"}, false},
+		{"exclude label, selector matches", rack, map[string]string{"rack": "r1", exclude: "true"}, false},
+	} {
+		if got := tt.pool.SelectsNode(tt.labels); got != tt.want {
+			t.Errorf("%s: SelectsNode(%v) = %v, want %v", tt.name, tt.labels, got, tt.want)
+		}
+	}
+	if !ExcludesNode(map[string]string{exclude: ""}) || ExcludesNode(map[string]string{"rack": "r1"}) {
+		t.Error("ExcludesNode does not follow the label")
 	}
 }
 

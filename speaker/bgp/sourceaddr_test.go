@@ -40,7 +40,7 @@ func TestTranslateSourceAddress(t *testing.T) {
 		{name: "no such interface", neighbor: "10.99.1.1", mutate: rule("eth9", ""), problem: `node "node1" has no interface "eth9"`},
 		{name: "no global address of the family", neighbor: "10.99.1.1", mutate: rule("dummy", ""), problem: `interface "dummy" of node "node1" has no global IPv4 address`},
 		{name: "no address in the cidr", neighbor: "10.99.1.1", mutate: rule("", "10.99.2.0/24"), problem: `node "node1" has no address in 10.99.2.0/24`},
-		{name: "cidr of the other family", neighbor: "10.99.1.1", mutate: rule("", "fd00::/64"), problem: "not of the neighbour's family"},
+		{name: "cidr of the other family", neighbor: "10.99.1.1", mutate: rule("", "fd00::/64"), problem: "but the neighbour 10.99.1.1 is IPv4"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -7,9 +7,6 @@ import (
 	"slices"
 	"strings"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/labels"
-
 	"github.com/herald-lb/herald/api/v1alpha2"
 	"github.com/herald-lb/herald/internal/bgpconfig"
 )
@@ -97,9 +94,9 @@ func Translate(conf *v1alpha2.BgpConf, peers []v1alpha2.BgpPeer, node Node, pass
 	owner := map[netip.Addr]string{}
 	for i := range sorted {
 		bp := &sorted[i]
-		selected, err := selects(bp.Spec.NodeSelector, node.Labels)
+		selected, err := bgpconfig.SelectsNode(&bp.Spec, node.Labels)
 		if err != nil {
-			cfg.addPeerProblems(bp.Name, fmt.Sprintf("spec.nodeSelector: %v; the peer runs on no node until it is fixed", err))
+			cfg.addPeerProblems(bp.Name, fmt.Sprintf("%v; the peer runs on no node until it is fixed", err))
 			continue
 		}
 		if !selected {
@@ -140,19 +137,6 @@ func (c *Config) addPeerProblems(name string, problems ...string) {
 		c.PeerProblems = map[string][]string{}
 	}
 	c.PeerProblems[name] = append(c.PeerProblems[name], problems...)
-}
-
-// selects reports whether a BgpPeer's nodeSelector picks the node; no
-// selector picks every node.
-func selects(sel *metav1.LabelSelector, nodeLabels map[string]string) (bool, error) {
-	if sel == nil {
-		return true, nil
-	}
-	s, err := metav1.LabelSelectorAsSelector(sel)
-	if err != nil {
-		return false, err
-	}
-	return s.Matches(labels.Set(nodeLabels)), nil
 }
 
 // translateGlobal reads BgpConf into the router's identity, and returns the

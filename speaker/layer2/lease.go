@@ -45,8 +45,10 @@ const (
 	// membership watch selects by it.
 	LeaseLabel = "layer2.herald.io/speaker"
 	// UnavailableAnnotation on a speaker's Lease lists the Eips the node
-	// cannot answer for (interface missing or without carrier), sorted and
-	// comma-separated; absent when there are none.
+	// cannot answer for (interface missing or without carrier) or may not
+	// (the Eip's nodeSelector does not match the node's labels, or the
+	// node carries the exclude-from-external-load-balancers label), sorted
+	// and comma-separated; absent when there are none.
 	UnavailableAnnotation = "layer2.herald.io/unavailable"
 	// AddressesAnnotation on a speaker's Lease lists the node's addresses
 	// for VIP mode (its unicast VRRP source of each family: the peers'

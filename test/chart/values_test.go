@@ -162,6 +162,7 @@ func TestCustomValuesLand(t *testing.T) {
 			"vrrp-unicast":              "true",
 			"vrrp-participants":         "3",
 			"vip-state-poll":            "2s",
+			"ignore-exclude-lb":         "true",
 		})
 		ports := map[string]int32{}
 		for _, p := range spk.Ports {

@@ -66,6 +66,7 @@ func TestBGP(t *testing.T) {
 		{"Advertisements", testAdvertisements},
 		{"SourceAddressMissing", testSourceAddressMissing},
 		{"NoLeasesWithoutLayer2", testNoLeasesWithoutLayer2},
+		{"NodeSelectionNextHops", testBGPNodeSelection},
 	})
 }
 

@@ -81,6 +81,8 @@ func TestLayer2(t *testing.T) {
 			})
 		}},
 		{"IPv6NDP", testL2IPv6},
+		{"NodeSelectorPicksOwner", testL2NodeSelector},
+		{"OwnerHasTheInterface", testL2OwnerHasInterface},
 	})
 }
 

@@ -77,6 +77,7 @@ func TestVIP(t *testing.T) {
 		{"RefusedConfigNeverLive", func(ctx context.Context, t *testing.T, c *cluster.Cluster) { testVIPRefused(ctx, t, c, bins) }},
 		{"RefusalReported", testVIPRefusalReported},
 		{"Unicast", func(ctx context.Context, t *testing.T, c *cluster.Cluster) { testVIPUnicast(ctx, t, c, bins) }},
+		{"NodeSelectorPicksHolder", testVIPNodeSelector},
 		{"UninstallLeavesNoVIP", testVIPUninstall},
 	})
 }
