@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/herald-lb/herald/api/v1alpha2"
+	"github.com/herald-lb/herald/internal/community"
 )
 
 // Route is one route the node announces, before the bgpAdvertisements of
@@ -160,7 +161,7 @@ func compileAdvertisement(eip string, i int, ad *v1alpha2.BgpAdvertisement, alia
 	}
 	var problems []string
 	for j, c := range ad.Communities {
-		if err := parseCommunity(c, aliases, &a.attrs); err != nil {
+		if err := addCommunity(c, aliases, &a.attrs); err != nil {
 			problems = append(problems, fmt.Sprintf("%s.communities[%d]: %v; left out", path, j, err))
 		}
 	}
@@ -189,10 +190,10 @@ func (a Attrs) String() string {
 		parts = append(parts, fmt.Sprintf("localPref %d", a.LocalPref))
 	}
 	for _, c := range a.Communities {
-		parts = append(parts, fmt.Sprintf("%d:%d", c>>16, c&0xffff))
+		parts = append(parts, community.Community{Standard: c}.String())
 	}
 	for _, c := range a.LargeCommunities {
-		parts = append(parts, largePrefix+c.String())
+		parts = append(parts, community.Community{Large: true, LargeValue: [3]uint32{c.Global, c.Local1, c.Local2}}.String())
 	}
 	return strings.Join(parts, " ")
 }

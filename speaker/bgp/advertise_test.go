@@ -2,7 +2,6 @@ package bgp
 
 import (
 	"net/netip"
-	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -10,46 +9,6 @@ import (
 
 	"github.com/herald-lb/herald/api/v1alpha2"
 )
-
-func TestParseCommunity(t *testing.T) {
-	aliases := map[string]string{"no-upstream": "65535:65282", "big": "large:1:2:3", "broken": "x"}
-	tests := []struct {
-		in      string
-		want    Attrs
-		wantErr string
-	}{
-		{in: "65535:65282", want: Attrs{Communities: []uint32{0xFFFFFF02}}},
-		{in: "no-advertise", want: Attrs{Communities: []uint32{0xFFFFFF02}}},
-		{in: "NO-EXPORT", want: Attrs{Communities: []uint32{0xFFFFFF01}}},
-		{in: "graceful-shutdown", want: Attrs{Communities: []uint32{0xFFFF0000}}},
-		{in: "large:4200000000:2:3", want: Attrs{LargeCommunities: []LargeCommunity{{4200000000, 2, 3}}}},
-		{in: "no-upstream", want: Attrs{Communities: []uint32{0xFFFFFF02}}},
-		{in: "big", want: Attrs{LargeCommunities: []LargeCommunity{{1, 2, 3}}}},
-		{in: "broken", wantErr: `alias "broken"`},
-		{in: "65536:1", wantErr: "out of range"},
-		{in: "1:2:3", wantErr: "invalid syntax"},
-		{in: "large:1:2", wantErr: "want large:"},
-		{in: "unknown-name", wantErr: "not a well-known name"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.in, func(t *testing.T) {
-			var got Attrs
-			err := parseCommunity(tt.in, aliases, &got)
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("error = %v, want one containing %q", err, tt.wantErr)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if diff := cmp.Diff(tt.want, got); diff != "" {
-				t.Errorf("(-want +got)\n%s", diff)
-			}
-		})
-	}
-}
 
 func TestAdvertise(t *testing.T) {
 	pfx := netip.MustParsePrefix
@@ -127,7 +86,7 @@ func TestAdvertise(t *testing.T) {
 			routes:    []Route{{Prefix: pfx("192.0.2.1/32"), Eip: "a"}},
 			ads:       map[string][]v1alpha2.BgpAdvertisement{"a": {{Communities: []string{"nope", "65000:1"}}}},
 			want:      []Path{{Prefix: pfx("192.0.2.1/32"), Attrs: Attrs{Communities: []uint32{65000<<16 | 1}}, Peers: []netip.Addr{x, y}}},
-			wantNotes: []string{`eip "a": spec.bgpAdvertisements[0].communities[0]: community "nope": not a well-known name, an alias, AS:value or large:global:local1:local2; left out`},
+			wantNotes: []string{`eip "a": spec.bgpAdvertisements[0].communities[0]: community "nope": unknown community alias of bgpconf "default"; left out`},
 		},
 		{
 			name:   "an aggregate that is also a plain route reaches every peer",

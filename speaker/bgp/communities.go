@@ -2,12 +2,13 @@ package bgp
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/herald-lb/herald/api/v1alpha2"
+	"github.com/herald-lb/herald/internal/community"
 )
 
 // Attrs are the path attributes an Eip's bgpAdvertisements put on a route.
@@ -83,71 +84,23 @@ func (a Attrs) key() string {
 	return b.String()
 }
 
-// wellKnownCommunities are the names advertisements may use, with their
-// IANA values.
-var wellKnownCommunities = map[string]uint32{
-	"graceful-shutdown":   0xFFFF0000,
-	"accept-own":          0xFFFF0001,
-	"llgr-stale":          0xFFFF0006,
-	"no-llgr":             0xFFFF0007,
-	"blackhole":           0xFFFF029A,
-	"no-export":           0xFFFFFF01,
-	"no-advertise":        0xFFFFFF02,
-	"no-export-subconfed": 0xFFFFFF03,
-	"no-peer":             0xFFFFFF04,
-}
-
-// largePrefix marks a large community ("large:1:2:3").
-const largePrefix = "large:"
-
-// parseCommunity reads one community of an advertisement: a well-known
-// name, an alias of BgpConf's spec.communities, "AS:value" or
-// "large:G:L1:L2". aliases map names to values, which are read the same
-// way except that they may not be aliases again. It adds the community to
-// a.
-func parseCommunity(s string, aliases map[string]string, a *Attrs) error {
-	if v, ok := aliases[s]; ok {
-		if err := parseCommunityValue(v, a); err != nil {
-			return fmt.Errorf("alias %q of bgpconf %q: %w", s, v1alpha2.BgpConfName, err)
-		}
-		return nil
+// addCommunity reads one community of an advertisement with
+// internal/community, the parser the admission webhook checks Eips and
+// BgpConf with, so that the speaker means by a string what admission
+// accepted it as; aliases are BgpConf's spec.communities by name. It adds
+// the community to a.
+func addCommunity(s string, aliases map[string]string, a *Attrs) error {
+	c, err := community.Parse(s, aliases)
+	if errors.Is(err, community.ErrUnknownAlias) {
+		return fmt.Errorf("%w of bgpconf %q", err, v1alpha2.BgpConfName)
 	}
-	return parseCommunityValue(s, a)
-}
-
-func parseCommunityValue(s string, a *Attrs) error {
-	if v, ok := wellKnownCommunities[strings.ToLower(s)]; ok {
-		a.Communities = append(a.Communities, v)
-		return nil
-	}
-	if rest, ok := strings.CutPrefix(strings.ToLower(s), largePrefix); ok {
-		parts := strings.Split(rest, ":")
-		if len(parts) != 3 {
-			return fmt.Errorf("large community %q: want large:global:local1:local2", s)
-		}
-		var n [3]uint32
-		for i, p := range parts {
-			v, err := strconv.ParseUint(p, 10, 32)
-			if err != nil {
-				return fmt.Errorf("large community %q: %w", s, err)
-			}
-			n[i] = uint32(v)
-		}
-		a.LargeCommunities = append(a.LargeCommunities, LargeCommunity{n[0], n[1], n[2]})
-		return nil
-	}
-	hi, lo, ok := strings.Cut(s, ":")
-	if !ok {
-		return fmt.Errorf("community %q: not a well-known name, an alias, AS:value or large:global:local1:local2", s)
-	}
-	h, err := strconv.ParseUint(hi, 10, 16)
 	if err != nil {
-		return fmt.Errorf("community %q: %w", s, err)
+		return err
 	}
-	l, err := strconv.ParseUint(lo, 10, 16)
-	if err != nil {
-		return fmt.Errorf("community %q: %w", s, err)
+	if c.Large {
+		a.LargeCommunities = append(a.LargeCommunities, LargeCommunity{c.LargeValue[0], c.LargeValue[1], c.LargeValue[2]})
+	} else {
+		a.Communities = append(a.Communities, c.Standard)
 	}
-	a.Communities = append(a.Communities, uint32(h)<<16|uint32(l))
 	return nil
 }

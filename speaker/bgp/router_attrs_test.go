@@ -66,7 +66,7 @@ func TestRouterAttributes(t *testing.T) {
 	r := newTestRouter(t, ebgp, ibgp)
 	peers := []Peer{ebgp.peer("ebgp", torAS), ibgp.peer("ibgp", routerAS)}
 
-	noAdvertise := wellKnownCommunities["no-advertise"]
+	noAdvertise := uint32(0xFFFFFF02) // no-advertise
 	a1 := Attrs{LocalPref: 200, Communities: []uint32{noAdvertise}, LargeCommunities: []LargeCommunity{{1, 2, 3}}}
 	plain := host("10.96.0.1/32")
 	withA1 := Path{Prefix: netip.MustParsePrefix("10.96.0.2/32"), Attrs: a1}
