@@ -248,8 +248,15 @@ type poolReport struct {
 	valid    bool
 	problem  string
 	protocol string
-	size     uint64
-	used     map[netip.Addr][]string
+	// size is how many addresses the pool may hand out (avoidBuggyIPs
+	// leaves .0 and .255 out).
+	size uint64
+	// full is true when no usable address is free.
+	full bool
+	used map[netip.Addr][]string
+	// unusable are held addresses the pool would not hand out now: they
+	// were allocated before avoidBuggyIPs was set, and stay.
+	unusable []netip.Addr
 	deleting bool
 	// vrid is set for vip pools only.
 	vrid *vridReport
@@ -267,7 +274,8 @@ func (s *State) report(ctx context.Context, name string) (poolReport, error) {
 	if !ok {
 		return poolReport{problem: "not yet seen by the allocator"}, nil
 	}
-	rep := poolReport{valid: true, protocol: p.Protocol, size: p.Range.Size(), used: s.alloc.Usage(name), deleting: p.Deleting}
+	rep := poolReport{valid: true, protocol: p.Protocol, size: p.UsableSize(), full: s.alloc.Full(name),
+		used: s.alloc.Usage(name), unusable: s.alloc.Unusable(name), deleting: p.Deleting}
 	if p.Protocol == v1alpha2.ProtocolVIP {
 		vr := s.assignVRIDsLocked(name, rep.used)
 		rep.vrid = &vr

@@ -48,6 +48,10 @@ func (a *Allocator) chooseRequested(r Request) ([]netip.Addr, error) {
 		if !alreadyMine && !p.CanAllocate() {
 			return nil, failf(ReasonEipDisabled, "%s asks for %s, but Eip %q is %s", r.Key, addr, p.Name, unavailable(p))
 		}
+		if !alreadyMine && !p.Usable(addr) {
+			return nil, failf(ReasonIPAvoided, "%s asks for %s, but Eip %q has spec.avoidBuggyIPs set and hands out no IPv4 address ending in .0 or .255; ask for another address",
+				r.Key, addr, p.Name)
+		}
 		if ok, why := h.canShareWith(holders, !alreadyMine); !ok {
 			return nil, failf(ReasonIPInUse, "%s asks for %s, which is %s", r.Key, addr, why)
 		}
@@ -83,7 +87,7 @@ func (a *Allocator) chooseNamed(r Request) ([]netip.Addr, error) {
 		}
 		addr, ok := a.lowestFree(p)
 		if !ok {
-			return nil, failf(ReasonPoolExhausted, "%s: Eip %q is exhausted (%d of %d addresses in use)", r.Key, name, p.used, p.Range.Size())
+			return nil, failf(ReasonPoolExhausted, "%s: Eip %q is exhausted (%d of %d addresses in use)", r.Key, name, p.used-p.unusableHeld, p.UsableSize())
 		}
 		out = append(out, addr)
 	}
@@ -169,7 +173,7 @@ func (a *Allocator) lowestFree(p *poolState) (netip.Addr, bool) {
 		if !ok {
 			return netip.Addr{}, false
 		}
-		if len(a.holders[addr]) == 0 {
+		if len(a.holders[addr]) == 0 && p.Usable(addr) {
 			p.next = i
 			return addr, true
 		}

@@ -131,6 +131,9 @@ func (m *model) createOrUpdate(step int) {
 		if !slices.Contains(before, a) && m.poolOf(a) == "" {
 			m.t.Fatalf("step %d: %s got %s, which is in no pool", step, r.Key, a)
 		}
+		if p, ok := m.alloc.Pool(m.poolOf(a)); ok && !slices.Contains(before, a) && !p.Usable(a) {
+			m.t.Fatalf("step %d: %s got %s, which Eip %s avoids", step, r.Key, a, p.Name)
+		}
 	}
 	m.held[r.Key] = got
 	m.unsatisfied[r.Key] = err != nil
@@ -216,7 +219,11 @@ func (m *model) resizePool() {
 func (m *model) togglePool() {
 	names := []string{"def4", "bound", "named", "def6"}
 	e := m.pools[names[m.rng.IntN(len(names))]]
-	e.Spec.Disable = !e.Spec.Disable
+	if m.rng.IntN(2) == 0 {
+		e.Spec.AvoidBuggyIPs = !e.Spec.AvoidBuggyIPs
+	} else {
+		e.Spec.Disable = !e.Spec.Disable
+	}
 	m.applyPools()
 }
 
@@ -267,14 +274,20 @@ func (m *model) check(step int) {
 	}
 	for name := range m.pools {
 		p, _ := m.alloc.Pool(name)
-		var want uint64
+		var want, usable uint64
 		for a := range byAddr {
 			if p.Range.Contains(a) {
 				want++
+				if p.Usable(a) {
+					usable++
+				}
 			}
 		}
 		if got := m.alloc.InUse(name); got != want {
 			m.t.Fatalf("step %d: pool %s InUse = %d, want %d", step, name, got, want)
+		}
+		if got := m.alloc.Full(name); got != (usable >= p.UsableSize()) {
+			m.t.Fatalf("step %d: pool %s Full = %v with %d of %d usable addresses held", step, name, got, usable, p.UsableSize())
 		}
 	}
 }

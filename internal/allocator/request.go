@@ -82,6 +82,9 @@ const (
 	ReasonFamilyMismatch       Reason = "FamilyMismatch"
 	ReasonInvalidRequest       Reason = "InvalidRequest"
 	ReasonAddressConflict      Reason = "AddressConflict"
+	// ReasonIPAvoided is a request for an address that the Eip's
+	// avoidBuggyIPs keeps from being handed out.
+	ReasonIPAvoided Reason = "IPAvoided"
 )
 
 // Error is an allocation failure with its reason.

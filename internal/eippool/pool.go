@@ -42,6 +42,8 @@ type Pool struct {
 	Deleting bool
 	// VRRP is a vip pool's spec.vrrp; zero when unset.
 	VRRP keepalived.Override
+	// AvoidBuggyIPs is spec.avoidBuggyIPs: see Usable.
+	AvoidBuggyIPs bool
 }
 
 // IsDefault reports whether an Eip carries the default-pool annotation.
@@ -77,6 +79,8 @@ func build(e *v1alpha2.Eip) Pool {
 		Default:   IsDefault(e),
 		Priority:  e.Spec.Priority,
 		Deleting:  e.DeletionTimestamp != nil,
+
+		AvoidBuggyIPs: e.Spec.AvoidBuggyIPs,
 	}
 	if ip, ok := strings.CutPrefix(e.Spec.Interface, v1alpha2.InterfaceCanReachPrefix); ok {
 		p.CanReach, _ = netip.ParseAddr(ip)
