@@ -15,13 +15,14 @@ import (
 
 	"github.com/herald-lb/herald/api/v1alpha2"
 	"github.com/herald-lb/herald/internal/allocator"
+	"github.com/herald-lb/herald/internal/optin"
 )
 
 // State is the allocator shared by the reconcilers, with what they need to
 // tell each other. All fields are guarded by mu.
 type State struct {
 	reader client.Reader
-	class  string
+	policy optin.Policy
 	log    logr.Logger
 
 	mu          sync.Mutex
@@ -41,10 +42,10 @@ type State struct {
 
 // NewState returns an empty State that restores itself through reader (the
 // manager's cache) on first use.
-func NewState(reader client.Reader, class string, log logr.Logger) *State {
+func NewState(reader client.Reader, policy optin.Policy, log logr.Logger) *State {
 	return &State{
 		reader:   reader,
-		class:    class,
+		policy:   policy,
 		log:      log,
 		alloc:    allocator.New(),
 		problems: map[string]string{},
@@ -84,7 +85,7 @@ func (s *State) lockSynced(ctx context.Context) error {
 		// A Service being deleted may already have released its address
 		// to a younger one (its finalizer goes last): it must not take the
 		// address back.
-		if len(addrs) == 0 || !isOurs(svc, s.class) || svc.DeletionTimestamp != nil {
+		if len(addrs) == 0 || !isOurs(svc, s.policy) || svc.DeletionTimestamp != nil {
 			continue
 		}
 		nsLabels, err := s.namespaceLabels(ctx, svc.Namespace)
@@ -96,10 +97,22 @@ func (s *State) lockSynced(ctx context.Context) error {
 			s.mu.Unlock()
 			return fmt.Errorf("restore allocations: service %q: %w", serviceKey(svc), err)
 		}
-		req, err := requestFor(svc, nsLabels)
+		req, err := requestFor(svc, nsLabels, s.policy)
 		if err != nil {
 			// Restore what it holds anyway; its reconcile reports the error.
 			req = allocator.Request{Key: serviceKey(svc), Namespace: svc.Namespace, Families: []allocator.Family{allocator.IPv4, allocator.IPv6}}
+		}
+		if optin.ByMigrationOnly(svc, s.policy) {
+			// Its address may be another load balancer's doing: kept only
+			// when inside an Eip and free. Otherwise its reconcile
+			// allocates anew and tells why (State.allocate).
+			if err := s.alloc.Adopt(req, addrs); err != nil {
+				s.log.Info("address in status of a Service taken over cannot be kept; it will be allocated anew",
+					"service", serviceKey(svc), "ip", addrs, "reason", err.Error())
+				continue
+			}
+			restored++
+			continue
 		}
 		if err := s.alloc.Restore(req, addrs); err != nil {
 			s.log.Info("address in status conflicts with an older Service; it will be allocated anew",
@@ -196,6 +209,10 @@ type allocation struct {
 	// that nothing serves, why.
 	notServed []servingVerdict
 	err       error
+	// notKept says why the addresses in the Service's status, which Herald
+	// did not hold, could not be kept (see State.allocate); empty when
+	// there was nothing to keep or they were kept.
+	notKept string
 }
 
 // setVerdict records whether anything serves an Eip's addresses.
@@ -210,20 +227,30 @@ func (s *State) setVerdict(eip string, v servingVerdict) {
 }
 
 // allocate runs the allocator for one Service and records whether it is
-// left waiting.
-func (s *State) allocate(ctx context.Context, req allocator.Request) (allocation, error) {
+// left waiting. status is what the Service's status.loadBalancer holds: a
+// Service Herald holds nothing for that has addresses there got them
+// elsewhere (MetalLB, before a migration opt-in made it Herald's) or lost
+// them in a conflict at restore; they are kept when Allocator.Adopt allows,
+// so a takeover does not move the Service's address.
+func (s *State) allocate(ctx context.Context, req allocator.Request, status []netip.Addr) (allocation, error) {
 	if err := s.lockSynced(ctx); err != nil {
 		return allocation{}, err
 	}
 	defer s.unlock()
 	before := s.alloc.Addresses(req.Key)
+	var notKept string
+	if len(before) == 0 && len(status) > 0 && (len(req.Addresses) == 0 || sameAddrs(req.Addresses, status)) {
+		if err := s.alloc.Adopt(req, status); err != nil {
+			notKept = err.Error()
+		}
+	}
 	addrs, err := s.alloc.Allocate(req)
 	if err != nil && len(addrs) == 0 {
 		s.pending[req.Key] = struct{}{}
 	} else {
 		delete(s.pending, req.Key)
 	}
-	out := allocation{addrs: addrs, pools: s.poolsOfLocked(append(before, addrs...)), err: err}
+	out := allocation{addrs: addrs, pools: s.poolsOfLocked(append(before, addrs...)), err: err, notKept: notKept}
 	if len(s.verdicts) > 0 {
 		out.notServed = notServed(s.verdicts, s.poolsOfLocked(addrs))
 	}

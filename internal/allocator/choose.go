@@ -85,6 +85,10 @@ func (a *Allocator) chooseNamed(r Request) ([]netip.Addr, error) {
 		if !p.CanAllocate() {
 			return nil, failf(ReasonEipDisabled, "%s names Eip %q, which is %s", r.Key, name, unavailable(p))
 		}
+		if addr, ok := a.sharedWithKey(r, p); ok {
+			out = append(out, addr)
+			continue
+		}
 		addr, ok := a.lowestFree(p)
 		if !ok {
 			return nil, failf(ReasonPoolExhausted, "%s: Eip %q is exhausted (%d of %d addresses in use)", r.Key, name, p.used-p.unusableHeld, p.UsableSize())
@@ -148,6 +152,16 @@ func (a *Allocator) chooseAutomatic(r Request, f Family) (netip.Addr, error) {
 		}
 		return cmp.Or(cmp.Compare(x.Priority, y.Priority), strings.Compare(x.Name, y.Name))
 	})
+	// A keyed Service joins an address its key already holds in one of
+	// the candidate pools before it takes a new one: that is what the key
+	// asks for.
+	for _, p := range candidates {
+		if p.CanAllocate() {
+			if addr, ok := a.sharedWithKey(r, p); ok {
+				return addr, nil
+			}
+		}
+	}
 	var tried []string
 	for _, p := range candidates {
 		if !p.CanAllocate() {
@@ -160,6 +174,28 @@ func (a *Allocator) chooseAutomatic(r Request, f Family) (netip.Addr, error) {
 		tried = append(tried, p.Name+" (exhausted)")
 	}
 	return netip.Addr{}, failf(ReasonPoolExhausted, "%s: no %s address left in Eip %s", r.Key, f, strings.Join(tried, ", "))
+}
+
+// sharedWithKey returns the lowest address of a pool that Services with the
+// request's sharing key hold and that the request may join.
+func (a *Allocator) sharedWithKey(r Request, p *poolState) (netip.Addr, bool) {
+	if r.SharingKey == "" {
+		return netip.Addr{}, false
+	}
+	h := holderOf(r, false)
+	var best netip.Addr
+	for addr, holders := range a.holders {
+		if !p.Range.Contains(addr) || !p.Usable(addr) || (best.IsValid() && !addr.Less(best)) {
+			continue
+		}
+		if !slices.ContainsFunc(holders, func(o holder) bool { return o.sharingKey == r.SharingKey }) {
+			continue
+		}
+		if ok, _ := h.canShareWith(holders, true); ok {
+			best = addr
+		}
+	}
+	return best, best.IsValid()
 }
 
 // lowestFree returns the lowest free address of a pool, moving the pool's

@@ -101,6 +101,7 @@ func (m *model) randomRequest() Request {
 		ClusterTraffic: m.rng.IntN(4) != 0,
 		Selector:       []string{"app=a", "app=b"}[m.rng.IntN(2)],
 		Ports:          []Port{{Port: int32(80 + m.rng.IntN(4)), Protocol: "TCP"}},
+		SharingKey:     []string{"", "", "k1", "k2"}[m.rng.IntN(4)],
 	}
 	switch k := m.rng.IntN(10); {
 	case k < 2:
@@ -260,8 +261,11 @@ func (m *model) check(step int) {
 		for i := range keys {
 			for j := i + 1; j < len(keys); j++ {
 				x, y := m.requests[keys[i]], m.requests[keys[j]]
-				if x.Namespace != y.Namespace {
-					m.t.Fatalf("step %d: %s shared across namespaces by %v", step, a, keys)
+				if x.SharingKey != y.SharingKey {
+					m.t.Fatalf("step %d: %s shared by %v with sharing keys %q and %q", step, a, keys, x.SharingKey, y.SharingKey)
+				}
+				if x.SharingKey == "" && x.Namespace != y.Namespace {
+					m.t.Fatalf("step %d: %s shared across namespaces without a sharing key by %v", step, a, keys)
 				}
 				if _, clash := portsClash(holderOf(x, true).ports, holderOf(y, true).ports); clash {
 					m.t.Fatalf("step %d: %s shared by %v with clashing ports", step, a, keys)
