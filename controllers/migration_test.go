@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -169,4 +170,50 @@ func TestMetalLBTakeover(t *testing.T) {
 	// Free and in an Eip: kept.
 	becomeHerald("later")
 	waitIngress(t, ns, "later", "198.18.3.4")
+}
+
+// TestMigratedServiceKeepsHeraldsAddress: once Herald gave a Service that
+// is Herald's by a migration opt-in its address (the Eip's status.used
+// says so), a restart restores it like any of Herald's, even while its Eip
+// is invalid: it is not taken for an address another load balancer gave.
+func TestMigratedServiceKeepsHeraldsAddress(t *testing.T) {
+	stop := startController(t, Options{ClasslessServices: true})
+	withBgp(t)
+	createEip(t, "migrated", "198.18.5.0/30", asDefault)
+	ns := namespace(t, nil)
+	createService(t, ns, "web", classless)
+	waitIngress(t, ns, "web", "198.18.5.0")
+	waitEipStatus(t, "migrated", func(st v1alpha2.EipStatus) error {
+		if st.Used["198.18.5.0"] != ns+"/web" {
+			return fmt.Errorf("status.used %v, want 198.18.5.0 recorded for %s/web", st.Used, ns)
+		}
+		return nil
+	})
+	stop()
+
+	setAddress := func(address string) {
+		testenv.Eventually(t, 10*time.Second, func() error {
+			var e v1alpha2.Eip
+			if err := env.Client.Get(context.Background(), client.ObjectKey{Name: "migrated"}, &e); err != nil {
+				return err
+			}
+			e.Spec.Address = address
+			return env.Client.Update(context.Background(), &e)
+		})
+	}
+	setAddress("198.18.5.300") // invalid: no pool holds the address
+	startController(t, Options{ClasslessServices: true})
+	t.Cleanup(func() { deleteEip(t, "migrated") })
+	waitEipStatus(t, "migrated", func(st v1alpha2.EipStatus) error {
+		if st.Ready {
+			return fmt.Errorf("invalid Eip still ready")
+		}
+		return nil
+	})
+	createService(t, ns, "witness")
+	waitEvent(t, ns, "witness", ReasonAllocationFailed, "")
+	waitIngress(t, ns, "web", "198.18.5.0")
+	setAddress("198.18.5.0/30")
+	waitIngress(t, ns, "witness", "198.18.5.1")
+	waitIngress(t, ns, "web", "198.18.5.0")
 }

@@ -109,7 +109,7 @@ func (r *ServiceReconciler) Reconcile(ctx context.Context, req reconcile.Request
 	defer r.notifyEips(out.pools)
 	if out.notKept != "" {
 		r.Recorder.Eventf(&svc, nil, corev1.EventTypeWarning, ReasonAddressNotKept, "Allocate",
-			"the address in status.loadBalancer (%s), which Herald did not give, cannot be kept: %s; allocating anew",
+			"the address in status.loadBalancer (%s) cannot be kept: %s; allocating anew",
 			joinAddrs(ingressAddrs(&svc)), out.notKept)
 		logger.Info("address in status cannot be kept", "ip", joinAddrs(ingressAddrs(&svc)), "reason", out.notKept)
 	}

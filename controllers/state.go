@@ -78,6 +78,14 @@ func (s *State) lockSynced(ctx context.Context) error {
 		}
 		return strings.Compare(serviceKey(&a), serviceKey(&b))
 	})
+	var recorded recordedHolders
+	if s.policy.MetalLBAnnotations || s.policy.ClasslessServices {
+		var err error
+		if recorded, err = s.recordedHolders(ctx); err != nil {
+			s.mu.Unlock()
+			return err
+		}
+	}
 	restored := 0
 	for i := range services.Items {
 		svc := &services.Items[i]
@@ -102,10 +110,11 @@ func (s *State) lockSynced(ctx context.Context) error {
 			// Restore what it holds anyway; its reconcile reports the error.
 			req = allocator.Request{Key: serviceKey(svc), Namespace: svc.Namespace, Families: []allocator.Family{allocator.IPv4, allocator.IPv6}}
 		}
-		if optin.ByMigrationOnly(svc, s.policy) {
-			// Its address may be another load balancer's doing: kept only
-			// when inside an Eip and free. Otherwise its reconcile
-			// allocates anew and tells why (State.allocate).
+		if optin.ByMigrationOnly(svc, s.policy) && !recorded.holds(serviceKey(svc), addrs) {
+			// Its address may be another load balancer's doing (no Eip's
+			// status says Herald gave it): kept only when inside an Eip
+			// and free. Otherwise its reconcile allocates anew and tells
+			// why (State.allocate).
 			if err := s.alloc.Adopt(req, addrs); err != nil {
 				s.log.Info("address in status of a Service taken over cannot be kept; it will be allocated anew",
 					"service", serviceKey(svc), "ip", addrs, "reason", err.Error())
@@ -127,6 +136,41 @@ func (s *State) lockSynced(ctx context.Context) error {
 }
 
 func (s *State) unlock() { s.mu.Unlock() }
+
+// recordedHolders is what the Eips' status.used say Herald gave: address
+// to "namespace/name" keys.
+type recordedHolders map[netip.Addr][]string
+
+// recordedHolders reads every Eip's status.used, invalid Eips' included.
+// A Service that a migration opt-in made Herald's is restored as Herald's
+// own when its addresses are recorded there: then a pool that is invalid
+// or gone for the moment must not cost it its address, as it would if its
+// address were taken for one another load balancer gave.
+func (s *State) recordedHolders(ctx context.Context) (recordedHolders, error) {
+	var eips v1alpha2.EipList
+	if err := s.reader.List(ctx, &eips, client.UnsafeDisableDeepCopy); err != nil {
+		return nil, fmt.Errorf("restore allocations: list eips: %w", err)
+	}
+	out := recordedHolders{}
+	for i := range eips.Items {
+		for text, keys := range eips.Items[i].Status.Used {
+			if a, err := netip.ParseAddr(text); err == nil {
+				out[a] = append(out[a], strings.Split(keys, ";")...)
+			}
+		}
+	}
+	return out, nil
+}
+
+// holds reports whether every address is recorded as key's.
+func (r recordedHolders) holds(key string, addrs []netip.Addr) bool {
+	for _, a := range addrs {
+		if !slices.Contains(r[a], key) {
+			return false
+		}
+	}
+	return len(addrs) > 0
+}
 
 // refreshPoolsLocked rebuilds the pools when an Eip changed.
 func (s *State) refreshPoolsLocked(ctx context.Context) error {
