@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/meta"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/herald-lb/herald/api/v1alpha2"
@@ -59,6 +60,17 @@ func TestAvoidBuggyIPs(t *testing.T) {
 	waitEipStatus(t, "avoid", func(st v1alpha2.EipStatus) error {
 		if st.PoolSize != 2 || st.Usage != 3 || !st.Occupied {
 			return fmt.Errorf("poolSize %d, usage %d, occupied %v; want 2, 3, true", st.PoolSize, st.Usage, st.Occupied)
+		}
+		return nil
+	})
+	testenv.Eventually(t, 10*time.Second, func() error {
+		e, err := getEip("avoid")
+		if err != nil {
+			return err
+		}
+		c := meta.FindStatusCondition(e.Status.Conditions, v1alpha2.ConditionReady)
+		if want := "2 of 2 addresses in use, and 1 ending in .0 or .255 kept from before spec.avoidBuggyIPs was set"; c == nil || c.Message != want {
+			return fmt.Errorf("Ready condition %+v, want message %q", c, want)
 		}
 		return nil
 	})

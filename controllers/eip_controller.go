@@ -326,7 +326,10 @@ func statusFor(eip *v1alpha2.Eip, rep poolReport) v1alpha2.EipStatus {
 		}
 	}
 	cond.Status, cond.Reason = metav1.ConditionTrue, ReasonAccepted
-	cond.Message = fmt.Sprintf("%d of %d addresses in use", st.Usage, rep.size)
+	cond.Message = fmt.Sprintf("%d of %d addresses in use", st.Usage-len(rep.unusable), rep.size)
+	if n := len(rep.unusable); n > 0 {
+		cond.Message += fmt.Sprintf(", and %d ending in .0 or .255 kept from before spec.avoidBuggyIPs was set", n)
+	}
 	if eip.Spec.Disable {
 		cond.Message += "; disabled: hands out no new addresses"
 	}
