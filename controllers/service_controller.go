@@ -34,8 +34,10 @@ const (
 	ReasonIPAllocated      = "IPAllocated"
 	ReasonAllocationFailed = "AllocationFailed"
 	ReasonIPReleased       = "IPReleased"
-	// ReasonAddressNotKept: a Service Herald took over (a MetalLB opt-in)
-	// had an address Herald could not keep, and is allocated anew.
+	// ReasonAddressNotKept: a Service Herald held nothing for had an
+	// address in its status that Herald could not keep (given by MetalLB
+	// before a migration opt-in made the Service Herald's, or lost to an
+	// older Service at restore), and is allocated anew.
 	ReasonAddressNotKept = "AddressNotKept"
 )
 
