@@ -184,6 +184,15 @@ func (m *model) restart() {
 		if len(m.held[key]) == 0 {
 			continue
 		}
+		// Some Services come back as a migration opt-in's: adopted, which
+		// may refuse an address outside every pool; the Service then waits
+		// to be allocated anew, as the controller does.
+		if m.rng.IntN(3) == 0 {
+			if err := m.alloc.Adopt(m.requests[key], m.held[key]); err != nil {
+				m.held[key], m.unsatisfied[key] = nil, true
+			}
+			continue
+		}
 		if err := m.alloc.Restore(m.requests[key], m.held[key]); err != nil {
 			m.t.Fatalf("restore %s %v: %v", key, m.held[key], err)
 		}
