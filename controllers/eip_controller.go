@@ -82,6 +82,9 @@ type EipReconciler struct {
 	kubeProxyReason string
 	// unserved holds back, by Eip, verdicts not reported yet (holdBack).
 	unserved map[string]unservedSince
+	// avoided is, by Eip, the held addresses its avoidBuggyIPs would not
+	// hand out that were last reported (announceAvoided).
+	avoided map[string]string
 }
 
 // +kubebuilder:rbac:groups=network.kubesphere.io,resources=eips,verbs=get;list;watch;update;patch
@@ -175,6 +178,7 @@ func (r *EipReconciler) Reconcile(ctx context.Context, req reconcile.Request) (r
 		r.Recorder.Eventf(&eip, nil, corev1.EventTypeWarning, warn.Reason, "CheckKubeProxy", "%s", warn.Message)
 	}
 	r.announceServing(ctx, &eip, prevReady, &st, rep)
+	r.announceAvoided(ctx, &eip, rep)
 	r.announceVRIDs(ctx, &eip, prev, &st, rep)
 	return res, nil
 }
@@ -314,7 +318,7 @@ func statusFor(eip *v1alpha2.Eip, rep poolReport) v1alpha2.EipStatus {
 	st.Ready = true
 	st.PoolSize = saturatingInt(rep.size)
 	st.Usage = len(rep.used)
-	st.Occupied = uint64(st.Usage) >= rep.size
+	st.Occupied = rep.full
 	if len(rep.used) > 0 {
 		st.Used = make(map[string]string, len(rep.used))
 		for a, keys := range rep.used {
@@ -322,7 +326,10 @@ func statusFor(eip *v1alpha2.Eip, rep poolReport) v1alpha2.EipStatus {
 		}
 	}
 	cond.Status, cond.Reason = metav1.ConditionTrue, ReasonAccepted
-	cond.Message = fmt.Sprintf("%d of %d addresses in use", st.Usage, rep.size)
+	cond.Message = fmt.Sprintf("%d of %d addresses in use", st.Usage-len(rep.unusable), rep.size)
+	if n := len(rep.unusable); n > 0 {
+		cond.Message += fmt.Sprintf(", and %d ending in .0 or .255 kept from before spec.avoidBuggyIPs was set", n)
+	}
 	if eip.Spec.Disable {
 		cond.Message += "; disabled: hands out no new addresses"
 	}

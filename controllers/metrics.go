@@ -95,9 +95,12 @@ func (m *poolMetrics) pool(name string, rep poolReport) {
 	}
 	m.protocols[name] = protocol
 	used := uint64(len(rep.used))
+	// Held addresses the pool no longer hands out (avoidBuggyIPs) take
+	// nothing from the usable total.
+	usableUsed := used - uint64(len(rep.unusable))
 	free := uint64(0)
-	if rep.size > used {
-		free = rep.size - used
+	if rep.size > usableUsed {
+		free = rep.size - usableUsed
 	}
 	m.addresses.WithLabelValues(name, protocol, "total").Set(float64(rep.size))
 	m.addresses.WithLabelValues(name, protocol, "used").Set(float64(used))

@@ -26,6 +26,7 @@ import (
 
 	"github.com/herald-lb/herald/api/v1alpha2"
 	"github.com/herald-lb/herald/internal/allocator"
+	"github.com/herald-lb/herald/internal/optin"
 )
 
 // Event reasons on Services.
@@ -33,6 +34,11 @@ const (
 	ReasonIPAllocated      = "IPAllocated"
 	ReasonAllocationFailed = "AllocationFailed"
 	ReasonIPReleased       = "IPReleased"
+	// ReasonAddressNotKept: a Service Herald held nothing for had an
+	// address in its status that Herald could not keep (given by MetalLB
+	// before a migration opt-in made the Service Herald's, or lost to an
+	// older Service at restore), and is allocated anew.
+	ReasonAddressNotKept = "AddressNotKept"
 )
 
 // ServiceReconciler gives LoadBalancer Services their addresses.
@@ -40,8 +46,8 @@ type ServiceReconciler struct {
 	Client   client.Client
 	Recorder events.EventRecorder
 	State    *State
-	// Class is the spec.loadBalancerClass Herald answers to.
-	Class string
+	// Policy says which Services are Herald's (optin.IsHerald).
+	Policy optin.Policy
 	// MaxConcurrentReconciles bounds parallel API writes; allocation itself
 	// is serialised by State.
 	MaxConcurrentReconciles int
@@ -77,7 +83,7 @@ func (r *ServiceReconciler) Reconcile(ctx context.Context, req reconcile.Request
 		r.afterRelease(pools)
 		return reconcile.Result{}, err
 	}
-	if svc.DeletionTimestamp != nil || !isOurs(&svc, r.Class) {
+	if svc.DeletionTimestamp != nil || !isOurs(&svc, r.Policy) {
 		return reconcile.Result{}, r.releaseService(ctx, &svc)
 	}
 
@@ -91,18 +97,24 @@ func (r *ServiceReconciler) Reconcile(ctx context.Context, req reconcile.Request
 		// labels could pick the wrong Eip for good.
 		return reconcile.Result{}, fmt.Errorf("service %q: %w", key, err)
 	}
-	request, err := requestFor(&svc, nsLabels)
+	request, err := requestFor(&svc, nsLabels, r.Policy)
 	if err != nil {
 		r.Recorder.Eventf(&svc, nil, corev1.EventTypeWarning, ReasonAllocationFailed, "Allocate", "%s", err.Error())
 		logger.Info("service asks for something invalid", "reason", err.Error())
 		r.metrics.failed(allocator.ReasonInvalidRequest)
 		return reconcile.Result{}, nil
 	}
-	out, err := r.State.allocate(ctx, request)
+	out, err := r.State.allocate(ctx, request, ingressAddrs(&svc))
 	if err != nil {
 		return reconcile.Result{}, fmt.Errorf("service %q: %w", key, err)
 	}
 	defer r.notifyEips(out.pools)
+	if out.notKept != "" {
+		r.Recorder.Eventf(&svc, nil, corev1.EventTypeWarning, ReasonAddressNotKept, "Allocate",
+			"the address in status.loadBalancer (%s) cannot be kept: %s; allocating anew",
+			joinAddrs(ingressAddrs(&svc)), out.notKept)
+		logger.Info("address in status cannot be kept", "ip", joinAddrs(ingressAddrs(&svc)), "reason", out.notKept)
+	}
 	if out.err != nil {
 		r.Recorder.Eventf(&svc, nil, corev1.EventTypeWarning, ReasonAllocationFailed, "Allocate",
 			"%s: %s", allocator.ReasonOf(out.err), out.err.Error())
@@ -240,7 +252,7 @@ func (r *ServiceReconciler) SetupWithManager(mgr ctrl.Manager, eipChanged chan e
 func (r *ServiceReconciler) relevant() predicate.Predicate {
 	mine := func(o client.Object) bool {
 		svc, ok := o.(*corev1.Service)
-		return ok && (isOurs(svc, r.Class) || controllerutil.ContainsFinalizer(svc, LegacyServiceFinalizer))
+		return ok && (isOurs(svc, r.Policy) || controllerutil.ContainsFinalizer(svc, LegacyServiceFinalizer))
 	}
 	return predicate.Funcs{
 		CreateFunc:  func(e event.CreateEvent) bool { return mine(e.Object) },

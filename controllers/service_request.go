@@ -23,8 +23,8 @@ const DefaultLoadBalancerClass = optin.DefaultLoadBalancerClass
 const LegacyServiceFinalizer = "finalizer.lb.kubesphere.io/v1alpha1"
 
 // isOurs reports whether Herald allocates for this Service.
-func isOurs(svc *corev1.Service, class string) bool {
-	return optin.IsHerald(svc, class)
+func isOurs(svc *corev1.Service, policy optin.Policy) bool {
+	return optin.IsHerald(svc, policy)
 }
 
 // serviceKey is the "namespace/name" form used in Eip status and events.
@@ -34,14 +34,16 @@ func serviceKey(svc *corev1.Service) string {
 
 // requestFor reads what a Service asks for. Errors are the Service's own
 // mistakes (an unparsable address, contradicting annotations) and go to a
-// Warning event.
-func requestFor(svc *corev1.Service, nsLabels map[string]string) (allocator.Request, error) {
+// Warning event. MetalLB's annotations are read only when the policy's
+// MetalLBAnnotations opt-in is on, and Herald's (OpenELB's) win over them.
+func requestFor(svc *corev1.Service, nsLabels map[string]string, policy optin.Policy) (allocator.Request, error) {
 	r := allocator.Request{
 		Key:             serviceKey(svc),
 		Namespace:       svc.Namespace,
 		NamespaceLabels: nsLabels,
 		ClusterTraffic:  svc.Spec.ExternalTrafficPolicy != corev1.ServiceExternalTrafficPolicyLocal,
 		Selector:        labels.SelectorFromSet(svc.Spec.Selector).String(),
+		SharingKey:      optin.SharingKey(svc, policy),
 	}
 	for _, p := range svc.Spec.Ports {
 		r.Ports = append(r.Ports, allocator.Port{Port: p.Port, Protocol: string(p.Protocol)})
@@ -57,9 +59,15 @@ func requestFor(svc *corev1.Service, nsLabels map[string]string) (allocator.Requ
 	if len(r.Pools) == 0 {
 		r.Pools = splitList(short)
 	}
+	if len(r.Pools) == 0 {
+		r.Pools = splitList(optin.MetalLBPool(svc, policy))
+	}
 
 	requested := svc.Annotations[v1alpha2.AnnotationRequestedIP]
 	source := "annotation " + v1alpha2.AnnotationRequestedIP
+	if requested == "" {
+		requested, source = optin.MetalLBAddresses(svc, policy), "MetalLB's loadBalancerIPs annotation"
+	}
 	if requested == "" {
 		requested, source = svc.Spec.LoadBalancerIP, "spec.loadBalancerIP"
 	}

@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
+	"github.com/herald-lb/herald/internal/optin"
 	"github.com/herald-lb/herald/keepalived"
 	"github.com/herald-lb/herald/webhook/certs"
 )
@@ -25,6 +26,10 @@ type Options struct {
 	// LoadBalancerClass is the spec.loadBalancerClass Herald answers to;
 	// empty means DefaultLoadBalancerClass.
 	LoadBalancerClass string
+	// MetalLBAnnotations and ClasslessServices are the MetalLB migration
+	// opt-ins (optin.Policy); the speakers must be given the same.
+	MetalLBAnnotations bool
+	ClasslessServices  bool
 	// EipStatusInterval bounds how often one Eip's status is written; zero
 	// means DefaultStatusInterval.
 	EipStatusInterval time.Duration
@@ -61,15 +66,16 @@ type Options struct {
 // Setup registers the Service and Eip reconcilers with the manager, sharing
 // one State and the pool metrics, and the BgpPeer reconciler.
 func Setup(mgr ctrl.Manager, opts Options) error {
-	class := opts.LoadBalancerClass
-	if class == "" {
-		class = DefaultLoadBalancerClass
+	policy := optin.Policy{
+		Class:              cmp.Or(opts.LoadBalancerClass, DefaultLoadBalancerClass),
+		MetalLBAnnotations: opts.MetalLBAnnotations,
+		ClasslessServices:  opts.ClasslessServices,
 	}
 	var reader client.Reader = mgr.GetClient()
 	if opts.wrapReader != nil {
 		reader = opts.wrapReader(reader)
 	}
-	state := NewState(reader, class, mgr.GetLogger().WithName("allocator"))
+	state := NewState(reader, policy, mgr.GetLogger().WithName("allocator"))
 	state.vrids.pool = opts.VRIDPool
 	if state.vrids.pool.Size() == 0 {
 		state.vrids.pool = keepalived.DefaultVRIDPool()
@@ -105,7 +111,7 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 		Client:                  mgr.GetClient(),
 		Recorder:                mgr.GetEventRecorder("herald-controller"),
 		State:                   state,
-		Class:                   class,
+		Policy:                  policy,
 		MaxConcurrentReconciles: opts.MaxConcurrentReconciles,
 		metrics:                 pm,
 	}

@@ -15,13 +15,14 @@ import (
 
 	"github.com/herald-lb/herald/api/v1alpha2"
 	"github.com/herald-lb/herald/internal/allocator"
+	"github.com/herald-lb/herald/internal/optin"
 )
 
 // State is the allocator shared by the reconcilers, with what they need to
 // tell each other. All fields are guarded by mu.
 type State struct {
 	reader client.Reader
-	class  string
+	policy optin.Policy
 	log    logr.Logger
 
 	mu          sync.Mutex
@@ -41,10 +42,10 @@ type State struct {
 
 // NewState returns an empty State that restores itself through reader (the
 // manager's cache) on first use.
-func NewState(reader client.Reader, class string, log logr.Logger) *State {
+func NewState(reader client.Reader, policy optin.Policy, log logr.Logger) *State {
 	return &State{
 		reader:   reader,
-		class:    class,
+		policy:   policy,
 		log:      log,
 		alloc:    allocator.New(),
 		problems: map[string]string{},
@@ -77,6 +78,14 @@ func (s *State) lockSynced(ctx context.Context) error {
 		}
 		return strings.Compare(serviceKey(&a), serviceKey(&b))
 	})
+	var recorded recordedHolders
+	if s.policy.MetalLBAnnotations || s.policy.ClasslessServices {
+		var err error
+		if recorded, err = s.recordedHolders(ctx); err != nil {
+			s.mu.Unlock()
+			return err
+		}
+	}
 	restored := 0
 	for i := range services.Items {
 		svc := &services.Items[i]
@@ -84,7 +93,7 @@ func (s *State) lockSynced(ctx context.Context) error {
 		// A Service being deleted may already have released its address
 		// to a younger one (its finalizer goes last): it must not take the
 		// address back.
-		if len(addrs) == 0 || !isOurs(svc, s.class) || svc.DeletionTimestamp != nil {
+		if len(addrs) == 0 || !isOurs(svc, s.policy) || svc.DeletionTimestamp != nil {
 			continue
 		}
 		nsLabels, err := s.namespaceLabels(ctx, svc.Namespace)
@@ -96,10 +105,23 @@ func (s *State) lockSynced(ctx context.Context) error {
 			s.mu.Unlock()
 			return fmt.Errorf("restore allocations: service %q: %w", serviceKey(svc), err)
 		}
-		req, err := requestFor(svc, nsLabels)
+		req, err := requestFor(svc, nsLabels, s.policy)
 		if err != nil {
 			// Restore what it holds anyway; its reconcile reports the error.
 			req = allocator.Request{Key: serviceKey(svc), Namespace: svc.Namespace, Families: []allocator.Family{allocator.IPv4, allocator.IPv6}}
+		}
+		if optin.ByMigrationOnly(svc, s.policy) && !recorded.holds(serviceKey(svc), addrs) {
+			// Its address may be another load balancer's doing (no Eip's
+			// status says Herald gave it): kept only when inside an Eip
+			// and free. Otherwise its reconcile allocates anew and tells
+			// why (State.allocate).
+			if err := s.alloc.Adopt(req, addrs); err != nil {
+				s.log.Info("address in status of a Service taken over cannot be kept; it will be allocated anew",
+					"service", serviceKey(svc), "ip", addrs, "reason", err.Error())
+				continue
+			}
+			restored++
+			continue
 		}
 		if err := s.alloc.Restore(req, addrs); err != nil {
 			s.log.Info("address in status conflicts with an older Service; it will be allocated anew",
@@ -114,6 +136,41 @@ func (s *State) lockSynced(ctx context.Context) error {
 }
 
 func (s *State) unlock() { s.mu.Unlock() }
+
+// recordedHolders is what the Eips' status.used say Herald gave: address
+// to "namespace/name" keys.
+type recordedHolders map[netip.Addr][]string
+
+// recordedHolders reads every Eip's status.used, invalid Eips' included.
+// A Service that a migration opt-in made Herald's is restored as Herald's
+// own when its addresses are recorded there: then a pool that is invalid
+// or gone for the moment must not cost it its address, as it would if its
+// address were taken for one another load balancer gave.
+func (s *State) recordedHolders(ctx context.Context) (recordedHolders, error) {
+	var eips v1alpha2.EipList
+	if err := s.reader.List(ctx, &eips, client.UnsafeDisableDeepCopy); err != nil {
+		return nil, fmt.Errorf("restore allocations: list eips: %w", err)
+	}
+	out := recordedHolders{}
+	for i := range eips.Items {
+		for text, keys := range eips.Items[i].Status.Used {
+			if a, err := netip.ParseAddr(text); err == nil {
+				out[a] = append(out[a], strings.Split(keys, ";")...)
+			}
+		}
+	}
+	return out, nil
+}
+
+// holds reports whether every address is recorded as key's.
+func (r recordedHolders) holds(key string, addrs []netip.Addr) bool {
+	for _, a := range addrs {
+		if !slices.Contains(r[a], key) {
+			return false
+		}
+	}
+	return len(addrs) > 0
+}
 
 // refreshPoolsLocked rebuilds the pools when an Eip changed.
 func (s *State) refreshPoolsLocked(ctx context.Context) error {
@@ -196,6 +253,10 @@ type allocation struct {
 	// that nothing serves, why.
 	notServed []servingVerdict
 	err       error
+	// notKept says why the addresses in the Service's status, which Herald
+	// did not hold, could not be kept (see State.allocate); empty when
+	// there was nothing to keep or they were kept.
+	notKept string
 }
 
 // setVerdict records whether anything serves an Eip's addresses.
@@ -210,20 +271,30 @@ func (s *State) setVerdict(eip string, v servingVerdict) {
 }
 
 // allocate runs the allocator for one Service and records whether it is
-// left waiting.
-func (s *State) allocate(ctx context.Context, req allocator.Request) (allocation, error) {
+// left waiting. status is what the Service's status.loadBalancer holds: a
+// Service Herald holds nothing for that has addresses there got them
+// elsewhere (MetalLB, before a migration opt-in made it Herald's) or lost
+// them in a conflict at restore; they are kept when Allocator.Adopt allows,
+// so a takeover does not move the Service's address.
+func (s *State) allocate(ctx context.Context, req allocator.Request, status []netip.Addr) (allocation, error) {
 	if err := s.lockSynced(ctx); err != nil {
 		return allocation{}, err
 	}
 	defer s.unlock()
 	before := s.alloc.Addresses(req.Key)
+	var notKept string
+	if len(before) == 0 && len(status) > 0 && (len(req.Addresses) == 0 || sameAddrs(req.Addresses, status)) {
+		if err := s.alloc.Adopt(req, status); err != nil {
+			notKept = err.Error()
+		}
+	}
 	addrs, err := s.alloc.Allocate(req)
 	if err != nil && len(addrs) == 0 {
 		s.pending[req.Key] = struct{}{}
 	} else {
 		delete(s.pending, req.Key)
 	}
-	out := allocation{addrs: addrs, pools: s.poolsOfLocked(append(before, addrs...)), err: err}
+	out := allocation{addrs: addrs, pools: s.poolsOfLocked(append(before, addrs...)), err: err, notKept: notKept}
 	if len(s.verdicts) > 0 {
 		out.notServed = notServed(s.verdicts, s.poolsOfLocked(addrs))
 	}
@@ -248,8 +319,15 @@ type poolReport struct {
 	valid    bool
 	problem  string
 	protocol string
-	size     uint64
-	used     map[netip.Addr][]string
+	// size is how many addresses the pool may hand out (avoidBuggyIPs
+	// leaves .0 and .255 out).
+	size uint64
+	// full is true when no usable address is free.
+	full bool
+	used map[netip.Addr][]string
+	// unusable are held addresses the pool would not hand out now: they
+	// were allocated before avoidBuggyIPs was set, and stay.
+	unusable []netip.Addr
 	deleting bool
 	// vrid is set for vip pools only.
 	vrid *vridReport
@@ -267,7 +345,8 @@ func (s *State) report(ctx context.Context, name string) (poolReport, error) {
 	if !ok {
 		return poolReport{problem: "not yet seen by the allocator"}, nil
 	}
-	rep := poolReport{valid: true, protocol: p.Protocol, size: p.Range.Size(), used: s.alloc.Usage(name), deleting: p.Deleting}
+	rep := poolReport{valid: true, protocol: p.Protocol, size: p.UsableSize(), full: s.alloc.Full(name),
+		used: s.alloc.Usage(name), unusable: s.alloc.Unusable(name), deleting: p.Deleting}
 	if p.Protocol == v1alpha2.ProtocolVIP {
 		vr := s.assignVRIDsLocked(name, rep.used)
 		rep.vrid = &vr

@@ -186,7 +186,7 @@ func toService(svc *corev1.Service, class string, ranges bgpconfig.ServiceCIDRs)
 		return Service{}, false
 	}
 	s := Service{Key: svc.Namespace + "/" + svc.Name, LocalTraffic: svc.Spec.ExternalTrafficPolicy == corev1.ServiceExternalTrafficPolicyLocal}
-	if optin.IsHerald(svc, class) {
+	if optin.IsHerald(svc, optin.ParsePolicy(class)) {
 		for _, in := range svc.Status.LoadBalancer.Ingress {
 			s.Addrs = appendAddr(s.Addrs, in.IP)
 		}

@@ -41,10 +41,12 @@ const (
 	// AnnotationAllowSharedIP is Herald's sharing key: Services that carry
 	// the same value may share one address (disjoint ports, compatible
 	// traffic policies), in any namespace. MetalLB's two annotations below
-	// are read as aliases of it.
+	// are read as aliases of it when the MetalLB migration is switched on
+	// (herald-config's metallb-annotations); Herald's own wins.
 	AnnotationAllowSharedIP = "herald.io/allow-shared-ip"
 	// AnnotationMetalLBAllowSharedIP and AnnotationMetalLBAllowSharedIPLegacy
-	// are MetalLB's sharing keys, read as AnnotationAllowSharedIP.
+	// are MetalLB's sharing keys, read as AnnotationAllowSharedIP when the
+	// MetalLB migration is switched on.
 	AnnotationMetalLBAllowSharedIP       = "metallb.io/allow-shared-ip"
 	AnnotationMetalLBAllowSharedIPLegacy = "metallb.universe.tf/allow-shared-ip"
 	// AnnotationMetalLBAddressPool and AnnotationMetalLBAddressPoolLegacy

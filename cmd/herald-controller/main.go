@@ -25,6 +25,7 @@ import (
 	"github.com/herald-lb/herald/api/v1alpha1"
 	"github.com/herald-lb/herald/api/v1alpha2"
 	"github.com/herald-lb/herald/controllers"
+	"github.com/herald-lb/herald/internal/optin"
 	"github.com/herald-lb/herald/keepalived"
 	heraldwebhook "github.com/herald-lb/herald/webhook"
 	"github.com/herald-lb/herald/webhook/certs"
@@ -36,15 +37,19 @@ type flags struct {
 	leaderElectionNamespace      string
 	leaseDuration, renewDeadline time.Duration
 	class                        string
-	eipStatusInterval            time.Duration
-	speakerNamespace             string
-	webhooks                     bool
-	webhookPort                  int
-	webhookHost                  string
-	certDir                      string
-	certIPs                      string
-	conversionCRDs               string
-	certs                        certs.Options
+	// optin holds the MetalLB migration opt-ins; optinErr is a bad value
+	// of their environment variables, reported by run.
+	optin             optin.Policy
+	optinErr          error
+	eipStatusInterval time.Duration
+	speakerNamespace  string
+	webhooks          bool
+	webhookPort       int
+	webhookHost       string
+	certDir           string
+	certIPs           string
+	conversionCRDs    string
+	certs             certs.Options
 	// vridRange and vridExclude are the VRRP flags as written; vridPool
 	// is what they parse to (parseVRRP).
 	vridRange, vridExclude string
@@ -60,6 +65,7 @@ func parseFlags() flags {
 	flag.DurationVar(&f.leaseDuration, "leader-elect-lease-duration", 15*time.Second, "how long a Lease outlives its holder")
 	flag.DurationVar(&f.renewDeadline, "leader-elect-renew-deadline", 10*time.Second, "how long the leader retries renewing before it gives up")
 	flag.StringVar(&f.class, "load-balancer-class", controllers.DefaultLoadBalancerClass, "spec.loadBalancerClass Herald answers to")
+	f.optinErr = optin.BindFlags(flag.CommandLine, &f.optin, os.Getenv)
 	flag.DurationVar(&f.eipStatusInterval, "eip-status-interval", controllers.DefaultStatusInterval, "least time between two status writes of one Eip")
 	flag.StringVar(&f.speakerNamespace, "speaker-namespace", cmp.Or(os.Getenv("POD_NAMESPACE"), controllers.DefaultSpeakerNamespace),
 		"namespace of the speakers' Leases, which say which nodes serve layer2 Eips; defaults to the pod's namespace ($POD_NAMESPACE)")
@@ -100,6 +106,9 @@ func main() {
 }
 
 func run(f flags) error {
+	if f.optinErr != nil {
+		return f.optinErr
+	}
 	if err := f.parseVRRP(); err != nil {
 		return err
 	}
@@ -139,6 +148,7 @@ func run(f flags) error {
 	}
 	if err := controllers.Setup(mgr, controllers.Options{
 		LoadBalancerClass: f.class, EipStatusInterval: f.eipStatusInterval,
+		MetalLBAnnotations: f.optin.MetalLBAnnotations, ClasslessServices: f.optin.ClasslessServices,
 		SpeakerNamespace: f.speakerNamespace, VRIDPool: f.vridPool,
 		OwnWebhookConfigurations: []string{f.certs.ValidatingWebhookConfiguration, f.certs.MutatingWebhookConfiguration},
 	}); err != nil {
@@ -156,7 +166,8 @@ func run(f flags) error {
 	if err := mgr.AddReadyzCheck("ping", healthz.Ping); err != nil {
 		return fmt.Errorf("add readyz check: %w", err)
 	}
-	ctrl.Log.Info("starting", "loadBalancerClass", f.class, "leaderElection", f.leaderElect, "webhooks", f.webhooks,
+	ctrl.Log.Info("starting", "loadBalancerClass", f.class, optin.SettingMetalLBAnnotations, f.optin.MetalLBAnnotations,
+		optin.SettingClasslessServices, f.optin.ClasslessServices, "leaderElection", f.leaderElect, "webhooks", f.webhooks,
 		"vrrpVRIDRange", f.vridRange, "vrrpVRIDExclude", f.vridExclude)
 	return mgr.Start(ctx)
 }

@@ -39,7 +39,12 @@ import (
 const speakerGCPercent = 25
 
 type flags struct {
-	node, class, podName     string
+	node, class, podName string
+	// optin holds the MetalLB migration opt-ins, which must be the
+	// controller's; optinErr is a bad value of their environment
+	// variables, reported by run.
+	optin                    optin.Policy
+	optinErr                 error
 	secretNamespace          string
 	metricsAddr, probeAddr   string
 	statusPeriod, stopBudget time.Duration
@@ -50,6 +55,14 @@ type flags struct {
 	vip                      vipFlags
 }
 
+// policy says which Services this speaker announces; the Reconciler
+// carries it as text (optin.ParsePolicy).
+func (f flags) policy() optin.Policy {
+	p := f.optin
+	p.Class = f.class
+	return p
+}
+
 func parseFlags() flags {
 	var f flags
 	flag.StringVar(&f.node, "node-name", os.Getenv("NODE_NAME"), "this node's name (the DaemonSet passes spec.nodeName); defaults to $NODE_NAME")
@@ -57,6 +70,7 @@ func parseFlags() flags {
 		"Herald's namespace: the only one whose Secrets the speaker reads for BgpPeer passwords (spec.conf.authPasswordSecretRef, whose empty namespace means this one); defaults to $POD_NAMESPACE")
 	flag.StringVar(&f.podName, "pod-name", os.Getenv("POD_NAME"), "this speaker's pod, whose DaemonSet and namespace tell an uninstall from a rollout at SIGTERM (BGP graceful restart is kept only for a rollout); defaults to $POD_NAME")
 	flag.StringVar(&f.class, "load-balancer-class", optin.DefaultLoadBalancerClass, "spec.loadBalancerClass Herald answers to")
+	f.optinErr = optin.BindFlags(flag.CommandLine, &f.optin, os.Getenv)
 	flag.StringVar(&f.metricsAddr, "metrics-bind-address", ":7472", "address of the Prometheus /metrics endpoint; 0 disables it")
 	flag.StringVar(&f.probeAddr, "health-probe-bind-address", ":7473", "address of /healthz and /readyz")
 	flag.DurationVar(&f.statusPeriod, "status-period", speaker.DefaultStatusPeriod, "how often BGP session status is refreshed when nothing changes")
@@ -85,6 +99,9 @@ func main() {
 }
 
 func run(f flags) error {
+	if f.optinErr != nil {
+		return f.optinErr
+	}
 	if f.node == "" {
 		return errors.New("--node-name (or $NODE_NAME) is required")
 	}
@@ -177,7 +194,7 @@ func run(f flags) error {
 	}
 	rec := &speaker.Reconciler{
 		Services: speaker.InformerServices(sii),
-		Reader:   mgr.GetClient(), Node: f.node, Class: f.class, Metrics: m, Resync: f.resync,
+		Reader:   mgr.GetClient(), Node: f.node, Class: f.policy().String(), Metrics: m, Resync: f.resync,
 		IgnoreExcludeLabel: f.ignoreExcludeLB,
 		Modes:              map[string]speaker.Mode{v1alpha2.ProtocolBGP: mode, v1alpha2.ProtocolLayer2: l2.mode, v1alpha2.ProtocolVIP: vip.mode},
 		Triggers:           append(append(l2.triggers, vip.triggers...), addrs.Changed()),
@@ -195,7 +212,8 @@ func run(f flags) error {
 		return fmt.Errorf("add readyz check: %w", err)
 	}
 
-	log.Info("starting", "loadBalancerClass", f.class, "secretNamespace", f.secretNamespace)
+	log.Info("starting", "loadBalancerClass", f.class, optin.SettingMetalLBAnnotations, f.optin.MetalLBAnnotations,
+		optin.SettingClasslessServices, f.optin.ClasslessServices, "secretNamespace", f.secretNamespace)
 	runErr := mgr.Start(ctrl.SetupSignalHandler())
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), f.stopBudget)
 	defer cancel()

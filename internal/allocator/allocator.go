@@ -24,12 +24,32 @@ type poolState struct {
 	eippool.Pool
 	// used counts the distinct addresses of the pool that are held.
 	used uint64
+	// unusableHeld counts those of them the pool would not hand out now
+	// (avoidBuggyIPs set after they were allocated): they count in used,
+	// but not against the usable size.
+	unusableHeld uint64
 	// next is a lower bound of the lowest free index, so that finding the
 	// lowest free address is amortised O(1).
 	next uint64
 }
 
-func (p *poolState) full() bool { return p.used >= p.Range.Size() }
+func (p *poolState) full() bool { return p.used-p.unusableHeld >= p.UsableSize() }
+
+// hold and drop count an address of the pool coming into and going out of
+// use.
+func (p *poolState) hold(addr netip.Addr) {
+	p.used++
+	if !p.Usable(addr) {
+		p.unusableHeld++
+	}
+}
+
+func (p *poolState) drop(addr netip.Addr) {
+	p.used--
+	if !p.Usable(addr) {
+		p.unusableHeld--
+	}
+}
 
 // New returns an empty allocator.
 func New() *Allocator {
@@ -55,7 +75,7 @@ func (a *Allocator) SetPools(pools []eippool.Pool) {
 	a.pools = next
 	for addr := range a.holders {
 		if p := a.poolOf(addr); p != nil {
-			p.used++
+			p.hold(addr)
 		}
 	}
 }
@@ -97,6 +117,29 @@ func (a *Allocator) Usage(pool string) map[netip.Addr][]string {
 		}
 	}
 	return used
+}
+
+// Full reports whether a pool has no usable address left to hand out.
+func (a *Allocator) Full(pool string) bool {
+	p, ok := a.pools[pool]
+	return ok && p.full()
+}
+
+// Unusable returns the held addresses of a pool that it would not hand out
+// now (avoidBuggyIPs was set after they were allocated), sorted.
+func (a *Allocator) Unusable(pool string) []netip.Addr {
+	p, ok := a.pools[pool]
+	if !ok || p.unusableHeld == 0 {
+		return nil
+	}
+	var out []netip.Addr
+	for addr := range a.holders {
+		if p.Range.Contains(addr) && !p.Usable(addr) {
+			out = append(out, addr)
+		}
+	}
+	slices.SortFunc(out, netip.Addr.Compare)
+	return out
 }
 
 // InUse returns how many distinct addresses of a pool are held.
@@ -182,7 +225,7 @@ func (a *Allocator) Release(key string) {
 		}
 		delete(a.holders, addr)
 		if p := a.poolOf(addr); p != nil {
-			p.used--
+			p.drop(addr)
 			if idx, ok := p.Range.Index(addr); ok && idx < p.next {
 				p.next = idx
 			}
@@ -196,7 +239,7 @@ func (a *Allocator) commit(h holder, addrs []netip.Addr) {
 	for _, addr := range addrs {
 		if len(a.holders[addr]) == 0 {
 			if p := a.poolOf(addr); p != nil {
-				p.used++
+				p.hold(addr)
 			}
 		}
 		a.holders[addr] = append(a.holders[addr], h)
@@ -287,7 +330,7 @@ func (a *Allocator) commitOne(r Request, addr netip.Addr) {
 	h := holderOf(r, false)
 	if len(a.holders[addr]) == 0 {
 		if p := a.poolOf(addr); p != nil {
-			p.used++
+			p.hold(addr)
 		}
 	}
 	a.holders[addr] = append(a.holders[addr], h)

@@ -48,6 +48,10 @@ func (a *Allocator) chooseRequested(r Request) ([]netip.Addr, error) {
 		if !alreadyMine && !p.CanAllocate() {
 			return nil, failf(ReasonEipDisabled, "%s asks for %s, but Eip %q is %s", r.Key, addr, p.Name, unavailable(p))
 		}
+		if !alreadyMine && !p.Usable(addr) {
+			return nil, failf(ReasonIPAvoided, "%s asks for %s, but Eip %q has spec.avoidBuggyIPs set and hands out no IPv4 address ending in .0 or .255; ask for another address",
+				r.Key, addr, p.Name)
+		}
 		if ok, why := h.canShareWith(holders, !alreadyMine); !ok {
 			return nil, failf(ReasonIPInUse, "%s asks for %s, which is %s", r.Key, addr, why)
 		}
@@ -81,9 +85,13 @@ func (a *Allocator) chooseNamed(r Request) ([]netip.Addr, error) {
 		if !p.CanAllocate() {
 			return nil, failf(ReasonEipDisabled, "%s names Eip %q, which is %s", r.Key, name, unavailable(p))
 		}
+		if addr, ok := a.sharedWithKey(r, p); ok {
+			out = append(out, addr)
+			continue
+		}
 		addr, ok := a.lowestFree(p)
 		if !ok {
-			return nil, failf(ReasonPoolExhausted, "%s: Eip %q is exhausted (%d of %d addresses in use)", r.Key, name, p.used, p.Range.Size())
+			return nil, failf(ReasonPoolExhausted, "%s: Eip %q is exhausted (%d of %d addresses in use)", r.Key, name, p.used-p.unusableHeld, p.UsableSize())
 		}
 		out = append(out, addr)
 	}
@@ -144,6 +152,16 @@ func (a *Allocator) chooseAutomatic(r Request, f Family) (netip.Addr, error) {
 		}
 		return cmp.Or(cmp.Compare(x.Priority, y.Priority), strings.Compare(x.Name, y.Name))
 	})
+	// A keyed Service joins an address its key already holds in one of
+	// the candidate pools before it takes a new one: that is what the key
+	// asks for.
+	for _, p := range candidates {
+		if p.CanAllocate() {
+			if addr, ok := a.sharedWithKey(r, p); ok {
+				return addr, nil
+			}
+		}
+	}
 	var tried []string
 	for _, p := range candidates {
 		if !p.CanAllocate() {
@@ -158,6 +176,28 @@ func (a *Allocator) chooseAutomatic(r Request, f Family) (netip.Addr, error) {
 	return netip.Addr{}, failf(ReasonPoolExhausted, "%s: no %s address left in Eip %s", r.Key, f, strings.Join(tried, ", "))
 }
 
+// sharedWithKey returns the lowest address of a pool that Services with the
+// request's sharing key hold and that the request may join.
+func (a *Allocator) sharedWithKey(r Request, p *poolState) (netip.Addr, bool) {
+	if r.SharingKey == "" {
+		return netip.Addr{}, false
+	}
+	h := holderOf(r, false)
+	var best netip.Addr
+	for addr, holders := range a.holders {
+		if !p.Range.Contains(addr) || !p.Usable(addr) || (best.IsValid() && !addr.Less(best)) {
+			continue
+		}
+		if !slices.ContainsFunc(holders, func(o holder) bool { return o.sharingKey == r.SharingKey }) {
+			continue
+		}
+		if ok, _ := h.canShareWith(holders, true); ok {
+			best = addr
+		}
+	}
+	return best, best.IsValid()
+}
+
 // lowestFree returns the lowest free address of a pool, moving the pool's
 // hint forward past the held ones it skips.
 func (a *Allocator) lowestFree(p *poolState) (netip.Addr, bool) {
@@ -169,7 +209,7 @@ func (a *Allocator) lowestFree(p *poolState) (netip.Addr, bool) {
 		if !ok {
 			return netip.Addr{}, false
 		}
-		if len(a.holders[addr]) == 0 {
+		if len(a.holders[addr]) == 0 && p.Usable(addr) {
 			p.next = i
 			return addr, true
 		}

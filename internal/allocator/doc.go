@@ -5,9 +5,11 @@
 //
 // Guarantees, tested by the property test in this package:
 //   - an address is never held by two Services, except Services that share
-//     it by the sharing rule (same namespace, requested explicitly, disjoint
-//     port/protocol sets, and all externalTrafficPolicy Cluster or all with
-//     the same selector);
+//     it by the sharing rules: the same sharing key (any namespace; a keyed
+//     Service asking for no address joins one its key holds), or no key at
+//     all and OpenELB's rule (same namespace, requested explicitly); in both
+//     cases disjoint port/protocol sets, and all externalTrafficPolicy
+//     Cluster or all with the same selector;
 //   - a Service keeps its addresses until it is released, whatever happens to
 //     pools and to other Services; only a change of what the Service itself
 //     asks for (another Eip, another requested address) moves it;

@@ -101,6 +101,7 @@ func (m *model) randomRequest() Request {
 		ClusterTraffic: m.rng.IntN(4) != 0,
 		Selector:       []string{"app=a", "app=b"}[m.rng.IntN(2)],
 		Ports:          []Port{{Port: int32(80 + m.rng.IntN(4)), Protocol: "TCP"}},
+		SharingKey:     []string{"", "", "k1", "k2"}[m.rng.IntN(4)],
 	}
 	switch k := m.rng.IntN(10); {
 	case k < 2:
@@ -130,6 +131,9 @@ func (m *model) createOrUpdate(step int) {
 	for _, a := range got {
 		if !slices.Contains(before, a) && m.poolOf(a) == "" {
 			m.t.Fatalf("step %d: %s got %s, which is in no pool", step, r.Key, a)
+		}
+		if p, ok := m.alloc.Pool(m.poolOf(a)); ok && !slices.Contains(before, a) && !p.Usable(a) {
+			m.t.Fatalf("step %d: %s got %s, which Eip %s avoids", step, r.Key, a, p.Name)
 		}
 	}
 	m.held[r.Key] = got
@@ -180,6 +184,15 @@ func (m *model) restart() {
 		if len(m.held[key]) == 0 {
 			continue
 		}
+		// Some Services come back as a migration opt-in's: adopted, which
+		// may refuse an address outside every pool; the Service then waits
+		// to be allocated anew, as the controller does.
+		if m.rng.IntN(3) == 0 {
+			if err := m.alloc.Adopt(m.requests[key], m.held[key]); err != nil {
+				m.held[key], m.unsatisfied[key] = nil, true
+			}
+			continue
+		}
 		if err := m.alloc.Restore(m.requests[key], m.held[key]); err != nil {
 			m.t.Fatalf("restore %s %v: %v", key, m.held[key], err)
 		}
@@ -216,7 +229,11 @@ func (m *model) resizePool() {
 func (m *model) togglePool() {
 	names := []string{"def4", "bound", "named", "def6"}
 	e := m.pools[names[m.rng.IntN(len(names))]]
-	e.Spec.Disable = !e.Spec.Disable
+	if m.rng.IntN(2) == 0 {
+		e.Spec.AvoidBuggyIPs = !e.Spec.AvoidBuggyIPs
+	} else {
+		e.Spec.Disable = !e.Spec.Disable
+	}
 	m.applyPools()
 }
 
@@ -253,8 +270,11 @@ func (m *model) check(step int) {
 		for i := range keys {
 			for j := i + 1; j < len(keys); j++ {
 				x, y := m.requests[keys[i]], m.requests[keys[j]]
-				if x.Namespace != y.Namespace {
-					m.t.Fatalf("step %d: %s shared across namespaces by %v", step, a, keys)
+				if x.SharingKey != y.SharingKey {
+					m.t.Fatalf("step %d: %s shared by %v with sharing keys %q and %q", step, a, keys, x.SharingKey, y.SharingKey)
+				}
+				if x.SharingKey == "" && x.Namespace != y.Namespace {
+					m.t.Fatalf("step %d: %s shared across namespaces without a sharing key by %v", step, a, keys)
 				}
 				if _, clash := portsClash(holderOf(x, true).ports, holderOf(y, true).ports); clash {
 					m.t.Fatalf("step %d: %s shared by %v with clashing ports", step, a, keys)
@@ -267,14 +287,20 @@ func (m *model) check(step int) {
 	}
 	for name := range m.pools {
 		p, _ := m.alloc.Pool(name)
-		var want uint64
+		var want, usable uint64
 		for a := range byAddr {
 			if p.Range.Contains(a) {
 				want++
+				if p.Usable(a) {
+					usable++
+				}
 			}
 		}
 		if got := m.alloc.InUse(name); got != want {
 			m.t.Fatalf("step %d: pool %s InUse = %d, want %d", step, name, got, want)
+		}
+		if got := m.alloc.Full(name); got != (usable >= p.UsableSize()) {
+			m.t.Fatalf("step %d: pool %s Full = %v with %d of %d usable addresses held", step, name, got, usable, p.UsableSize())
 		}
 	}
 }

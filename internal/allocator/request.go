@@ -64,6 +64,11 @@ type Request struct {
 	ClusterTraffic bool
 	// Selector is the Service's pod selector in canonical text form.
 	Selector string
+	// SharingKey is the Service's sharing key (herald.io/allow-shared-ip,
+	// or MetalLB's with the migration opt-in); empty for none. Services
+	// with the same key share an address in any namespace, and a keyed
+	// Service asking for no address joins one its key already holds.
+	SharingKey string
 }
 
 // Reason classifies an allocation failure; the controller turns it into a
@@ -82,6 +87,9 @@ const (
 	ReasonFamilyMismatch       Reason = "FamilyMismatch"
 	ReasonInvalidRequest       Reason = "InvalidRequest"
 	ReasonAddressConflict      Reason = "AddressConflict"
+	// ReasonIPAvoided is a request for an address that the Eip's
+	// avoidBuggyIPs keeps from being handed out.
+	ReasonIPAvoided Reason = "IPAvoided"
 )
 
 // Error is an allocation failure with its reason.
@@ -116,6 +124,7 @@ type holder struct {
 	clusterTraffic bool
 	selector       string
 	explicit       bool
+	sharingKey     string
 }
 
 func holderOf(r Request, explicit bool) holder {
@@ -128,6 +137,7 @@ func holderOf(r Request, explicit bool) holder {
 		clusterTraffic: r.ClusterTraffic,
 		selector:       r.Selector,
 		explicit:       explicit,
+		sharingKey:     r.SharingKey,
 	}
 }
 
@@ -139,20 +149,26 @@ func comparePorts(a, b Port) int {
 }
 
 // canShareWith reports whether h may hold an address together with others.
-// Joining an address someone holds needs every holder to have asked for it
-// explicitly; keeping one (a restart, a changed Service) needs only the
-// namespace, port and traffic rules, because the sharing was agreed when
-// the address was granted.
+// Services with a sharing key share only with Services of the same key, in
+// any namespace, joining without having asked for the address. Services
+// without one follow OpenELB's rule: joining an address someone holds needs
+// every holder to have asked for it explicitly, in the same namespace;
+// keeping one (a restart, a changed Service) needs only the namespace,
+// port and traffic rules, because the sharing was agreed when the address
+// was granted. Either way the (port, protocol) sets must be disjoint and
+// the traffic policies compatible.
 func (h holder) canShareWith(others []holder, joining bool) (bool, string) {
 	for _, o := range others {
 		if o.key == h.key {
 			continue
 		}
-		if joining && (!h.explicit || !o.explicit) {
+		switch {
+		case h.sharingKey != o.sharingKey:
+			return false, fmt.Sprintf("held by %s, %s", o.key, describeKeys(o.sharingKey, h.sharingKey))
+		case h.sharingKey == "" && joining && (!h.explicit || !o.explicit):
 			return false, fmt.Sprintf("held by %s", o.key)
-		}
-		if o.namespace != h.namespace {
-			return false, fmt.Sprintf("held by %s in another namespace", o.key)
+		case h.sharingKey == "" && o.namespace != h.namespace:
+			return false, fmt.Sprintf("held by %s in another namespace (Services of different namespaces share an address only with the same sharing key)", o.key)
 		}
 		if p, clash := portsClash(h.ports, o.ports); clash {
 			return false, fmt.Sprintf("held by %s, which also uses %d/%s", o.key, p.Port, p.Protocol)
@@ -162,6 +178,18 @@ func (h holder) canShareWith(others []holder, joining bool) (bool, string) {
 		}
 	}
 	return true, ""
+}
+
+// describeKeys says why two different sharing keys forbid sharing.
+func describeKeys(theirs, mine string) string {
+	switch {
+	case theirs == "":
+		return fmt.Sprintf("which has no sharing key, and this Service has %q", mine)
+	case mine == "":
+		return fmt.Sprintf("which has sharing key %q, and this Service has none", theirs)
+	default:
+		return fmt.Sprintf("which has sharing key %q, and this Service has %q", theirs, mine)
+	}
 }
 
 func portsClash(a, b []Port) (Port, bool) {

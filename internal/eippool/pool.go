@@ -48,6 +48,8 @@ type Pool struct {
 	// NodeSelector is spec.nodeSelector: the nodes that may announce the
 	// pool's addresses. Nil when unset (every node); see SelectsNode.
 	NodeSelector labels.Selector
+	// AvoidBuggyIPs is spec.avoidBuggyIPs: see Usable.
+	AvoidBuggyIPs bool
 }
 
 // IsDefault reports whether an Eip carries the default-pool annotation.
@@ -83,6 +85,8 @@ func build(e *v1alpha2.Eip) Pool {
 		Default:   IsDefault(e),
 		Priority:  e.Spec.Priority,
 		Deleting:  e.DeletionTimestamp != nil,
+
+		AvoidBuggyIPs: e.Spec.AvoidBuggyIPs,
 	}
 	if ip, ok := strings.CutPrefix(e.Spec.Interface, v1alpha2.InterfaceCanReachPrefix); ok {
 		p.CanReach, _ = netip.ParseAddr(ip)

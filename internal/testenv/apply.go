@@ -25,7 +25,7 @@ import (
 var ApplyOrder = []string{
 	"Namespace",
 	"CustomResourceDefinition",
-	"ServiceAccount",
+	"ServiceAccount", "ConfigMap",
 	"ClusterRole", "Role",
 	"ClusterRoleBinding", "RoleBinding",
 	"Deployment", "PodDisruptionBudget", "DaemonSet", "Service",

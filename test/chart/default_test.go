@@ -36,10 +36,16 @@ var helmLabels = map[string]string{
 // deploy/herald.yaml.
 const keepAnnotation = "helm.sh/resource-policy"
 
+// configChecksum is the only pod template annotation the chart adds: a
+// checksum of the herald-config ConfigMap on the controller's and the
+// speakers' pods, so that `helm upgrade` with other settings restarts both.
+// kubectl apply has no such hook, hence not in deploy/herald.yaml.
+const configChecksum = "checksum/config"
+
 // TestDefaultRenderEqualsRelease renders the chart with its defaults as
 // release "herald" in herald-system and compares every object with
-// deploy/herald.yaml's, whole, after removing only helmLabels and
-// keepAnnotation (both checked present first).
+// deploy/herald.yaml's, whole, after removing only helmLabels,
+// keepAnnotation and configChecksum (all checked present first).
 func TestDefaultRenderEqualsRelease(t *testing.T) {
 	rendered := byKey(t, "chart", render(t, repoPath(t, chartDir), "herald", "herald-system", defaultFlags...))
 	want := byKey(t, releaseManifest, releaseObjects(t))
@@ -81,6 +87,19 @@ func stripHelmMetadata(t *testing.T, u *unstructured.Unstructured) {
 	u.SetLabels(labels)
 	if len(labels) == 0 {
 		unstructured.RemoveNestedField(u.Object, "metadata", "labels")
+	}
+	if k := u.GetKind() + "/" + u.GetName(); k == "Deployment/herald-controller-manager" || k == "DaemonSet/herald-speaker" {
+		path := []string{"spec", "template", "metadata", "annotations"}
+		podAnnotations, _, _ := unstructured.NestedStringMap(u.Object, path...)
+		if len(podAnnotations[configChecksum]) != 64 {
+			t.Errorf("%s: pod annotation %s=%q, want a sha256", key(u), configChecksum, podAnnotations[configChecksum])
+		}
+		delete(podAnnotations, configChecksum)
+		if len(podAnnotations) == 0 {
+			unstructured.RemoveNestedField(u.Object, path...)
+		} else if err := unstructured.SetNestedStringMap(u.Object, podAnnotations, path...); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if u.GetKind() != "CustomResourceDefinition" {
 		return

@@ -224,6 +224,7 @@ func TestExtensionPermissions(t *testing.T) {
 var resourceOf = map[string]string{
 	"CustomResourceDefinition":         "apiextensions.k8s.io/customresourcedefinitions",
 	"ServiceAccount":                   "/serviceaccounts",
+	"ConfigMap":                        "/configmaps",
 	"Service":                          "/services",
 	"Namespace":                        "/namespaces",
 	"ClusterRole":                      "rbac.authorization.k8s.io/clusterroles",
