@@ -272,6 +272,11 @@ func (r *Rig) StartFRR(ctx context.Context, opts FRROptions) (*FRR, error) {
 	if len(f.Dir)+len("/zserv.api") >= 108 {
 		return nil, fmt.Errorf("start frr %s: state dir %s too long for a unix socket path", opts.Name, f.Dir)
 	}
+	// An earlier FRR of this rig left its sockets there; zebra's would
+	// pass for the new one's before it listens.
+	if err := os.RemoveAll(f.Dir); err != nil {
+		return nil, fmt.Errorf("start frr %s: %w", opts.Name, err)
+	}
 	if err := os.MkdirAll(f.Dir, 0o755); err != nil {
 		return nil, fmt.Errorf("start frr %s: %w", opts.Name, err)
 	}
@@ -344,9 +349,23 @@ func (f *FRR) startDaemons(ctx context.Context) error {
 		}
 	}
 	err := f.waitReady(ctx, 20*time.Millisecond, func(ctx context.Context) error {
-		// One vtysh call reaching every daemon.
-		_, err := f.Cmd(ctx, "show bgp summary json\nshow bfd peers json\nshow zebra client summary")
-		return err
+		// One vtysh call reaching every daemon; zebra must list bgpd and
+		// bfdd as its clients (bgpd retries a failed connection only
+		// after 10 s, and resolves no next hop meanwhile).
+		out, err := f.Cmd(ctx, "show bgp summary json\nshow bfd peers json\nshow zebra client summary")
+		if err != nil {
+			return err
+		}
+		clients := map[string]bool{}
+		for _, line := range strings.Split(out, "\n") {
+			if fields := strings.Fields(line); len(fields) > 1 {
+				clients[fields[0]] = true
+			}
+		}
+		if !clients["bgp"] || !clients["bfd"] {
+			return fmt.Errorf("zebra's clients lack bgp or bfd:\n%s", out)
+		}
+		return nil
 	})
 	if err != nil {
 		return err

@@ -367,9 +367,9 @@ type FRRNeighbor struct {
 	PeerGroup string
 	Dynamic   bool
 	// Uptime is how long the session has been established; EstablishedAt
-	// when (whole seconds): a session that was reset in between has a
-	// later EstablishedAt, also when FRR recreated the dynamic neighbour
-	// and its counters started over.
+	// when. FRR counts whole seconds and derives EstablishedAt from the
+	// clock at the time of asking, so it jitters by a second between two
+	// samples: compare with SameSession.
 	Uptime        time.Duration
 	EstablishedAt time.Time
 	// ConnectionsEstablished and ConnectionsDropped count this neighbour's
@@ -380,6 +380,20 @@ type FRRNeighbor struct {
 	BFDStatus string
 	// LastResetReason is FRR's reason for the last reset.
 	LastResetReason string
+}
+
+// SameSession reports whether n is still the session before was: both
+// established, the establishment times within FRR's one-second
+// resolution, and no connection dropped or made in between. A reset moves
+// EstablishedAt by at least the time to reconnect (gobgp: 5 s or more,
+// caveat C10), also when FRR deleted the dynamic neighbour and its
+// counters started over.
+func (n FRRNeighbor) SameSession(before FRRNeighbor) bool {
+	d := n.EstablishedAt.Sub(before.EstablishedAt)
+	return n.State == "Established" && before.State == "Established" &&
+		d >= -time.Second && d <= time.Second &&
+		n.ConnectionsEstablished == before.ConnectionsEstablished &&
+		n.ConnectionsDropped == before.ConnectionsDropped
 }
 
 type frrNeighborJSON struct {

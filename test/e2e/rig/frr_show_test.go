@@ -152,3 +152,23 @@ func TestParseFRRBFDAndNeighbors(t *testing.T) {
 		t.Errorf("neighbors (-want +got):\n%s", diff)
 	}
 }
+
+func TestFRRNeighborSameSession(t *testing.T) {
+	at := time.Unix(1796448440, 0)
+	up := FRRNeighbor{State: "Established", EstablishedAt: at, ConnectionsEstablished: 1}
+	for _, tc := range []struct {
+		name  string
+		after FRRNeighbor
+		want  bool
+	}{
+		{"unchanged", up, true},
+		{"clock jitter", FRRNeighbor{State: "Established", EstablishedAt: at.Add(time.Second), ConnectionsEstablished: 1}, true},
+		{"re-established later", FRRNeighbor{State: "Established", EstablishedAt: at.Add(6 * time.Second), ConnectionsEstablished: 1}, false},
+		{"down", FRRNeighbor{State: "Active", ConnectionsEstablished: 1, ConnectionsDropped: 1}, false},
+		{"dropped and back at once", FRRNeighbor{State: "Established", EstablishedAt: at, ConnectionsEstablished: 2, ConnectionsDropped: 1}, false},
+	} {
+		if got := tc.after.SameSession(up); got != tc.want {
+			t.Errorf("%s: SameSession = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
