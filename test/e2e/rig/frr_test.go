@@ -36,6 +36,26 @@ func TestFRR(t *testing.T) {
 	t.Run("IBGPAttributesAndBFD", func(t *testing.T) { testFRRIBGP(ctx, t, r) })
 	t.Run("EBGPBesideBird", func(t *testing.T) { testFRREBGP(ctx, t, r) })
 	t.Logf("TIMING TestFRR without teardown: %v", time.Since(start).Round(time.Millisecond))
+
+	// The rig's Down ends a running FRR too; Stop afterwards is harmless.
+	f, err := r.StartFRR(ctx, FRROptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Down(); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []*Proc{f.Zebra, f.BFDd, f.BGPd} {
+		if p.Running() {
+			t.Errorf("%s still running after Down", p.Name)
+		}
+	}
+	if err := f.Stop(); err != nil {
+		t.Errorf("Stop after Down: %v", err)
+	}
+	if left, err := namespacesWithPrefix(f.Host.NS); err != nil || len(left) > 0 {
+		t.Errorf("namespaces left: %v %v", left, err)
+	}
 }
 
 func startFRR(ctx context.Context, t *testing.T, r *Rig, opts FRROptions) *FRR {

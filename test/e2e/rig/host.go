@@ -180,14 +180,15 @@ func (r *Rig) RemoveLANHost(name string) error {
 		return fmt.Errorf("remove host %s: not an added host", name)
 	}
 	r.mu.Lock()
-	nh, fd := r.handles[h.NS], r.nsFDs[h.NS]
+	nh, hasHandle := r.handles[h.NS]
+	fd, hasFD := r.nsFDs[h.NS] // gone after Down, which closed them
 	delete(r.handles, h.NS)
 	delete(r.nsFDs, h.NS)
 	r.mu.Unlock()
-	if nh != nil {
+	if hasHandle {
 		nh.Close()
 	}
-	if fd.IsOpen() {
+	if hasFD {
 		fd.Close()
 	}
 	var errs []error
