@@ -233,17 +233,19 @@ func (c frrConfig) render() (map[string][]byte, error) {
 }
 
 // FRR is a running FRR (zebra, bgpd, bfdd) as a second ToR on the LAN.
-// Every file of it — configs, pid files, vty and zebra sockets — is in
-// Dir, and its path space (-N) is its namespace's name, so FRR instances
-// of different rigs never meet, and an FRR the host may run is not
-// touched.
+// Every file of it — configs, pid files, vty, zebra and bfdd sockets — is
+// in Dir (nothing under /etc/frr or /var/run/frr), so FRR instances of
+// different rigs never meet, an FRR the host may run is not touched, and
+// CleanupStale's removal of the state dir removes everything a crashed
+// run left.
 type FRR struct {
 	// Host is its place on the LAN (router2: 10.99.0.2, fd99::2).
 	Host Host
 	// AS is its own AS number.
 	AS uint32
-	// Dir holds its files; Pathspace is its -N.
-	Dir, Pathspace string
+	// Dir holds its files: <state dir>/<name>. The daemons' logs are
+	// the rig's usual <state dir>/<name>-zebra.log etc.
+	Dir string
 	// Zebra, BGPd and BFDd are its processes (a test may kill one).
 	Zebra, BGPd, BFDd *Proc
 
@@ -254,8 +256,10 @@ type FRR struct {
 
 // StartFRR adds FRR's host to the LAN (AddLANHost) and starts zebra,
 // bfdd and bgpd there in the foreground (their PIDs are the ones the rig
-// records), and returns once all three answer vtysh. Stop undoes it all;
-// Down does too.
+// records), and returns once all three answer vtysh and zebra has bgpd
+// and bfdd as its clients. Its sessions are all passive: the speakers
+// connect. Stop undoes it all; Down does too. A second FRR needs another
+// Name and ID.
 func (r *Rig) StartFRR(ctx context.Context, opts FRROptions) (*FRR, error) {
 	opts = opts.withDefaults()
 	h := lanHost(r.Prefix, opts.Name, opts.ID)
@@ -267,18 +271,36 @@ func (r *Rig) StartFRR(ctx context.Context, opts FRROptions) (*FRR, error) {
 	if err != nil {
 		return nil, fmt.Errorf("start frr %s: %w", opts.Name, err)
 	}
-	start := time.Now()
-	f := &FRR{AS: cfg.AS, Dir: filepath.Join(r.StateDir, opts.Name), Pathspace: h.NS, r: r}
-	if len(f.Dir)+len("/zserv.api") >= 108 {
-		return nil, fmt.Errorf("start frr %s: state dir %s too long for a unix socket path", opts.Name, f.Dir)
+	dir := filepath.Join(r.StateDir, opts.Name)
+	if len(dir)+len("/zserv.api") >= 108 {
+		return nil, fmt.Errorf("start frr %s: state dir %s too long for a unix socket path", opts.Name, dir)
 	}
-	// An earlier FRR of this rig left its sockets there; zebra's would
-	// pass for the new one's before it listens.
-	if err := os.RemoveAll(f.Dir); err != nil {
+	start := time.Now()
+	// First the host: it refuses a name in use, so that a running FRR's
+	// files are never touched.
+	if h, err = r.AddLANHost(ctx, opts.Name, opts.ID); err != nil {
 		return nil, fmt.Errorf("start frr %s: %w", opts.Name, err)
+	}
+	f := &FRR{Host: h, AS: cfg.AS, Dir: dir, r: r}
+	if err := f.writeFiles(confs); err != nil {
+		return nil, errors.Join(fmt.Errorf("start frr %s: %w", opts.Name, err), f.Stop())
+	}
+	if err := f.startDaemons(ctx); err != nil {
+		return nil, errors.Join(fmt.Errorf("start frr %s: %w", opts.Name, err), f.Stop())
+	}
+	r.logf("%s: FRR (zebra, bfdd, bgpd) answers vtysh %v after start", opts.Name, time.Since(start).Round(time.Millisecond))
+	return f, nil
+}
+
+// writeFiles puts the daemons' configurations into a fresh Dir: an
+// earlier FRR of this rig left its sockets there, and its zserv.api would
+// pass for the new zebra's before that one listens.
+func (f *FRR) writeFiles(confs map[string][]byte) error {
+	if err := os.RemoveAll(f.Dir); err != nil {
+		return err
 	}
 	if err := os.MkdirAll(f.Dir, 0o755); err != nil {
-		return nil, fmt.Errorf("start frr %s: %w", opts.Name, err)
+		return err
 	}
 	// vtysh reads its own configuration from --config_dir; an empty one
 	// keeps it from complaining that there is none.
@@ -288,21 +310,14 @@ func (r *Rig) StartFRR(ctx context.Context, opts FRROptions) (*FRR, error) {
 	}
 	for name, data := range files {
 		if err := os.WriteFile(filepath.Join(f.Dir, name), data, 0o644); err != nil {
-			return nil, fmt.Errorf("start frr %s: %w", opts.Name, err)
+			return err
 		}
 	}
-	if f.Host, err = r.AddLANHost(ctx, opts.Name, opts.ID); err != nil {
-		return nil, fmt.Errorf("start frr %s: %w", opts.Name, err)
-	}
-	if err := f.startDaemons(ctx); err != nil {
-		return nil, errors.Join(fmt.Errorf("start frr %s: %w", opts.Name, err), f.Stop())
-	}
-	r.logf("%s: FRR (zebra, bfdd, bgpd) answers vtysh %v after start", opts.Name, time.Since(start).Round(time.Millisecond))
-	return f, nil
+	return nil
 }
 
 // startDaemons starts zebra, waits for its API socket, then starts bfdd
-// and bgpd and waits until both answer.
+// and bgpd and waits until they answer and are zebra's clients.
 func (f *FRR) startDaemons(ctx context.Context) error {
 	zserv := filepath.Join(f.Dir, "zserv.api")
 	logStart := map[string]int64{}

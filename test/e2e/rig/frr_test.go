@@ -201,6 +201,11 @@ func testFRREBGP(ctx context.Context, t *testing.T, r *Rig) {
 	if f.AS != RouterAS {
 		t.Errorf("eBGP FRR runs in AS %d, want %d", f.AS, RouterAS)
 	}
+	if _, err := r.StartFRR(ctx, FRROptions{}); err == nil {
+		t.Error("a second FRR of the same name started")
+	} else if _, err := f.Neighbors(ctx); err != nil {
+		t.Errorf("the refused second start broke the first FRR: %v", err)
+	}
 	t0 := time.Now()
 	var want []netip.Addr
 	for _, n := range r.Nodes {
