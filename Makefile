@@ -31,8 +31,9 @@ KS_EXTENSION_DIR ?= deploy/kubesphere/herald
 GO_FILES = $$(find . -name '*.go' -not -path './bin/*' -not -path './.git/*' -not -path '*/testdata/*')
 
 ## Packages the end-to-end suite needs on the host (`make deps`): test/e2e/rig
-## runs ip, sysctl, ping, bird/birdc and iptables inside network namespaces.
-E2E_DEPS ?= bird2 keepalived iputils-arping iputils-ping iproute2 iptables procps curl tcpdump
+## runs ip, sysctl, ping, bird/birdc, FRR (zebra, bgpd, bfdd, vtysh: the
+## second ToR) and iptables inside network namespaces.
+E2E_DEPS ?= bird2 frr keepalived iputils-arping iputils-ping iproute2 iptables procps curl tcpdump
 
 ## Packages the cluster testbed (test/kcluster) needs on the host besides
 ## E2E_DEPS: runc runs the containers containerd starts, the CNI reference

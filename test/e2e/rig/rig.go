@@ -62,6 +62,10 @@ type Rig struct {
 	handles  map[string]*netlink.Handle
 	forwards map[string]string // host address -> unix socket
 	closers  []func() error
+
+	// extra are the LAN hosts added after Up (AddLANHost), such as the
+	// second ToR; they have their own lock because ownsNS runs under mu.
+	extra extraHosts
 }
 
 // rigSeq numbers the rigs of this process.
@@ -222,7 +226,7 @@ func (r *Rig) ownsNS(ns string) bool {
 			return true
 		}
 	}
-	return false
+	return r.extra.has(ns)
 }
 
 // handle is the netlink handle bound to namespace ns.

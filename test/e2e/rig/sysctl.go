@@ -16,61 +16,7 @@ import (
 func sysctls(p Plan, neighReachable time.Duration) map[string][]string {
 	out := map[string][]string{}
 	for _, h := range p.Hosts() {
-		ifaces := []string{"lo", LANLink}
-		if h.Uplink != nil {
-			ifaces = append(ifaces, UplinkLink)
-		}
-		forward := "1" // router: required; nodes: DNAT to another namespace (§6)
-		if h.Name == p.Client.Name {
-			forward = "0"
-		}
-		kv := []string{
-			"net.ipv4.ip_forward=" + forward,
-			"net.ipv6.conf.all.forwarding=" + forward,
-		}
-		if h.Name == p.Router.Name {
-			kv = append(kv,
-				"net.ipv4.fib_multipath_hash_policy=1", // per-flow (L4) ECMP spreading
-				"net.ipv6.fib_multipath_hash_policy=1",
-				"net.ipv4.fib_multipath_use_neigh=1",
-			)
-		}
-		for _, dev := range append([]string{"all", "default"}, ifaces...) {
-			kv = append(kv,
-				"net.ipv4.conf."+dev+".rp_filter=0",
-				// Required once a VIP sits on lo (strictARP, §3); the
-				// router and the client have two interfaces too.
-				"net.ipv4.conf."+dev+".arp_ignore=1",
-				"net.ipv4.conf."+dev+".arp_announce=2",
-				// 0 is what real clients have: a GARP updates an entry but
-				// never creates one.
-				"net.ipv4.conf."+dev+".arp_accept=0",
-				"net.ipv4.conf."+dev+".send_redirects=0",
-				"net.ipv4.conf."+dev+".accept_redirects=0",
-				"net.ipv6.conf."+dev+".disable_ipv6=0",
-				"net.ipv6.conf."+dev+".accept_redirects=0",
-				"net.ipv6.conf."+dev+".accept_ra=0",
-				// No duplicate address detection: addresses are usable at
-				// once instead of after a tentative second.
-				"net.ipv6.conf."+dev+".accept_dad=0",
-				"net.ipv6.conf."+dev+".dad_transmits=0",
-				// IPv6 addresses survive a link flap, like IPv4 ones.
-				"net.ipv6.conf."+dev+".keep_addr_on_down=1",
-			)
-		}
-		ms := strconv.FormatInt(neighReachable.Milliseconds(), 10)
-		for _, dev := range ifaces[1:] {
-			for _, fam := range []string{"ipv4", "ipv6"} {
-				kv = append(kv,
-					"net."+fam+".neigh."+dev+".base_reachable_time_ms="+ms,
-					"net."+fam+".neigh."+dev+".delay_first_probe_time=5",
-					"net."+fam+".neigh."+dev+".retrans_time_ms=1000",
-					"net."+fam+".neigh."+dev+".ucast_solicit=3",
-					"net."+fam+".neigh."+dev+".mcast_solicit=3",
-				)
-			}
-		}
-		out[h.NS] = kv
+		out[h.NS] = hostSysctls(h, h.Name == p.Router.Name, h.Name == p.Client.Name, neighReachable)
 	}
 	// The switch: no IPv6 of its own (no link-local chatter from the
 	// ports), and bridged frames never pass through netfilter (C4).
@@ -82,6 +28,66 @@ func sysctls(p Plan, neighReachable time.Duration) map[string][]string {
 		"net.bridge.bridge-nf-call-arptables=0",
 	}
 	return out
+}
+
+// hostSysctls are the settings of one host's namespace: a router forwards
+// and spreads ECMP flows per connection, a client does not forward.
+func hostSysctls(h Host, router, client bool, neighReachable time.Duration) []string {
+	ifaces := []string{"lo", LANLink}
+	if h.Uplink != nil {
+		ifaces = append(ifaces, UplinkLink)
+	}
+	forward := "1" // router: required; nodes: DNAT to another namespace (§6)
+	if client {
+		forward = "0"
+	}
+	kv := []string{
+		"net.ipv4.ip_forward=" + forward,
+		"net.ipv6.conf.all.forwarding=" + forward,
+	}
+	if router {
+		kv = append(kv,
+			"net.ipv4.fib_multipath_hash_policy=1", // per-flow (L4) ECMP spreading
+			"net.ipv6.fib_multipath_hash_policy=1",
+			"net.ipv4.fib_multipath_use_neigh=1",
+		)
+	}
+	for _, dev := range append([]string{"all", "default"}, ifaces...) {
+		kv = append(kv,
+			"net.ipv4.conf."+dev+".rp_filter=0",
+			// Required once a VIP sits on lo (strictARP, §3); the
+			// router and the client have two interfaces too.
+			"net.ipv4.conf."+dev+".arp_ignore=1",
+			"net.ipv4.conf."+dev+".arp_announce=2",
+			// 0 is what real clients have: a GARP updates an entry but
+			// never creates one.
+			"net.ipv4.conf."+dev+".arp_accept=0",
+			"net.ipv4.conf."+dev+".send_redirects=0",
+			"net.ipv4.conf."+dev+".accept_redirects=0",
+			"net.ipv6.conf."+dev+".disable_ipv6=0",
+			"net.ipv6.conf."+dev+".accept_redirects=0",
+			"net.ipv6.conf."+dev+".accept_ra=0",
+			// No duplicate address detection: addresses are usable at
+			// once instead of after a tentative second.
+			"net.ipv6.conf."+dev+".accept_dad=0",
+			"net.ipv6.conf."+dev+".dad_transmits=0",
+			// IPv6 addresses survive a link flap, like IPv4 ones.
+			"net.ipv6.conf."+dev+".keep_addr_on_down=1",
+		)
+	}
+	ms := strconv.FormatInt(neighReachable.Milliseconds(), 10)
+	for _, dev := range ifaces[1:] {
+		for _, fam := range []string{"ipv4", "ipv6"} {
+			kv = append(kv,
+				"net."+fam+".neigh."+dev+".base_reachable_time_ms="+ms,
+				"net."+fam+".neigh."+dev+".delay_first_probe_time=5",
+				"net."+fam+".neigh."+dev+".retrans_time_ms=1000",
+				"net."+fam+".neigh."+dev+".ucast_solicit=3",
+				"net."+fam+".neigh."+dev+".mcast_solicit=3",
+			)
+		}
+	}
+	return kv
 }
 
 // applySysctls writes kv inside namespace ns with one sysctl process.
