@@ -14,7 +14,9 @@
 // side (herald-keepalived and the real keepalived on every node) with
 // configs it renders itself; TestVIP runs issue 10's scenarios end to end
 // with the speakers rendering, and skips while herald-speaker lacks
-// --vip-dir.
+// --vip-dir. TestMetalLBMigration runs issue 13's migration: a MetalLB
+// configuration through migrate-metallb and kubectl apply, then Services
+// written for MetalLB served with the MetalLB opt-ins on.
 //
 // Safety (DESIGN §4): test traffic only ever goes to addresses inside the
 // namespaces a test made; the host's namespace gets no testbed address and

@@ -55,6 +55,10 @@ type Options struct {
 	NoDataPath bool
 	// SpeakerArgs are extra flags for every speaker Up starts.
 	SpeakerArgs []string
+	// ControllerArgs are extra flags for herald-controller. Settings the
+	// two binaries must agree on (the MetalLB opt-ins) go into both this
+	// and SpeakerArgs, as herald-config feeds both in a real install.
+	ControllerArgs []string
 	// VIP runs VIP mode: herald-keepalived on every node, started before
 	// the speakers, and every speaker told the directory they share
 	// (--vip-dir). Off, neither happens, so the other suites are
@@ -270,6 +274,7 @@ func (c *Cluster) startController() error {
 	} else {
 		argv = append(argv, "--enable-webhooks=false")
 	}
+	argv = append(argv, c.opts.ControllerArgs...)
 	p, err := c.Start(c.Nodes[0].NS, "herald-controller", argv)
 	if err != nil {
 		return err
