@@ -146,7 +146,7 @@ func (v *EipValidator) ValidateDelete(context.Context, *v1alpha2.Eip) (admission
 // it has bgpAdvertisements, against BgpConf's aliases and the BgpPeers.
 // The error is for failures to check, not for what the check found.
 func (v *EipValidator) validate(ctx context.Context, e *v1alpha2.Eip) (admission.Warnings, field.ErrorList, error) {
-	errs := eippool.Validate(e)
+	errs := append(eippool.Validate(e), eippool.ValidateAvoidBuggyIPs(e)...)
 	warnings := eippool.AdvertisementWarnings(e)
 	var eips v1alpha2.EipList
 	if err := v.Reader.List(ctx, &eips); err != nil {

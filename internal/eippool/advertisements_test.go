@@ -80,7 +80,8 @@ func TestValidateNewFields(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			errs := Validate(eipYAML(t, tt.spec))
+			e := eipYAML(t, tt.spec)
+			errs := append(Validate(e), ValidateAvoidBuggyIPs(e)...)
 			if len(errs) != len(tt.want) {
 				t.Fatalf("Validate() = %v, want %d errors", errs, len(tt.want))
 			}

@@ -21,12 +21,17 @@ func IsBuggyIP(a netip.Addr) bool {
 	return last == 0 || last == 255
 }
 
-// validateAvoidBuggyIPs refuses avoidBuggyIPs on a pool it would leave
+// ValidateAvoidBuggyIPs refuses avoidBuggyIPs on a pool it would leave
 // without a single address: one address ending in .0 or .255, or the two
 // of x.y.z.255-x.y.(z+1).0. Any three addresses in a row hold one that is
-// neither, so larger pools always keep some.
-func validateAvoidBuggyIPs(path *field.Path, e *v1alpha2.Eip, r iprange.Range) field.ErrorList {
-	if !e.Spec.AvoidBuggyIPs || !r.IsValid() || !r.Is4() || r.Size() > 2 {
+// neither, so larger pools always keep some. Admission only, not part of
+// Validate: an Eip that got past admission this way still holds its
+// Services' addresses and must stay accepted; the allocator just hands
+// nothing new out of it.
+func ValidateAvoidBuggyIPs(e *v1alpha2.Eip) field.ErrorList {
+	path := field.NewPath("spec", "avoidBuggyIPs")
+	r, err := iprange.Parse(e.Spec.Address)
+	if err != nil || !e.Spec.AvoidBuggyIPs || !r.IsValid() || !r.Is4() || r.Size() > 2 {
 		return nil
 	}
 	if IsBuggyIP(r.First()) && IsBuggyIP(r.Last()) {

@@ -173,7 +173,6 @@ func Validate(e *v1alpha2.Eip) field.ErrorList {
 
 	errs = append(errs, validateInterface(spec.Child("interface"), protocol, e.Spec.Interface)...)
 	errs = append(errs, validateVRRP(spec.Child("vrrp"), protocol, e.Spec.VRRP)...)
-	errs = append(errs, validateAvoidBuggyIPs(spec.Child("avoidBuggyIPs"), e, r)...)
 	errs = append(errs, validateAdvertisements(spec.Child("bgpAdvertisements"), protocol, r, e.Spec.BgpAdvertisements)...)
 
 	for i, ns := range e.Spec.Namespaces {
