@@ -147,8 +147,8 @@ func pair(t *testing.T, w *wire) (a, b *Manager, ra, rb *recorder) {
 	return a, b, ra, rb
 }
 
-func isUp(e Event) bool       { return e.New == Up }
-func wentDown(e Event) bool   { return e.Old == Up && e.New == Down }
+func isUp(e Event) bool        { return e.New == Up }
+func wentDown(e Event) bool    { return e.Old == Up && e.New == Down }
 func (e Event) String() string { return e.Old.String() + "->" + e.New.String() }
 
 func TestManagerUpCutRestore(t *testing.T) {
