@@ -47,6 +47,9 @@ type BGPMode struct {
 	// asks: an uninstall withdraws instead of leaving the routers to keep
 	// the routes for a restart that will not come.
 	Leaving func(context.Context) (bool, string)
+	// BFD runs BFD beside the sessions whose BgpPeer enables it; nil
+	// means none (bgpbfd.go).
+	BFD *BGPBFD
 
 	mu sync.Mutex
 	// last is the configuration last applied, for status and Shutdown.
@@ -110,6 +113,7 @@ func (m *BGPMode) Apply(ctx context.Context, snap Snapshot, d Desired) error {
 		return fmt.Errorf("bgpconf %q: %w", v1alpha2.BgpConfName, err)
 	}
 	reportShadowed(&cfg, shadowed)
+	m.BFD.SetPeers(ctx, &cfg, peers)
 	for _, p := range cfg.ConfProblems {
 		m.Log.Info("bgpconf setting not honoured", "bgpconf", v1alpha2.BgpConfName, "problem", p)
 	}

@@ -156,6 +156,7 @@ func (w *BGPStatusWriter) peerEntry(name string, cfg bgp.Config, states []bgp.Pe
 			Description: s.Description, NeighborAddress: s.Address.String(),
 			PeerAs: v1alpha2.ASNumber(s.PeerAS), LocalAs: v1alpha2.ASNumber(s.LocalAS),
 			SessionState: string(s.State), RouterId: s.RouterID, Flops: s.Flops, LastError: lastErr,
+			BfdState: w.Mode.BFD.State(s.Address),
 			Messages: &v1alpha2.Messages{Received: messages(s.Received), Sent: messages(s.Sent)},
 		},
 		TimersState: v1alpha2.TimersState{

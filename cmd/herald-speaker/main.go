@@ -131,6 +131,11 @@ func run(f flags) error {
 	defer stopRouter()
 	status := &speaker.BGPStatusWriter{Node: f.node, Client: mgr.GetClient(), Log: log, Period: f.statusPeriod, Metrics: m}
 	status.Init()
+	bfdLink, stopBFD, err := startBFD(log.WithName("bfd"), metrics.Registry, status.Trigger)
+	if err != nil {
+		return err
+	}
+	defer stopBFD()
 	router, err := bgp.NewRouter(routerCtx, bgp.Options{
 		Logger: log.WithName("bgp"),
 		OnPeerEvent: func(e bgp.PeerEvent) {
@@ -140,13 +145,15 @@ func run(f flags) error {
 			}
 			log.Info(msg, "peer", e.Peer, "ip", e.Address.String(), "state", string(e.State), "reason", e.Reason)
 			status.Trigger()
+			bfdLink.PeerEvent(routerCtx, e)
 		},
 	})
 	if err != nil {
 		return fmt.Errorf("start bgp router: %w", err)
 	}
 	mode := &speaker.BGPMode{Node: f.node, Namespace: f.secretNamespace, Router: router, Secrets: mgr.GetAPIReader(), Log: log.WithName("bgp"),
-		Leaving: speaker.UninstallCheck{Reader: mgr.GetAPIReader(), PodName: f.podName, Namespace: f.secretNamespace}.Leaving}
+		Leaving: speaker.UninstallCheck{Reader: mgr.GetAPIReader(), PodName: f.podName, Namespace: f.secretNamespace}.Leaving, BFD: bfdLink}
+	bfdLink.Router = router
 	status.Mode = mode
 	svcInformer, err := mgr.GetCache().GetInformer(context.Background(), &corev1.Service{})
 	if err != nil {

@@ -64,12 +64,19 @@ func checkConfig(w SessionConfig) error {
 	return nil
 }
 
+// adminDownRepeats is how many AdminDown packets a removed session sends
+// at once: a single one may be lost, and the peer would then count the
+// silence as a failure.
+const adminDownRepeats = 3
+
 // remove tells the peer the session is AdminDown, so that it does not
 // count the silence as a failure, and closes it.
 func (l *loop) remove(r *running, now time.Time) {
 	r.s.adminDown(now)
-	r.s.nextTx = now
-	l.send(r.key, r, now)
+	for range adminDownRepeats {
+		r.s.nextTx = now
+		l.send(r.key, r, now)
+	}
 	r.tx.Close()
 	delete(l.sessions, r.key)
 	delete(l.byDisc, r.s.localDisc)

@@ -25,6 +25,7 @@
 // authentication (packets with the A bit are dropped), Demand mode (the D
 // bit is never sent; a peer that asks for it still gets periodic packets),
 // multihop BFD (RFC 5883) and the Passive role (Herald always sends).
-// Removed sessions send AdminDown once, so the peer does not read the
+// A removed session sends AdminDown three times at once (and the Manager
+// removes them all when it stops), so that the peer does not read the
 // silence as a failure.
 package bfd
