@@ -64,6 +64,7 @@ func TestBGP(t *testing.T) {
 		{"Metrics", testMetrics},
 		{"ServiceCIDRs", testServiceCIDRs},
 		{"NoLeasesWithoutLayer2", testNoLeasesWithoutLayer2},
+		{"BFDDropsSilentNode", testBFD},
 	})
 }
 
