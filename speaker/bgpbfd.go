@@ -78,6 +78,12 @@ func (b *BGPBFD) SetPeers(ctx context.Context, cfg *bgp.Config, peers []v1alpha2
 		cfg.PeerProblems[name] = append(cfg.PeerProblems[name], ps...)
 	}
 	b.mu.Lock()
+	changed := len(want) != len(b.want)
+	for a := range want {
+		if _, ok := b.want[a]; !ok {
+			changed = true
+		}
+	}
 	b.want = want
 	for a := range b.state {
 		if _, ok := want[a]; !ok {
@@ -86,6 +92,9 @@ func (b *BGPBFD) SetPeers(ctx context.Context, cfg *bgp.Config, peers []v1alpha2
 	}
 	b.mu.Unlock()
 	b.sync(ctx)
+	if changed && b.Changed != nil {
+		b.Changed() // bfdState appears or goes in status
+	}
 }
 
 // PeerEvent learns the local address of a session that came up; a new one

@@ -104,8 +104,8 @@ func TestBGPBFDLifecycle(t *testing.T) {
 		t.Errorf("after Up->Down: state %q, resets %v; want Down and one reset of %s", got, router.reset, peer)
 	}
 	b.OnChange(bfd.Event{Key: wantKey, Name: "tor", Old: bfd.Down, New: bfd.Init})
-	if len(router.reset) != 1 || changed != 3 {
-		t.Errorf("resets %v, status triggers %d; want 1 and 3", router.reset, changed)
+	if len(router.reset) != 1 || changed != 4 {
+		t.Errorf("resets %v, status triggers %d; want 1 and 4 (BFD turned on, three changes)", router.reset, changed)
 	}
 
 	// BFD turned off: no session, no state in status.

@@ -185,7 +185,10 @@ func (w *BGPStatusWriter) peerEntry(name string, cfg bgp.Config, states []bgp.Pe
 // session that is not established, a BgpConf's router identity). The key
 // is added to seen.
 func (w *BGPStatusWriter) patchStatus(ctx context.Context, obj client.Object, field string, entry any, seen map[string]bool) error {
-	var value any = entry
+	value, err := withClears(entry)
+	if err != nil {
+		return err
+	}
 	if isNil(entry) {
 		value = nil
 	}

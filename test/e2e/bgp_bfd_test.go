@@ -82,6 +82,29 @@ func testBFD(ctx context.Context, t *testing.T, c *cluster.Cluster) {
 	t.Logf("TIMING port of %s back -> its next hop back at the router: %v", victim.Name, time.Since(restored).Round(time.Millisecond))
 	waitBirdBFDUp(ctx, t, c, len(c.Nodes))
 
+	// BFD turned off on the nodes' side while the router keeps it on: the
+	// nodes send AdminDown. BIRD 2.0.12 counts that as a failure (RFC 5882
+	// §3.2 says it should not) and closes the sessions once; they must
+	// come back without BFD.
+	setPeerBFD(ctx, t, c, nil)
+	err = rig.Eventually(ctx, 20*time.Second, 100*time.Millisecond, func(ctx context.Context) error {
+		if up := birdBFDUp(ctx, t, c); up != 0 {
+			return fmt.Errorf("BIRD still has %d BFD sessions Up", up)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitRouteWithin(ctx, t, c, hostRoute(ip), 60*time.Second, c.Nodes...)
+	assertEstablished(ctx, t, c, torPeer4)
+	waitPeerStatus(ctx, t, c, torPeer4, 30*time.Second, func(n *cluster.Node, st v1alpha2.NodePeerStatus) error {
+		if st.PeerState.BfdState != "" {
+			return fmt.Errorf("%s: bfdState %q after BFD was turned off, want none", n.Name, st.PeerState.BfdState)
+		}
+		return nil
+	})
+
 	deleteService(ctx, t, c, svc)
 	waitRoute(ctx, t, c, ip)
 }
@@ -145,22 +168,41 @@ func configureToR(ctx context.Context, t *testing.T, c *cluster.Cluster, cfg rig
 func waitBirdBFDUp(ctx context.Context, t *testing.T, c *cluster.Cluster, n int) {
 	t.Helper()
 	err := rig.Eventually(ctx, 30*time.Second, 100*time.Millisecond, func(ctx context.Context) error {
-		out, err := c.ToR.Cmd(ctx, "show", "bfd", "sessions")
-		if err != nil {
-			return err
-		}
-		up := 0
-		for _, line := range strings.Split(out, "\n") {
-			if f := strings.Fields(line); len(f) >= 3 && f[2] == "Up" {
-				up++
-			}
-		}
-		if up < n {
-			return fmt.Errorf("BIRD has %d BFD sessions Up, want %d:\n%s", up, n, out)
+		if up := birdBFDUp(ctx, t, c); up < n {
+			return fmt.Errorf("BIRD has %d BFD sessions Up, want %d", up, n)
 		}
 		return nil
 	})
 	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// birdBFDUp counts the BFD sessions `birdc show bfd sessions` lists Up.
+func birdBFDUp(ctx context.Context, t *testing.T, c *cluster.Cluster) int {
+	t.Helper()
+	out, err := c.ToR.Cmd(ctx, "show", "bfd", "sessions")
+	if err != nil {
+		t.Fatal(err)
+	}
+	up := 0
+	for _, line := range strings.Split(out, "\n") {
+		if f := strings.Fields(line); len(f) >= 3 && f[2] == "Up" {
+			up++
+		}
+	}
+	return up
+}
+
+// setPeerBFD sets BgpPeer torPeer4's BFD settings.
+func setPeerBFD(ctx context.Context, t *testing.T, c *cluster.Cluster, b *v1alpha2.PeerBfd) {
+	t.Helper()
+	var p v1alpha2.BgpPeer
+	if err := c.Client.Get(ctx, client.ObjectKey{Name: torPeer4}, &p); err != nil {
+		t.Fatal(err)
+	}
+	p.Spec.Bfd = b
+	if err := c.Client.Update(ctx, &p); err != nil {
 		t.Fatal(err)
 	}
 }
