@@ -65,6 +65,7 @@ func TestBGP(t *testing.T) {
 		{"ServiceCIDRs", testServiceCIDRs},
 		{"NoLeasesWithoutLayer2", testNoLeasesWithoutLayer2},
 		{"BFDDropsSilentNode", testBFD},
+		{"BFDWithFRR", testBFDWithFRR},
 	})
 }
 
