@@ -54,3 +54,11 @@ func (m *BFDMetrics) down(peer string, d bfd.Diag) {
 		m.downs.WithLabelValues(peer, strconv.Itoa(int(d))).Inc()
 	}
 }
+
+// forget removes a peer's series once its BgpPeer no longer runs BFD on
+// this node, so that a stale state does not linger.
+func (m *BFDMetrics) forget(peer string) {
+	if m != nil {
+		m.sessionState.DeletePartialMatch(prometheus.Labels{"peer": peer})
+	}
+}

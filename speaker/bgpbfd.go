@@ -79,9 +79,15 @@ func (b *BGPBFD) SetPeers(ctx context.Context, cfg *bgp.Config, peers []v1alpha2
 	}
 	b.mu.Lock()
 	changed := len(want) != len(b.want)
-	for a := range want {
+	for a, p := range want {
 		if _, ok := b.want[a]; !ok {
 			changed = true
+			b.Metrics.state(p.name, bfd.Down) // until its session runs
+		}
+	}
+	for a, p := range b.want {
+		if _, ok := want[a]; !ok {
+			b.Metrics.forget(p.name)
 		}
 	}
 	b.want = want

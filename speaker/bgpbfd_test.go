@@ -9,6 +9,7 @@ import (
 
 	"github.com/go-logr/logr/testr"
 	"github.com/google/go-cmp/cmp"
+	"github.com/prometheus/client_golang/prometheus"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/herald-lb/herald/api/v1alpha2"
@@ -120,4 +121,56 @@ func TestBGPBFDLifecycle(t *testing.T) {
 	if nilB.State(peer) != "" {
 		t.Error("nil BGPBFD reports a state")
 	}
+}
+
+// TestBGPBFDMetrics: a peer's series read Down from the moment it enables
+// BFD, follow its state, and go when it turns BFD off.
+func TestBGPBFDMetrics(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m, err := NewBFDMetrics(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	peer := netip.MustParseAddr("10.0.0.1")
+	b := &BGPBFD{Sessions: &fakeSessions{}, Router: &fakeResetter{}, Log: testr.New(t), Metrics: m}
+	cfg := bgp.Config{Peers: []bgp.Peer{{Name: "tor", Address: peer}}}
+	b.SetPeers(context.Background(), &cfg, []v1alpha2.BgpPeer{bfdBgpPeer("tor", &v1alpha2.PeerBfd{Enabled: true})})
+	if got := gathered(t, reg, "herald_speaker_bfd_session_state", "Down"); got != 1 {
+		t.Errorf("Down series = %v, want 1", got)
+	}
+	b.OnChange(bfd.Event{Key: bfd.Key{Peer: peer}, Name: "tor", Old: bfd.Init, New: bfd.Up})
+	b.OnChange(bfd.Event{Key: bfd.Key{Peer: peer}, Name: "tor", Old: bfd.Up, New: bfd.Down, Diag: bfd.DiagDetectionExpired})
+	if got := gathered(t, reg, "herald_speaker_bfd_session_down_total", "1"); got != 1 {
+		t.Errorf("downs = %v, want 1", got)
+	}
+	b.SetPeers(context.Background(), &cfg, nil)
+	if got := gathered(t, reg, "herald_speaker_bfd_session_state", "Up"); got != -1 {
+		t.Errorf("state series left after BFD was turned off (Up = %v)", got)
+	}
+}
+
+// gathered is the value of the series of family name with a label of
+// value label, or -1 when there is none.
+func gathered(t *testing.T, reg *prometheus.Registry, name, label string) float64 {
+	t.Helper()
+	fams, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range fams {
+		if f.GetName() != name {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetValue() == label {
+					if m.GetCounter() != nil {
+						return m.GetCounter().GetValue()
+					}
+					return m.GetGauge().GetValue()
+				}
+			}
+		}
+	}
+	return -1
 }
