@@ -20,15 +20,19 @@ func (l *loop) apply(want []SessionConfig, wg *sync.WaitGroup) error {
 			continue
 		}
 		keep[w.Key] = true
+		// Also for running sessions: it reopens a listener that failed.
+		lerr := l.listen(w.Peer.Is6(), wg)
 		if r, ok := l.sessions[w.Key]; ok {
 			r.name = w.Name
 			if r.s.cfg != w.Config {
 				r.s.setConfig(w.Config, now)
 			}
+		}
+		if lerr != nil {
+			errs = append(errs, fmt.Errorf("bfd session %s (%s): %w", w.Key, w.Name, lerr))
 			continue
 		}
-		if err := l.listen(w.Peer.Is6(), wg); err != nil {
-			errs = append(errs, fmt.Errorf("bfd session %s (%s): %w", w.Key, w.Name, err))
+		if _, ok := l.sessions[w.Key]; ok {
 			continue
 		}
 		tx, err := l.m.opts.Transport.Dial(w.Local, w.Peer)
@@ -110,17 +114,25 @@ func (l *loop) listen(v6 bool, wg *sync.WaitGroup) error {
 	l.listeners[v6] = true
 	wg.Add(2)
 	go func() { defer wg.Done(); <-l.ctx.Done(); ln.Close() }()
-	go func() { defer wg.Done(); l.m.read(l.ctx, ln) }()
+	go func() { defer wg.Done(); l.m.read(l.ctx, ln, v6) }()
 	return nil
 }
 
-func (m *Manager) read(ctx context.Context, ln Listener) {
+// read feeds a listener's packets to the loop. A failed listener is closed
+// and reported on lost: its family's sessions go down for want of packets,
+// and the next Apply opens a new one.
+func (m *Manager) read(ctx context.Context, ln Listener, v6 bool) {
 	for {
 		buf := make([]byte, 128)
 		n, meta, err := ln.ReadFrom(buf)
 		if err != nil {
 			if ctx.Err() == nil {
-				m.opts.Log.Error(err, "bfd listener failed; sessions of its family will go down")
+				m.opts.Log.Error(err, "bfd listener failed; sessions of its family go down until the next apply opens a new one")
+				ln.Close()
+				select {
+				case m.lost <- v6:
+				case <-ctx.Done():
+				}
 			}
 			return
 		}

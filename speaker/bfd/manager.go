@@ -58,6 +58,9 @@ type Manager struct {
 	opts    Options
 	applyCh chan applyReq
 	rx      chan received
+	// lost carries the family (v6) of a listener that failed, so that the
+	// next Apply opens it again.
+	lost chan bool
 	// stopped is closed when Run returns.
 	stopped chan struct{}
 
@@ -86,7 +89,7 @@ func NewManager(opts Options) *Manager {
 		opts.Jitter = rand.Float64
 	}
 	return &Manager{
-		opts: opts, applyCh: make(chan applyReq), stopped: make(chan struct{}), rx: make(chan received, 256),
+		opts: opts, applyCh: make(chan applyReq), stopped: make(chan struct{}), lost: make(chan bool, 2), rx: make(chan received, 256),
 		states: map[Key]State{}, wake: make(chan struct{}, 1),
 	}
 }
@@ -166,6 +169,8 @@ func (m *Manager) Run(ctx context.Context) error {
 			return nil
 		case req := <-m.applyCh:
 			req.done <- l.apply(req.want, &wg)
+		case v6 := <-m.lost:
+			delete(l.listeners, v6)
 		case r := <-m.rx:
 			l.receive(r, m.opts.Now())
 		case <-timer.C:

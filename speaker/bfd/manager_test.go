@@ -234,3 +234,35 @@ func TestManagerApplyRejects(t *testing.T) {
 		t.Errorf("Apply after Run = %v, want ErrStopped", err)
 	}
 }
+
+// TestManagerReopensFailedListener: a listener that fails is opened again
+// by the next Apply, and the sessions come back Up.
+func TestManagerReopensFailedListener(t *testing.T) {
+	w := newWire()
+	a, _, ra, _ := pair(t, w)
+	ra.waitFor(t, 5*time.Second, "a Up", isUp)
+	w.mu.Lock()
+	failed := w.listeners[addrA]
+	w.mu.Unlock()
+	failed.Close() // ReadFrom fails from now on
+	ra.reset()
+	ra.waitFor(t, 2*time.Second, "a Down without its listener", wentDown)
+	want := []SessionConfig{{Key: Key{Peer: addrB, Local: addrA}, Name: "b", Config: fast}}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if err := a.Apply(context.Background(), want); err != nil {
+			t.Fatal(err)
+		}
+		w.mu.Lock()
+		reopened := w.listeners[addrA] != failed
+		w.mu.Unlock()
+		if reopened {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the failed listener was not opened again")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	ra.waitFor(t, 5*time.Second, "a Up again", isUp)
+}
