@@ -61,6 +61,9 @@ type BGPMode struct {
 	// sourceInUse says whether some BgpPeer has a sourceAddress rule, for
 	// the AddrPoller.
 	sourceInUse atomic.Bool
+	// BFD runs BFD beside the sessions whose BgpPeer enables it; nil
+	// means none (bgpbfd.go).
+	BFD *BGPBFD
 
 	mu sync.Mutex
 	// sourceEvents is the sourceAddress problem last recorded per BgpPeer,
@@ -138,6 +141,7 @@ func (m *BGPMode) Apply(ctx context.Context, snap Snapshot, d Desired) error {
 	}
 	reportShadowed(&cfg, shadowed)
 	m.recordSourceProblems(snap.BgpPeers, cfg)
+	m.BFD.SetPeers(ctx, &cfg, peers)
 	for _, p := range cfg.ConfProblems {
 		m.Log.Info("bgpconf setting not honoured", "bgpconf", v1alpha2.BgpConfName, "problem", p)
 	}

@@ -156,6 +156,7 @@ func (w *BGPStatusWriter) peerEntry(name string, cfg bgp.Config, states []bgp.Pe
 			Description: s.Description, NeighborAddress: s.Address.String(),
 			PeerAs: v1alpha2.ASNumber(s.PeerAS), LocalAs: v1alpha2.ASNumber(s.LocalAS),
 			SessionState: string(s.State), RouterId: s.RouterID, Flops: s.Flops, LastError: lastErr,
+			BfdState: w.Mode.BFD.State(s.Address),
 			Messages: &v1alpha2.Messages{Received: messages(s.Received), Sent: messages(s.Sent)},
 		},
 		TimersState: v1alpha2.TimersState{
@@ -184,7 +185,10 @@ func (w *BGPStatusWriter) peerEntry(name string, cfg bgp.Config, states []bgp.Pe
 // session that is not established, a BgpConf's router identity). The key
 // is added to seen.
 func (w *BGPStatusWriter) patchStatus(ctx context.Context, obj client.Object, field string, entry any, seen map[string]bool) error {
-	var value any = entry
+	value, err := withClears(entry)
+	if err != nil {
+		return err
+	}
 	if isNil(entry) {
 		value = nil
 	}

@@ -154,7 +154,13 @@
 //     lock (a leaf) and call Options.OnPeerEvent; GoBGP queues events
 //     without bound, so the Router never waits for that callback. The
 //     speaker's OnPeerEvent logs and pokes BGPStatusWriter.Trigger, a
-//     non-blocking send.
+//     non-blocking send, and hands the event to BGPBFD.PeerEvent.
+//   - BGPBFD.applyMu serializes its calls to bfd.Manager.Apply, which
+//     waits only for the Manager's loop; BGPBFD.mu (settings, local
+//     addresses, states) is a leaf. The Manager's loop never calls out: its
+//     state changes reach BGPBFD.OnChange on a goroutine of their own,
+//     which takes BGPBFD.mu, then calls Router.ResetPeer (GoBGP directly,
+//     not Router.mu) and Trigger.
 //   - BGPMode.mu guards the last applied configuration (a leaf);
 //     secretCache.mu is held while a Secret is read, and nothing read calls
 //     back. BGPStatusWriter keeps its cache on its own goroutine, without a

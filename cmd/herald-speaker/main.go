@@ -151,6 +151,11 @@ func run(f flags) error {
 	defer stopRouter()
 	status := &speaker.BGPStatusWriter{Node: f.node, Client: mgr.GetClient(), Log: log, Period: f.statusPeriod, Metrics: m}
 	status.Init()
+	bfdLink, stopBFD, err := startBFD(log.WithName("bfd"), metrics.Registry, status.Trigger)
+	if err != nil {
+		return err
+	}
+	defer stopBFD()
 	router, err := bgp.NewRouter(routerCtx, bgp.Options{
 		Logger: log.WithName("bgp"),
 		OnPeerEvent: func(e bgp.PeerEvent) {
@@ -160,6 +165,7 @@ func run(f flags) error {
 			}
 			log.Info(msg, "peer", e.Peer, "ip", e.Address.String(), "state", string(e.State), "reason", e.Reason)
 			status.Trigger()
+			bfdLink.PeerEvent(routerCtx, e)
 		},
 	})
 	if err != nil {
@@ -167,7 +173,8 @@ func run(f flags) error {
 	}
 	mode := &speaker.BGPMode{Node: f.node, Namespace: f.secretNamespace, Router: router, Secrets: mgr.GetAPIReader(), Log: log.WithName("bgp"),
 		Leaving:    speaker.UninstallCheck{Reader: mgr.GetAPIReader(), PodName: f.podName, Namespace: f.secretNamespace}.Leaving,
-		Interfaces: speaker.SystemInterfaceAddrs, Recorder: mgr.GetEventRecorder("herald-speaker")}
+		Interfaces: speaker.SystemInterfaceAddrs, Recorder: mgr.GetEventRecorder("herald-speaker"), BFD: bfdLink}
+	bfdLink.Router = router
 	addrs := speaker.NewAddrPoller(speaker.SystemInterfaceAddrs, mode.SourceAddressInUse, speaker.DefaultSourcePoll, log.WithName("bgp"))
 	if err := mgr.Add(addrs); err != nil {
 		return fmt.Errorf("add address poller: %w", err)

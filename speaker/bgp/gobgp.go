@@ -60,6 +60,8 @@ func apiPeer(p Peer) *api.Peer {
 			ConnectRetry:      uint64(p.Timers.ConnectRetry),
 			HoldTime:          uint64(p.Timers.HoldTime),
 			KeepaliveInterval: uint64(p.Timers.Keepalive),
+			// After ResetPeer (BFD down), see reset.go.
+			IdleHoldTimeAfterReset: idleHoldAfterReset,
 		}},
 		Transport: &api.Transport{
 			PassiveMode: p.Passive,

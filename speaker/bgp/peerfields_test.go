@@ -16,7 +16,7 @@ import (
 func basePeerAPI() *api.Peer {
 	return &api.Peer{
 		Conf:            &api.PeerConf{NeighborAddress: "10.0.0.1", PeerAsn: 65000},
-		Timers:          &api.Timers{Config: &api.TimersConfig{ConnectRetry: DefaultConnectRetry}},
+		Timers:          &api.Timers{Config: &api.TimersConfig{ConnectRetry: DefaultConnectRetry, IdleHoldTimeAfterReset: idleHoldAfterReset}},
 		Transport:       &api.Transport{},
 		EbgpMultihop:    &api.EbgpMultihop{},
 		GracefulRestart: &api.GracefulRestart{},
@@ -176,7 +176,7 @@ func TestPeerFieldsToGoBGP(t *testing.T) {
 			s.Timers = &v1alpha2.Timers{Config: &v1alpha2.TimersConfig{ConnectRetry: seconds(2), HoldTime: seconds(9), KeepaliveInterval: seconds(3)}}
 		},
 		want: func(p *api.Peer) {
-			p.Timers.Config = &api.TimersConfig{ConnectRetry: 2, HoldTime: 9, KeepaliveInterval: 3}
+			p.Timers.Config = &api.TimersConfig{ConnectRetry: 2, HoldTime: 9, KeepaliveInterval: 3, IdleHoldTimeAfterReset: idleHoldAfterReset}
 		},
 	}, {
 		name: "timers as OpenELB's strings",

@@ -67,6 +67,8 @@ func TestBGP(t *testing.T) {
 		{"SourceAddressMissing", testSourceAddressMissing},
 		{"NoLeasesWithoutLayer2", testNoLeasesWithoutLayer2},
 		{"NodeSelectionNextHops", testBGPNodeSelection},
+		{"BFDDropsSilentNode", testBFD},
+		{"BFDWithFRR", testBFDWithFRR},
 	})
 }
 

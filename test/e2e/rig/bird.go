@@ -87,7 +87,23 @@ type BirdConfig struct {
 	Passive   bool
 	Ranges    []BirdRange
 	Neighbors []BirdNeighbor
+	// BFD, when set, runs BFD on every interface and makes every BGP
+	// session use it (`bfd on`): a speaker that falls silent is dropped
+	// after Interval × Multiplier instead of the hold time. Off by default.
+	BFD *BirdBFD
 }
+
+// BirdBFD are the ToR's BFD settings, the same both ways.
+type BirdBFD struct {
+	// Interval is the desired transmit and the required receive interval,
+	// whole milliseconds.
+	Interval time.Duration
+	// Multiplier is the detect multiplier, 1-255.
+	Multiplier int
+}
+
+// IntervalMS is Interval in milliseconds, for the template.
+func (b BirdBFD) IntervalMS() int64 { return b.Interval.Milliseconds() }
 
 // BirdToRConfig is the default ToR: router ID and local addresses of the
 // router's LAN interface, AS RouterAS, both families, fast timers, and
@@ -127,6 +143,9 @@ func (c BirdConfig) Validate() error {
 	}
 	if t := c.Timers; t.Hold < 3 || t.Keepalive < 1 || t.ConnectRetry < 1 || t.ErrorWaitMin < 1 || t.ErrorWaitMax < t.ErrorWaitMin {
 		errs = append(errs, fmt.Errorf("timers %+v: hold >= 3, keepalive, connect retry and error wait >= 1, error wait max >= min", t))
+	}
+	if b := c.BFD; b != nil && (b.Interval < time.Millisecond || b.Interval%time.Millisecond != 0 || b.Multiplier < 1 || b.Multiplier > 255) {
+		errs = append(errs, fmt.Errorf("bfd %+v: interval whole milliseconds >= 1ms, multiplier 1-255", *b))
 	}
 	names := map[string]bool{}
 	checkName := func(n string) {

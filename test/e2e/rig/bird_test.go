@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -31,6 +32,13 @@ func explicitConfig() BirdConfig {
 	}
 }
 
+// bfdConfig is the default ToR with BFD at 300 ms × 3.
+func bfdConfig(p Plan) BirdConfig {
+	c := p.BirdToRConfig(NodeAS)
+	c.BFD = &BirdBFD{Interval: 300 * time.Millisecond, Multiplier: 3}
+	return c
+}
+
 func TestBirdConfigGolden(t *testing.T) {
 	plan, err := NewPlan("he2e-1-1-", 3)
 	if err != nil {
@@ -42,6 +50,7 @@ func TestBirdConfigGolden(t *testing.T) {
 	}{
 		{"bird-tor.conf", plan.BirdToRConfig(NodeAS)},
 		{"bird-explicit.conf", explicitConfig()},
+		{"bird-bfd.conf", bfdConfig(plan)},
 	} {
 		t.Run(tc.golden, func(t *testing.T) {
 			got, err := tc.cfg.Render()
@@ -91,6 +100,8 @@ func TestBirdConfigValidate(t *testing.T) {
 		{"mixed families", func(c *BirdConfig) { c.Neighbors[0].Local = netip.MustParseAddr("fd99::1") }, "one family"},
 		{"neighbour AS 0", func(c *BirdConfig) { c.Neighbors[0].AS = 0 }, "neighbor node1: as"},
 		{"quote in password", func(c *BirdConfig) { c.Neighbors[1].Password = `a"b` }, "password"},
+		{"bfd interval below 1ms", func(c *BirdConfig) { c.BFD = &BirdBFD{Interval: time.Microsecond, Multiplier: 3} }, "bfd"},
+		{"bfd multiplier 0", func(c *BirdConfig) { c.BFD = &BirdBFD{Interval: time.Second} }, "bfd"},
 		{"range without local", func(c *BirdConfig) {
 			c.Ranges = []BirdRange{{Name: "dyn", Prefix: LANv4, AS: NodeAS}}
 		}, "range dyn"},
