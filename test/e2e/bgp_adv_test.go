@@ -320,7 +320,7 @@ func testSourceAddressMissing(ctx context.Context, t *testing.T, c *cluster.Clus
 		t.Fatal(err)
 	}
 	defer func() { _ = c.Client.Delete(context.WithoutCancel(ctx), peer) }()
-	err := rig.Eventually(ctx, 20*time.Second, 100*time.Millisecond, func(ctx context.Context) error {
+	err := rig.Eventually(ctx, 30*time.Second, 250*time.Millisecond, func(ctx context.Context) error {
 		var p v1alpha2.BgpPeer
 		if err := c.Client.Get(ctx, client.ObjectKeyFromObject(peer), &p); err != nil {
 			return err

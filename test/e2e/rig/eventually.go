@@ -22,8 +22,16 @@ func Eventually(ctx context.Context, timeout, interval time.Duration, check func
 	defer tick.Stop()
 	var last error
 	for try := 1; try <= maxTries; try++ {
-		if last = check(ctx); last == nil {
+		err := check(ctx)
+		if err == nil {
 			return nil
+		}
+		// A check cut short by the deadline says less than the one
+		// before it about what was still wrong.
+		if last == nil || ctx.Err() == nil {
+			last = err
+		} else {
+			last = fmt.Errorf("%w (interrupted by the deadline: %v)", last, err)
 		}
 		select {
 		case <-ctx.Done():
