@@ -166,9 +166,12 @@ func (r *Router) installExport(ctx context.Context, p exportPolicy) error {
 			return errors.Join(fmt.Errorf("export policy: assign: %w", err), r.deleteExport(ctx, next))
 		}
 	} else if old.name != "" {
-		err := r.srv.DeletePolicyAssignment(ctx, &api.DeletePolicyAssignmentRequest{Assignment: &api.PolicyAssignment{
-			Name: "global", Direction: api.PolicyDirection_EXPORT,
-		}, All: true})
+		// No policy, default ACCEPT, as at start. Not
+		// DeletePolicyAssignment: with All it also clears the default
+		// action, and GoBGP then rejects every route it exports.
+		err := r.srv.SetPolicyAssignment(ctx, &api.SetPolicyAssignmentRequest{Assignment: &api.PolicyAssignment{
+			Name: "global", Direction: api.PolicyDirection_EXPORT, DefaultAction: api.RouteAction_ACCEPT,
+		}})
 		if err != nil {
 			return fmt.Errorf("export policy: unassign: %w", err)
 		}

@@ -171,3 +171,25 @@ func TestResendNeeded(t *testing.T) {
 		})
 	}
 }
+
+// TestRouterExportPolicyGone: once no route needs the export policy any
+// more, routes still reach every neighbour. GoBGP's DeletePolicyAssignment
+// (All) also clears the default action, which then rejects every route.
+func TestRouterExportPolicyGone(t *testing.T) {
+	router := netip.MustParseAddr("127.0.0.1")
+	tor := startToR(t, "127.0.0.14", torAS, torNeighbor{addr: router, as: routerAS})
+	r := newTestRouter(t, tor)
+	peers := []Peer{tor.peer("tor", torAS)}
+	c1 := Attrs{Communities: []uint32{65000<<16 | 1}}
+	r.apply(t, global(routerAS), peers,
+		Path{Prefix: netip.MustParsePrefix("10.96.0.1/32"), Peers: []netip.Addr{tor.addr}, Attrs: c1},
+		Path{Prefix: netip.MustParsePrefix("10.96.0.2/32"), Peers: []netip.Addr{}})
+	r.waitEstablished(t, establishIn, "tor")
+	waitAttrs(t, tor, map[string]Attrs{"10.96.0.1/32": c1})
+
+	// No route left that needs a policy statement: the policy goes.
+	r.apply(t, global(routerAS), peers, host("10.96.0.1/32"))
+	waitAttrs(t, tor, map[string]Attrs{"10.96.0.1/32": {}})
+	r.apply(t, global(routerAS), peers, host("10.96.0.1/32"), host("10.96.0.3/32"))
+	waitAttrs(t, tor, map[string]Attrs{"10.96.0.1/32": {}, "10.96.0.3/32": {}})
+}

@@ -11,6 +11,7 @@ import (
 
 	eventsv1 "k8s.io/api/events/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -84,20 +85,49 @@ func configureToR(ctx context.Context, t *testing.T, c *cluster.Cluster, cfg rig
 	}
 }
 
-// ibgpSessions are BIRD's iBGP sessions with the nodes by name, with the
-// time each came up.
-func ibgpSessions(ctx context.Context, t *testing.T, c *cluster.Cluster) map[string]string {
+// birdSession is one of BIRD's sessions with a node: its state ("up
+// Established") and when it last changed.
+type birdSession struct {
+	State string
+	Since time.Time // time of day only
+}
+
+// ibgpSessions are BIRD's sessions with the nodes (iBGP and eBGP) by name.
+func ibgpSessions(ctx context.Context, t *testing.T, c *cluster.Cluster) map[string]birdSession {
 	t.Helper()
 	protos, err := c.ToR.Protocols(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := map[string]string{}
+	out := map[string]birdSession{}
 	for _, p := range protos {
 		if strings.HasPrefix(p.Name, ibgpRange+"_") || strings.HasPrefix(p.Name, "dyn4_") {
-			out[p.Name] = p.State + " " + p.Since + " " + p.Info
+			since, err := time.Parse("15:04:05.000", p.Since)
+			if err != nil {
+				t.Fatalf("bird protocol %s: since %q: %v", p.Name, p.Since, err)
+			}
+			out[p.Name] = birdSession{State: p.State + " " + p.Info, Since: since}
 		}
 	}
+	return out
+}
+
+// changedSessions names the sessions of before that now lacks, or whose
+// state or Since changed. BIRD prints Since as the time of day it
+// computes from its monotonic clock at each `show protocols`, so an
+// untouched session's Since moves by a millisecond between two calls; a
+// reset moves it by the time to reconnect (connect retry 1 s at least),
+// so a tenth of a second tells the two apart.
+func changedSessions(before, now map[string]birdSession) []string {
+	var out []string
+	for name, b := range before {
+		n, ok := now[name]
+		if d := n.Since.Sub(b.Since).Abs(); !ok || n.State != b.State || d > 100*time.Millisecond {
+			out = append(out, fmt.Sprintf("%s: %s since %s, then %s since %s",
+				name, b.State, b.Since.Format(time.TimeOnly+".000"), n.State, n.Since.Format(time.TimeOnly+".000")))
+		}
+	}
+	slices.Sort(out)
 	return out
 }
 
@@ -137,17 +167,18 @@ func waitPaths(ctx context.Context, t *testing.T, c *cluster.Cluster, prefix net
 // localPref and no-advertise, and the /24 aggregate — is what the router
 // holds; the aggregate stays while any address is in use and goes with the
 // last; new communities reach the router as one UPDATE, without a session
-// reset or a withdrawal.
+// reset or a withdrawal. FRR, a second router in the nodes' AS, checks the
+// same at another implementation (advFRR).
 func testAdvertisements(ctx context.Context, t *testing.T, c *cluster.Cluster) {
+	// FRR, the second router, is selected with the eBGP transit peer
+	// below: it gets the /24 only once the advertisements choose peers.
+	frr := setupFRR(ctx, t, c, map[string]string{"role": "transit"})
 	setupIBGP(ctx, t, c)
-	var conf v1alpha2.BgpConf
-	if err := c.Client.Get(ctx, client.ObjectKey{Name: v1alpha2.BgpConfName}, &conf); err != nil {
-		t.Fatal(err)
-	}
-	conf.Spec.Communities = []v1alpha2.CommunityAlias{{Name: transitAlias, Value: "large:64512:1:2"}}
-	if err := c.Client.Update(ctx, &conf); err != nil {
-		t.Fatal(err)
-	}
+	frr.waitEstablished(ctx, t)
+	conf := &v1alpha2.BgpConf{ObjectMeta: metav1.ObjectMeta{Name: v1alpha2.BgpConfName}}
+	update(ctx, t, c, conf, func(conf *v1alpha2.BgpConf) {
+		conf.Spec.Communities = []v1alpha2.CommunityAlias{{Name: transitAlias, Value: "large:64512:1:2"}}
+	})
 	eip := &v1alpha2.Eip{
 		ObjectMeta: metav1.ObjectMeta{Name: advEip},
 		Spec: v1alpha2.EipSpec{Address: advPool, Protocol: v1alpha2.ProtocolBGP, BgpAdvertisements: []v1alpha2.BgpAdvertisement{
@@ -160,11 +191,7 @@ func testAdvertisements(ctx context.Context, t *testing.T, c *cluster.Cluster) {
 	}
 	t.Cleanup(func() {
 		_ = c.Client.Delete(context.Background(), eip)
-		var conf v1alpha2.BgpConf
-		if err := c.Client.Get(context.Background(), client.ObjectKey{Name: v1alpha2.BgpConfName}, &conf); err == nil {
-			conf.Spec.Communities = nil
-			_ = c.Client.Update(context.Background(), &conf)
-		}
+		update(context.Background(), t, c, conf, func(conf *v1alpha2.BgpConf) { conf.Spec.Communities = nil })
 	})
 
 	start := time.Now()
@@ -178,7 +205,10 @@ func testAdvertisements(ctx context.Context, t *testing.T, c *cluster.Cluster) {
 	waitPaths(ctx, t, c, hostRoute(ip1), host)
 	waitPaths(ctx, t, c, hostRoute(ip2), host)
 	waitPaths(ctx, t, c, aggregate, map[string]string{"BGP.local_pref": "100", "BGP.community": ""})
-	t.Logf("TIMING two Services -> /32s with localPref and community, and the /24, at the router: %v", time.Since(start).Round(time.Millisecond))
+	frr.waitPaths(ctx, t, hostRoute(ip1), frrAttrs{LocalPref: 250, Communities: []string{"no-advertise"}})
+	frr.waitPaths(ctx, t, hostRoute(ip2), frrAttrs{LocalPref: 250, Communities: []string{"no-advertise"}})
+	frr.waitPaths(ctx, t, aggregate, frrAttrs{LocalPref: 100})
+	t.Logf("TIMING two Services -> /32s with localPref and community, and the /24, at BIRD and FRR: %v", time.Since(start).Round(time.Millisecond))
 
 	// New communities on the Eip: one UPDATE. No session is reset (BIRD's
 	// Since is unchanged), no withdrawal is received, and the kernel route
@@ -192,24 +222,25 @@ func testAdvertisements(ctx context.Context, t *testing.T, c *cluster.Cluster) {
 		}
 		withdraws[name] = n
 	}
+	frrSessions := frr.sessions(ctx, t)
 	events, err := c.WatchRoutes(ctx, c.Router.NS)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := c.Client.Get(ctx, client.ObjectKeyFromObject(eip), eip); err != nil {
-		t.Fatal(err)
-	}
-	eip.Spec.BgpAdvertisements[0].Communities = []string{"65000:7", transitAlias}
 	changed := time.Now()
-	if err := c.Client.Update(ctx, eip); err != nil {
-		t.Fatal(err)
-	}
+	update(ctx, t, c, eip, func(eip *v1alpha2.Eip) {
+		eip.Spec.BgpAdvertisements[0].Communities = []string{"65000:7", transitAlias}
+	})
 	changedHost := map[string]string{"BGP.local_pref": "250", "BGP.community": "(65000,7)", "BGP.large_community": "(64512, 1, 2)"}
 	waitPaths(ctx, t, c, hostRoute(ip1), changedHost)
 	waitPaths(ctx, t, c, hostRoute(ip2), changedHost)
-	t.Logf("TIMING communities changed on the Eip -> new communities at the router: %v", time.Since(changed).Round(time.Millisecond))
-	if now := ibgpSessions(ctx, t, c); fmt.Sprint(now) != fmt.Sprint(sessions) {
-		t.Errorf("sessions changed with the communities:\nbefore %v\nafter  %v", sessions, now)
+	t.Logf("TIMING communities changed on the Eip -> new communities at BIRD: %v", time.Since(changed).Round(time.Millisecond))
+	changedFRR := frrAttrs{LocalPref: 250, Communities: []string{"65000:7"}, LargeCommunities: []string{"64512:1:2"}}
+	frr.waitPaths(ctx, t, hostRoute(ip1), changedFRR)
+	frr.waitPaths(ctx, t, hostRoute(ip2), changedFRR)
+	frr.assertSameSessions(ctx, t, frrSessions, "the change of communities")
+	if moved := changedSessions(sessions, ibgpSessions(ctx, t, c)); len(moved) > 0 {
+		t.Errorf("bird's sessions changed with the communities:\n%s", strings.Join(moved, "\n"))
 	}
 	for name, before := range withdraws {
 		if n, err := c.ToR.ImportWithdraws(ctx, name); err != nil || n != before {
@@ -217,30 +248,33 @@ func testAdvertisements(ctx context.Context, t *testing.T, c *cluster.Cluster) {
 		}
 	}
 	assertNoRouteDeletes(t, events, hostRoute(ip1), hostRoute(ip2), aggregate)
-	t.Logf("%d sessions kept their BIRD Since and withdrawal counts across the change: %v", len(sessions), sessions)
+	t.Logf("%d sessions kept their BIRD Since and withdrawal counts across the change", len(sessions))
 	if out, err := c.ToR.RouteAll(ctx, hostRoute(ip1)); err == nil {
 		t.Logf("birdc show route %s all:\n%s", hostRoute(ip1), out)
 	}
 
-	// Peers: the /32s to the iBGP peer only, the /24 to the eBGP one only.
-	if err := c.Client.Get(ctx, client.ObjectKeyFromObject(eip), eip); err != nil {
-		t.Fatal(err)
-	}
-	eip.Spec.BgpAdvertisements[0].Peers = []string{ibgpPeer}
-	eip.Spec.BgpAdvertisements[1].PeerSelector = &metav1.LabelSelector{MatchLabels: map[string]string{"role": "transit"}}
-	if err := c.Client.Update(ctx, eip); err != nil {
-		t.Fatal(err)
-	}
+	// Peers: the /32s to BIRD's iBGP peer only, the /24 to the peers
+	// labelled transit only: BIRD's eBGP one and FRR, which so loses the
+	// /32s without a session reset.
+	update(ctx, t, c, eip, func(eip *v1alpha2.Eip) {
+		eip.Spec.BgpAdvertisements[0].Peers = []string{ibgpPeer}
+		eip.Spec.BgpAdvertisements[1].PeerSelector = &metav1.LabelSelector{MatchLabels: map[string]string{"role": "transit"}}
+	})
 	labelPeer(ctx, t, c, torPeer4, "role", "transit")
 	selected := time.Now()
 	waitProtocols(ctx, t, c, hostRoute(ip1), ibgpRange+"_")
 	waitProtocols(ctx, t, c, aggregate, "dyn4_")
+	frr.waitAbsent(ctx, t, hostRoute(ip1))
+	frr.waitAbsent(ctx, t, hostRoute(ip2))
+	frr.waitPaths(ctx, t, aggregate, frrAttrs{LocalPref: 100})
 	t.Logf("TIMING advertisements' peers changed -> each prefix at its peers only: %v", time.Since(selected).Round(time.Millisecond))
+	frr.assertSameSessions(ctx, t, frrSessions, "the change of peers")
 
 	// The aggregate outlives the first Service and goes with the last.
 	deleteService(ctx, t, c, svc1)
 	waitPrefix(ctx, t, c, hostRoute(ip1))
 	waitPrefix(ctx, t, c, aggregate, c.Nodes...)
+	frr.waitPaths(ctx, t, aggregate, frrAttrs{LocalPref: 100})
 	// The withdrawal counts do see withdrawals: the one of ip1's /32.
 	counted := false
 	for name, before := range withdraws {
@@ -253,6 +287,24 @@ func testAdvertisements(ctx context.Context, t *testing.T, c *cluster.Cluster) {
 	deleteService(ctx, t, c, svc2)
 	waitPrefix(ctx, t, c, hostRoute(ip2))
 	waitPrefix(ctx, t, c, aggregate)
+	frr.waitAbsent(ctx, t, aggregate)
+}
+
+// update re-reads obj, applies mutate and writes it back, again on a
+// conflict: the controller and the speakers write the objects' status
+// meanwhile, and a step should not fail for that.
+func update[T client.Object](ctx context.Context, t *testing.T, c *cluster.Cluster, obj T, mutate func(T)) {
+	t.Helper()
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		if err := c.Client.Get(ctx, client.ObjectKeyFromObject(obj), obj); err != nil {
+			return err
+		}
+		mutate(obj)
+		return c.Client.Update(ctx, obj)
+	})
+	if err != nil {
+		t.Fatalf("update %T %s: %v", obj, obj.GetName(), err)
+	}
 }
 
 // labelPeer sets a label on a BgpPeer, and removes it when the test ends.

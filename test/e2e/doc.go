@@ -9,7 +9,10 @@
 //
 // TestRig proves the network itself; TestBGP runs issue 4's BGP
 // scenarios, each asserting what an operator would check: the router's
-// kernel routes, curl from the client, BgpPeer status, /metrics.
+// kernel routes, curl from the client, BgpPeer status, /metrics. FRR
+// (rig.StartFRR) is a second router beside BIRD where a step needs another
+// implementation's view: the Advertisements step checks its attributes and
+// sessions at both.
 // TestLayer2 runs issue 5's. TestVIPSupervisors runs VIP mode's keepalived
 // side (herald-keepalived and the real keepalived on every node) with
 // configs it renders itself; TestVIP runs issue 10's scenarios end to end
