@@ -202,19 +202,7 @@ func bfdUp(ctx context.Context, c *cluster.Cluster, n int) error {
 
 func waitIP(ctx context.Context, b *testing.B, c *cluster.Cluster, svc *corev1.Service) netip.Addr {
 	b.Helper()
-	var ip netip.Addr
-	err := rig.Eventually(ctx, 30*time.Second, 20*time.Millisecond, func(ctx context.Context) error {
-		var cur corev1.Service
-		if err := c.Client.Get(ctx, client.ObjectKeyFromObject(svc), &cur); err != nil {
-			return err
-		}
-		if len(cur.Status.LoadBalancer.Ingress) == 0 {
-			return fmt.Errorf("%s has no address", svc.Name)
-		}
-		var err error
-		ip, err = netip.ParseAddr(cur.Status.LoadBalancer.Ingress[0].IP)
-		return err
-	})
+	ip, err := c.WaitAddress(ctx, svc, 30*time.Second, 20*time.Millisecond)
 	if err != nil {
 		b.Fatal(err)
 	}

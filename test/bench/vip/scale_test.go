@@ -298,18 +298,5 @@ func churn(ctx context.Context, c *cluster.Cluster, probe string, ip netip.Addr,
 
 // waitAddress waits until svc has an address and returns it.
 func waitAddress(ctx context.Context, c *cluster.Cluster, svc *corev1.Service) (netip.Addr, error) {
-	var a netip.Addr
-	err := rig.Eventually(ctx, vipWait, 20*time.Millisecond, func(ctx context.Context) error {
-		var cur corev1.Service
-		if err := c.Client.Get(ctx, client.ObjectKeyFromObject(svc), &cur); err != nil {
-			return err
-		}
-		if len(cur.Status.LoadBalancer.Ingress) == 0 {
-			return fmt.Errorf("service %s has no address yet", svc.Name)
-		}
-		var err error
-		a, err = netip.ParseAddr(cur.Status.LoadBalancer.Ingress[0].IP)
-		return err
-	})
-	return a, err
+	return c.WaitAddress(ctx, svc, vipWait, 20*time.Millisecond)
 }
