@@ -12,7 +12,7 @@
 // kernel routes, curl from the client, BgpPeer status, /metrics. FRR
 // (rig.StartFRR) is a second router beside BIRD where a step needs another
 // implementation's view: the Advertisements step checks its attributes and
-// sessions at both.
+// sessions at both, BFDWithFRR the speakers' BFD against FRR's bgpd and bfdd.
 // TestLayer2 runs issue 5's. TestVIPSupervisors runs VIP mode's keepalived
 // side (herald-keepalived and the real keepalived on every node) with
 // configs it renders itself; TestVIP runs issue 10's scenarios end to end

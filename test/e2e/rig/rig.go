@@ -61,7 +61,6 @@ type Rig struct {
 	nsFDs    map[string]netns.NsHandle
 	handles  map[string]*netlink.Handle
 	forwards map[string]string // host address -> unix socket
-	closers  []func() error
 
 	// extra are the LAN hosts added after Up (AddLANHost), such as the
 	// second ToR; they have their own lock because ownsNS runs under mu.
@@ -155,7 +154,6 @@ func (r *Rig) Down() error {
 	}
 	r.down = true
 	procs := append([]*Proc(nil), r.procs...)
-	closers := r.closers
 	r.mu.Unlock()
 
 	start := time.Now()
@@ -176,11 +174,6 @@ func (r *Rig) Down() error {
 	close(errCh)
 	for err := range errCh {
 		errs = append(errs, err)
-	}
-	for i := len(closers) - 1; i >= 0; i-- {
-		if err := closers[i](); err != nil {
-			errs = append(errs, err)
-		}
 	}
 	if err := waitGroup(&r.wg, 5*time.Second); err != nil {
 		errs = append(errs, fmt.Errorf("rig down: %w", err))
@@ -238,13 +231,6 @@ func (r *Rig) handle(ns string) (*netlink.Handle, error) {
 		return nil, fmt.Errorf("no netlink handle for namespace %q (rig down?)", ns)
 	}
 	return h, nil
-}
-
-// onDown registers f to run during Down, after the processes stopped.
-func (r *Rig) onDown(f func() error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.closers = append(r.closers, f)
 }
 
 func (r *Rig) logf(format string, args ...any) {
