@@ -39,7 +39,7 @@ const (
 // Every speaker watches every BgpPeer, so each write of one node reaches
 // all nodes: a periodic write per node would cost nodes² watch events per
 // period. An entry is therefore written only when what status is for
-// changes: session and admin state, last error, BFD state, negotiated
+// changes (statusState): session and admin state, last error, BFD state, negotiated
 // timers, router ID, AS numbers, description, and the establishment and
 // down times GoBGP stamps at state changes. The message counters, which
 // grow with every keepalive, go along with such a write as a snapshot but
@@ -333,6 +333,14 @@ func (w *BGPStatusWriter) send(ctx context.Context, p *pendingPatch) error {
 // without its message counters, as JSON ("null" for no entry). Counters
 // change with every keepalive; everything else in an entry changes only
 // with the session's state or its configuration.
+//
+// A session that is not established is one state for this purpose,
+// whichever FSM state it is in: one the router refuses (a wrong AS, a
+// password mismatch) goes round ACTIVE, OPENSENT and IDLE for as long as
+// it is misconfigured, GoBGP stamping its downtime at each step, and
+// writing each of those would cost every node a watch event per node and
+// period for as long. Its entry is written when it goes down, and again
+// when the reason (lastError), the admin state or BFD changes.
 func statusState(entry any) (string, error) {
 	if isNil(entry) {
 		return "null", nil
@@ -340,6 +348,10 @@ func statusState(entry any) (string, error) {
 	if e, ok := entry.(*v1alpha2.NodePeerStatus); ok {
 		c := *e
 		c.PeerState.Messages = nil
+		if retrying[bgp.SessionState(c.PeerState.SessionState)] {
+			c.PeerState.SessionState = "retrying"
+			c.TimersState.Downtime = ""
+		}
 		entry = &c
 	}
 	b, err := json.Marshal(entry)
@@ -347,6 +359,12 @@ func statusState(entry any) (string, error) {
 		return "", fmt.Errorf("encode status entry: %w", err)
 	}
 	return string(b), nil
+}
+
+// retrying are the FSM states of a session that is configured but not
+// established: GoBGP moves among them on its own while it retries.
+var retrying = map[bgp.SessionState]bool{
+	bgp.StateIdle: true, bgp.StateConnect: true, bgp.StateActive: true, bgp.StateOpenSent: true, bgp.StateOpenConfirm: true,
 }
 
 func isNil(v any) bool {

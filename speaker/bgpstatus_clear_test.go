@@ -55,3 +55,47 @@ func TestBGPStatusClearsFields(t *testing.T) {
 		t.Errorf("third write left router ID %q, timers %+v; want them gone", down.PeerState.RouterId, down.TimersState)
 	}
 }
+
+// TestBGPStatusStateIgnoresRetries: what decides a write ignores the
+// message counters, and the FSM state and downtime of a session that is
+// retrying (GoBGP moves a refused session round ACTIVE, OPENSENT and IDLE
+// on its own); it still tells established from not, a session not running
+// at all, and a new reason.
+func TestBGPStatusStateIgnoresRetries(t *testing.T) {
+	entry := func(state, downtime, lastError string, keepalives string) *v1alpha2.NodePeerStatus {
+		return &v1alpha2.NodePeerStatus{
+			PeerState: v1alpha2.PeerState{SessionState: state, LastError: lastError, AdminState: "UP",
+				Messages: &v1alpha2.Messages{Sent: &v1alpha2.Message{Keepalive: keepalives}}},
+			TimersState: v1alpha2.TimersState{Downtime: downtime},
+		}
+	}
+	state := func(e *v1alpha2.NodePeerStatus) string {
+		t.Helper()
+		s, err := statusState(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	refused := "received NOTIFICATION OPEN Message Error/Bad Peer AS"
+	base := state(entry("ACTIVE", "2026-12-05T06:00:00Z", refused, "3"))
+	for _, same := range []*v1alpha2.NodePeerStatus{
+		entry("OPENSENT", "2026-12-05T06:00:01Z", refused, "3"),
+		entry("IDLE", "2026-12-05T06:00:02Z", refused, "4"),
+		entry("ACTIVE", "2026-12-05T06:00:00Z", refused, "900"),
+	} {
+		if got := state(same); got != base {
+			t.Errorf("%s/%s/keepalives %s differs from ACTIVE: %s vs %s", same.PeerState.SessionState, same.TimersState.Downtime,
+				same.PeerState.Messages.Sent.Keepalive, got, base)
+		}
+	}
+	for _, other := range []*v1alpha2.NodePeerStatus{
+		entry("ESTABLISHED", "2026-12-05T06:00:00Z", refused, "3"),
+		entry("NOT_RUNNING", "2026-12-05T06:00:00Z", refused, "3"),
+		entry("ACTIVE", "2026-12-05T06:00:00Z", "cannot connect: connection refused", "3"),
+	} {
+		if state(other) == base {
+			t.Errorf("%s with %q counts as the same state as ACTIVE with %q", other.PeerState.SessionState, other.PeerState.LastError, refused)
+		}
+	}
+}

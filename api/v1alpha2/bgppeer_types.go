@@ -247,8 +247,15 @@ type PeerState struct {
 	RemovePrivateAs  uint32  `json:"removePrivateAs,omitempty"`
 	RouteFlapDamping bool    `json:"routeFlapDamping,omitempty"`
 	SendCommunity    uint32  `json:"sendCommunity,omitempty"`
-	SessionState     string  `json:"sessionState,omitempty"`
-	AdminState       string  `json:"adminState,omitempty"`
+	// SessionState is the session's BGP state (IDLE ... ESTABLISHED), or
+	// NOT_RUNNING when this node does not start it. While the session is
+	// not established the node does not follow GoBGP's own moves among
+	// IDLE, CONNECT, ACTIVE, OPENSENT and OPENCONFIRM: it writes the state
+	// it found when the session went down, and again only with another
+	// change of the entry (lastError, adminState, bfdState, ...).
+	// +optional
+	SessionState string `json:"sessionState,omitempty"`
+	AdminState   string `json:"adminState,omitempty"`
 	// OutQ is not written by Herald (OpenELB's field).
 	// +optional
 	OutQ uint32 `json:"outQ,omitempty"`
