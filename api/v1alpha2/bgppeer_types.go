@@ -211,13 +211,18 @@ type Message struct {
 	WithdrawPrefix string `json:"withdrawPrefix,omitempty"`
 }
 
-// Messages counts messages in both directions.
+// Messages counts messages in both directions: a snapshot taken when the
+// node last wrote its entry, at a change of the session's state. The
+// speaker does not refresh it as messages flow (every node would re-patch
+// every BgpPeer on every keepalive); the live counts are the speaker's
+// herald_speaker_bgp_messages_sent_total and _received_total metrics.
 type Messages struct {
 	Received *Message `json:"received,omitempty"`
 	Sent     *Message `json:"sent,omitempty"`
 }
 
-// Queues are the session's input and output queue lengths.
+// Queues are the session's input and output queue lengths. Kept from
+// OpenELB's API; Herald's speaker does not write them.
 type Queues struct {
 	Input  uint32 `json:"input,omitempty"`
 	Output uint32 `json:"output,omitempty"`
@@ -225,22 +230,41 @@ type Queues struct {
 
 // PeerState is one node's view of the session.
 type PeerState struct {
-	Description      string    `json:"description,omitempty"`
-	LocalAs          ASNumber  `json:"localAs,omitempty"`
-	Messages         *Messages `json:"messages,omitempty"`
-	NeighborAddress  string    `json:"neighborAddress,omitempty"`
-	PeerAs           ASNumber  `json:"peerAs,omitempty"`
-	PeerGroup        string    `json:"peerGroup,omitempty"`
-	PeerType         uint32    `json:"peerType,omitempty"`
-	Queues           *Queues   `json:"queues,omitempty"`
-	RemovePrivateAs  uint32    `json:"removePrivateAs,omitempty"`
-	RouteFlapDamping bool      `json:"routeFlapDamping,omitempty"`
-	SendCommunity    uint32    `json:"sendCommunity,omitempty"`
-	SessionState     string    `json:"sessionState,omitempty"`
-	AdminState       string    `json:"adminState,omitempty"`
-	OutQ             uint32    `json:"outQ,omitempty"`
-	Flops            uint32    `json:"flops,omitempty"`
-	RouterId         string    `json:"routerId,omitempty"`
+	Description string   `json:"description,omitempty"`
+	LocalAs     ASNumber `json:"localAs,omitempty"`
+	// Messages are the message counters as they were at the session's
+	// last state change, written with it and not refreshed in between;
+	// the live counts are the speaker's metrics.
+	// +optional
+	Messages        *Messages `json:"messages,omitempty"`
+	NeighborAddress string    `json:"neighborAddress,omitempty"`
+	PeerAs          ASNumber  `json:"peerAs,omitempty"`
+	PeerGroup       string    `json:"peerGroup,omitempty"`
+	PeerType        uint32    `json:"peerType,omitempty"`
+	// Queues are not written by Herald (OpenELB's field).
+	// +optional
+	Queues           *Queues `json:"queues,omitempty"`
+	RemovePrivateAs  uint32  `json:"removePrivateAs,omitempty"`
+	RouteFlapDamping bool    `json:"routeFlapDamping,omitempty"`
+	SendCommunity    uint32  `json:"sendCommunity,omitempty"`
+	// SessionState is the session's BGP state (IDLE ... ESTABLISHED), or
+	// NOT_RUNNING when this node does not start it. While the session is
+	// not established the node does not follow GoBGP's own moves among
+	// IDLE, CONNECT, ACTIVE, OPENSENT and OPENCONFIRM: it writes the state
+	// it found when the session went down, and again only with another
+	// change of the entry (lastError, adminState, bfdState, ...).
+	// +optional
+	SessionState string `json:"sessionState,omitempty"`
+	AdminState   string `json:"adminState,omitempty"`
+	// OutQ is not written by Herald (OpenELB's field).
+	// +optional
+	OutQ uint32 `json:"outQ,omitempty"`
+	// Flops counts the established sessions that went down soon after
+	// coming up; it changes only when a session goes down, and is written
+	// then.
+	// +optional
+	Flops    uint32 `json:"flops,omitempty"`
+	RouterId string `json:"routerId,omitempty"`
 	// BfdState is the node's BFD session with the peer (AdminDown, Down,
 	// Init, Up) when the peer has BFD enabled.
 	// +optional
@@ -250,18 +274,30 @@ type PeerState struct {
 	LastError string `json:"lastError,omitempty"`
 }
 
-// TimersState are the session's timers as negotiated, in seconds.
+// TimersState are the session's timers as negotiated, in seconds, and the
+// times of its last state changes. Each node writes its entry only when
+// the session's state changes, never periodically.
 type TimersState struct {
 	ConnectRetry                 string `json:"connectRetry,omitempty"`
 	HoldTime                     string `json:"holdTime,omitempty"`
 	KeepaliveInterval            string `json:"keepaliveInterval,omitempty"`
 	MinimumAdvertisementInterval string `json:"minimumAdvertisementInterval,omitempty"`
 	NegotiatedHoldTime           string `json:"negotiatedHoldTime,omitempty"`
-	Uptime                       string `json:"uptime,omitempty"`
-	Downtime                     string `json:"downtime,omitempty"`
+	// Uptime is when the session was last established (RFC 3339), not a
+	// running duration: written once, at the change to Established.
+	// +optional
+	Uptime string `json:"uptime,omitempty"`
+	// Downtime is when the session last changed to a state other than
+	// Established (RFC 3339), written at that change.
+	// +optional
+	Downtime string `json:"downtime,omitempty"`
 }
 
-// NodePeerStatus is one node's session with the peer.
+// NodePeerStatus is one node's session with the peer. The node writes it
+// when the session's state changes (session or admin state, last error,
+// BFD state, negotiated timers, router ID, AS numbers, description), not
+// periodically; the live message counts, flaps and time of establishment
+// are the speaker's herald_speaker_bgp_* metrics.
 type NodePeerStatus struct {
 	PeerState   PeerState   `json:"peerState,omitempty"`
 	TimersState TimersState `json:"timersState,omitempty"`

@@ -73,7 +73,7 @@ func parseFlags() flags {
 	f.optinErr = optin.BindFlags(flag.CommandLine, &f.optin, os.Getenv)
 	flag.StringVar(&f.metricsAddr, "metrics-bind-address", ":7472", "address of the Prometheus /metrics endpoint; 0 disables it")
 	flag.StringVar(&f.probeAddr, "health-probe-bind-address", ":7473", "address of /healthz and /readyz")
-	flag.DurationVar(&f.statusPeriod, "status-period", speaker.DefaultStatusPeriod, "how often BGP session status is refreshed when nothing changes")
+	flag.DurationVar(&f.statusPeriod, "status-period", speaker.DefaultStatusPeriod, "how often BGP sessions are re-read for a status change no event announced; status is written only when it changes")
 	flag.DurationVar(&f.stopBudget, "shutdown-timeout", 10*time.Second, "time allowed to withdraw or hand over on SIGTERM")
 	flag.DurationVar(&f.resync, "resync-period", time.Minute, "recompute and re-apply everything this often even without changes (re-reads BgpPeer password Secrets)")
 	flag.BoolVar(&f.ignoreExcludeLB, "ignore-exclude-lb", false,
@@ -170,6 +170,11 @@ func run(f flags) error {
 	})
 	if err != nil {
 		return fmt.Errorf("start bgp router: %w", err)
+	}
+	// Message counters are read from GoBGP at scrape time, not written to
+	// BgpPeer status (BGPStatusWriter).
+	if err := metrics.Registry.Register(&speaker.BGPCollector{Status: router.PeerStatus, Log: log.WithName("bgp")}); err != nil {
+		return fmt.Errorf("register bgp metrics: %w", err)
 	}
 	mode := &speaker.BGPMode{Node: f.node, Namespace: f.secretNamespace, Router: router, Secrets: mgr.GetAPIReader(), Log: log.WithName("bgp"),
 		Leaving:    speaker.UninstallCheck{Reader: mgr.GetAPIReader(), PodName: f.podName, Namespace: f.secretNamespace}.Leaving,
