@@ -257,11 +257,14 @@ type EipStatus struct {
 	PoolSize int `json:"poolSize,omitempty"`
 	// Used maps each address in use to the Services holding it
 	// ("namespace/name", several joined by ";" when shared), as OpenELB
-	// writes it. Each entry costs the stored Eip about 60 bytes (its
-	// managedFields entry included), so the map stops fitting in etcd's
-	// 1.5 MiB request limit near 25,000 addresses in use. Once it would
-	// cost more than herald-controller's --eip-status-used-max-bytes
-	// (512 KiB, about 9,000 addresses), or always with
+	// writes it. An entry costs the stored Eip about 56 bytes when the
+	// Service is named like "team-07/web-12345", 20 of them its
+	// managedFields entry: past about 28,000 such addresses the API
+	// server drops the Eip's managedFields to fit etcd's 1.5 MiB request
+	// limit, and past about 44,000 etcd refuses every status write. Once
+	// it would cost more than herald-controller's
+	// --eip-status-used-max-bytes (512 KiB, about 9,000 such addresses),
+	// or always with
 	// --eip-status-used=compact, the controller writes usedCompact
 	// instead and this map is absent, except for addresses usedCompact
 	// cannot express (an IPv6 address 2^64 or more after the pool's first
