@@ -13,6 +13,24 @@
 // status.loadBalancer, one Event records it; a deletion costs no write.
 // Eip status is written at a bounded rate, however many Services change.
 //
+// Eip status.used comes in two forms (--eip-status-used, UsedForm):
+// OpenELB's map of each address in use to its Services, which KubeSphere's
+// console and OpenELB's scripts read, and status.usedCompact, runs of
+// addresses without names (internal/eipused), a few bytes whatever the
+// usage. The map costs about 56 bytes per address with its managedFields
+// entry (Services named like "team-07/web-12345"; TestUsedFormAt60000
+// measures it): past about 28,000 addresses the API server drops the
+// Eip's managedFields to fit etcd's 1.5 MiB request, past about 44,000
+// etcd refuses the write, and a status write that fails leaves the whole
+// status stale (usage, conditions, VRIDs). So the default, auto, writes
+// the map while it costs at most 512 KiB (about 9,000 addresses;
+// --eip-status-used-max-bytes) and the compact form above. Nothing the restore needs is lost with the names:
+// every Service's own status.loadBalancer says what it holds; the Eips'
+// status is read only for Services Herald serves by a migration opt-in,
+// to tell an address Herald gave from one another load balancer gave, and
+// the compact form tells that too (State.lockSynced says what it does
+// when it cannot tell to which Service).
+//
 // Finalizers. A finalizer makes its object wait for Herald at deletion,
 // so while Herald is down or after it was uninstalled such an object
 // cannot be deleted (and deleting the CRDs hangs on such Eips). Each one

@@ -63,6 +63,8 @@ type EipReconciler struct {
 	// other objects may still remove, before Ready turns False and its
 	// Services are warned; zero means DefaultServingGrace.
 	ServingGrace time.Duration
+	// UsedForm says which form of status.used to write.
+	UsedForm UsedForm
 	// Uninstalling says whether Herald's API is being removed (the Eip CRD
 	// is being deleted): an Eip being deleted then goes even while
 	// Services hold its addresses. Nil means never.
@@ -158,7 +160,7 @@ func (r *EipReconciler) Reconcile(ctx context.Context, req reconcile.Request) (r
 		return reconcile.Result{RequeueAfter: wait}, nil
 	}
 	r.State.setVerdict(eip.Name, verdict)
-	st := statusFor(&eip, rep)
+	st := statusFor(&eip, rep, r.UsedForm)
 	applyServing(&st, verdict, eip.Generation)
 	if r.speakers != nil {
 		applyVIPConfigs(&eip, &st, r.speakers.vipRefusedBy(eip.Name, time.Now()))
@@ -248,7 +250,7 @@ func (r *EipReconciler) finishDeletion(ctx context.Context, eip *v1alpha2.Eip, r
 		r.Recorder.Eventf(eip, nil, corev1.EventTypeWarning, ReasonUninstalled, "Delete",
 			"Herald's Eip CRD is being deleted: released although %d Service(s) hold its addresses: %s", len(holders), summarizeKeys(holders))
 	} else if len(rep.used) > 0 {
-		st := statusFor(eip, rep)
+		st := statusFor(eip, rep, r.UsedForm)
 		holders := holdersOf(rep.used)
 		meta.SetStatusCondition(&st.Conditions, metav1.Condition{
 			Type: v1alpha2.ConditionReady, Status: metav1.ConditionFalse, Reason: ReasonTerminating,
@@ -303,11 +305,14 @@ func (r *EipReconciler) writeStatus(ctx context.Context, eip *v1alpha2.Eip, st v
 	return reconcile.Result{}, nil
 }
 
-// statusFor computes an Eip's status from the allocator's report.
-func statusFor(eip *v1alpha2.Eip, rep poolReport) v1alpha2.EipStatus {
+// statusFor computes an Eip's status from the allocator's report, with
+// the addresses in use in the form f.
+func statusFor(eip *v1alpha2.Eip, rep poolReport, f UsedForm) v1alpha2.EipStatus {
 	st := v1alpha2.EipStatus{Conditions: slices.Clone(eip.Status.Conditions)}
+	var first netip.Addr
 	if r, err := iprange.Parse(eip.Spec.Address); err == nil {
-		st.FirstIP, st.LastIP, st.V4 = r.First().String(), r.Last().String(), r.Is4()
+		first = r.First()
+		st.FirstIP, st.LastIP, st.V4 = first.String(), r.Last().String(), r.Is4()
 	}
 	cond := metav1.Condition{Type: v1alpha2.ConditionReady, ObservedGeneration: eip.Generation}
 	if !rep.valid {
@@ -319,12 +324,7 @@ func statusFor(eip *v1alpha2.Eip, rep poolReport) v1alpha2.EipStatus {
 	st.PoolSize = saturatingInt(rep.size)
 	st.Usage = len(rep.used)
 	st.Occupied = rep.full
-	if len(rep.used) > 0 {
-		st.Used = make(map[string]string, len(rep.used))
-		for a, keys := range rep.used {
-			st.Used[a.String()] = strings.Join(keys, ";")
-		}
-	}
+	f.fill(&st, &eip.Status, rep.used, first)
 	cond.Status, cond.Reason = metav1.ConditionTrue, ReasonAccepted
 	cond.Message = fmt.Sprintf("%d of %d addresses in use", st.Usage-len(rep.unusable), rep.size)
 	if n := len(rep.unusable); n > 0 {

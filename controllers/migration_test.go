@@ -176,19 +176,31 @@ func TestMetalLBTakeover(t *testing.T) {
 // is Herald's by a migration opt-in its address (the Eip's status.used
 // says so), a restart restores it like any of Herald's, even while its Eip
 // is invalid: it is not taken for an address another load balancer gave.
+// The compact status.used, which names no Service, records it as well.
 func TestMigratedServiceKeepsHeraldsAddress(t *testing.T) {
-	stop := startController(t, Options{ClasslessServices: true})
+	for _, form := range []string{UsedFull, UsedCompact} {
+		t.Run(form, func(t *testing.T) { migratedKeepsHeraldsAddress(t, form) })
+	}
+}
+
+func migratedKeepsHeraldsAddress(t *testing.T, form string) {
+	opts := Options{ClasslessServices: true, EipStatusUsed: UsedForm{Mode: form}}
+	stop := startController(t, opts)
 	withBgp(t)
 	createEip(t, "migrated", "198.18.5.0/30", asDefault)
 	ns := namespace(t, nil)
 	createService(t, ns, "web", classless)
 	waitIngress(t, ns, "web", "198.18.5.0")
-	waitEipStatus(t, "migrated", func(st v1alpha2.EipStatus) error {
-		if st.Used["198.18.5.0"] != ns+"/web" {
-			return fmt.Errorf("status.used %v, want 198.18.5.0 recorded for %s/web", st.Used, ns)
-		}
-		return nil
-	})
+	if form == UsedCompact {
+		waitCompact(t, "migrated", "198.18.5.0")
+	} else {
+		waitEipStatus(t, "migrated", func(st v1alpha2.EipStatus) error {
+			if st.Used["198.18.5.0"] != ns+"/web" {
+				return fmt.Errorf("status.used %v, want 198.18.5.0 recorded for %s/web", st.Used, ns)
+			}
+			return nil
+		})
+	}
 	stop()
 
 	setAddress := func(address string) {
@@ -202,7 +214,7 @@ func TestMigratedServiceKeepsHeraldsAddress(t *testing.T) {
 		})
 	}
 	setAddress("198.18.5.300") // invalid: no pool holds the address
-	startController(t, Options{ClasslessServices: true})
+	startController(t, opts)
 	t.Cleanup(func() { deleteEip(t, "migrated") })
 	waitEipStatus(t, "migrated", func(st v1alpha2.EipStatus) error {
 		if st.Ready {
@@ -213,6 +225,9 @@ func TestMigratedServiceKeepsHeraldsAddress(t *testing.T) {
 	createService(t, ns, "witness")
 	waitEvent(t, ns, "witness", ReasonAllocationFailed, "")
 	waitIngress(t, ns, "web", "198.18.5.0")
+	// Taken for another load balancer's, its address would have been
+	// judged for adoption, failed (no valid Eip holds it) and reported.
+	noEvent(t, ns, "web", ReasonAddressNotKept)
 	setAddress("198.18.5.0/30")
 	waitIngress(t, ns, "witness", "198.18.5.1")
 	waitIngress(t, ns, "web", "198.18.5.0")

@@ -33,6 +33,10 @@ type Options struct {
 	// EipStatusInterval bounds how often one Eip's status is written; zero
 	// means DefaultStatusInterval.
 	EipStatusInterval time.Duration
+	// EipStatusUsed is the form of status.used the Eip reconciler writes
+	// (--eip-status-used); the zero value is UsedAuto at
+	// DefaultUsedMaxBytes.
+	EipStatusUsed UsedForm
 	// MaxConcurrentReconciles of the Service reconciler; zero means 4.
 	MaxConcurrentReconciles int
 	// SpeakerNamespace is where the speakers keep their Leases (the
@@ -95,6 +99,7 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 		StatusInterval:   opts.EipStatusInterval,
 		SpeakerNamespace: cmp.Or(opts.SpeakerNamespace, DefaultSpeakerNamespace),
 		ServingGrace:     opts.ServingGrace,
+		UsedForm:         opts.EipStatusUsed,
 		Uninstalling: func(ctx context.Context) (bool, error) {
 			return eipCRDDeleting(ctx, mgr.GetAPIReader())
 		},

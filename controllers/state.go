@@ -15,6 +15,7 @@ import (
 
 	"github.com/herald-lb/herald/api/v1alpha2"
 	"github.com/herald-lb/herald/internal/allocator"
+	"github.com/herald-lb/herald/internal/eipused"
 	"github.com/herald-lb/herald/internal/optin"
 )
 
@@ -57,7 +58,9 @@ func NewState(reader client.Reader, policy optin.Policy, log logr.Logger) *State
 // lockSynced takes the lock, restoring the allocator from the cluster the
 // first time: pools from the Eips, then every Service's addresses from its
 // status, oldest Service first so that, should two claim one address, the
-// one that had it first keeps it.
+// one that had it first keeps it. The one exception are Services made
+// Herald's by a migration opt-in whose addresses only a compact
+// status.used records (recordedUnnamed): they come last.
 func (s *State) lockSynced(ctx context.Context) error {
 	s.mu.Lock()
 	if err := s.refreshPoolsLocked(ctx); err != nil {
@@ -78,15 +81,18 @@ func (s *State) lockSynced(ctx context.Context) error {
 		}
 		return strings.Compare(serviceKey(&a), serviceKey(&b))
 	})
-	var recorded recordedHolders
+	var recorded eipused.Recorded
 	if s.policy.MetalLBAnnotations || s.policy.ClasslessServices {
-		var err error
-		if recorded, err = s.recordedHolders(ctx); err != nil {
+		if err := s.readRecorded(ctx, &recorded); err != nil {
 			s.mu.Unlock()
 			return err
 		}
 	}
 	restored := 0
+	// unnamed are migrated Services whose addresses only a compact
+	// status.used records: restored after every other Service (see
+	// recordedAs).
+	var unnamed []heldAddrs
 	for i := range services.Items {
 		svc := &services.Items[i]
 		addrs := ingressAddrs(svc)
@@ -110,22 +116,36 @@ func (s *State) lockSynced(ctx context.Context) error {
 			// Restore what it holds anyway; its reconcile reports the error.
 			req = allocator.Request{Key: serviceKey(svc), Namespace: svc.Namespace, Families: []allocator.Family{allocator.IPv4, allocator.IPv6}}
 		}
-		if optin.ByMigrationOnly(svc, s.policy) && !recorded.holds(serviceKey(svc), addrs) {
-			// Its address may be another load balancer's doing (no Eip's
-			// status says Herald gave it): kept only when inside an Eip
-			// and free. Otherwise its reconcile allocates anew and tells
-			// why (State.allocate).
-			if err := s.alloc.Adopt(req, addrs); err != nil {
-				s.log.Info("address in status of a Service taken over cannot be kept; it will be allocated anew",
-					"service", serviceKey(svc), "ip", addrs, "reason", err.Error())
+		if optin.ByMigrationOnly(svc, s.policy) {
+			switch recordedAs(&recorded, serviceKey(svc), addrs) {
+			case recordedUnnamed:
+				unnamed = append(unnamed, heldAddrs{req: req, addrs: addrs})
+				continue
+			case notRecorded:
+				// Its address may be another load balancer's doing (no
+				// Eip's status says Herald gave it): kept only when inside
+				// an Eip and free. Otherwise its reconcile allocates anew
+				// and tells why (State.allocate).
+				if err := s.alloc.Adopt(req, addrs); err != nil {
+					s.log.Info("address in status of a Service taken over cannot be kept; it will be allocated anew",
+						"service", serviceKey(svc), "ip", addrs, "reason", err.Error())
+					continue
+				}
+				restored++
 				continue
 			}
-			restored++
-			continue
 		}
 		if err := s.alloc.Restore(req, addrs); err != nil {
 			s.log.Info("address in status conflicts with an older Service; it will be allocated anew",
 				"service", serviceKey(svc), "ip", addrs, "reason", err.Error())
+			continue
+		}
+		restored++
+	}
+	for _, h := range unnamed {
+		if err := s.alloc.Restore(h.req, h.addrs); err != nil {
+			s.log.Info("address in status is Herald's by a compact status.used, which names no Service, and another Service holds it; it will be allocated anew",
+				"service", h.req.Key, "ip", h.addrs, "reason", err.Error())
 			continue
 		}
 		restored++
@@ -137,39 +157,69 @@ func (s *State) lockSynced(ctx context.Context) error {
 
 func (s *State) unlock() { s.mu.Unlock() }
 
-// recordedHolders is what the Eips' status.used say Herald gave: address
-// to "namespace/name" keys.
-type recordedHolders map[netip.Addr][]string
-
-// recordedHolders reads every Eip's status.used, invalid Eips' included.
-// A Service that a migration opt-in made Herald's is restored as Herald's
-// own when its addresses are recorded there: then a pool that is invalid
-// or gone for the moment must not cost it its address, as it would if its
-// address were taken for one another load balancer gave.
-func (s *State) recordedHolders(ctx context.Context) (recordedHolders, error) {
-	var eips v1alpha2.EipList
-	if err := s.reader.List(ctx, &eips, client.UnsafeDisableDeepCopy); err != nil {
-		return nil, fmt.Errorf("restore allocations: list eips: %w", err)
-	}
-	out := recordedHolders{}
-	for i := range eips.Items {
-		for text, keys := range eips.Items[i].Status.Used {
-			if a, err := netip.ParseAddr(text); err == nil {
-				out[a] = append(out[a], strings.Split(keys, ";")...)
-			}
-		}
-	}
-	return out, nil
+// heldAddrs is a Service's addresses waiting to be restored.
+type heldAddrs struct {
+	req   allocator.Request
+	addrs []netip.Addr
 }
 
-// holds reports whether every address is recorded as key's.
-func (r recordedHolders) holds(key string, addrs []netip.Addr) bool {
-	for _, a := range addrs {
-		if !slices.Contains(r[a], key) {
-			return false
+// readRecorded reads what every Eip's status says Herald gave, invalid
+// Eips' included. A Service that a migration opt-in made Herald's is
+// restored as Herald's own when its addresses are recorded there: then a
+// pool that is invalid or gone for the moment must not cost it its
+// address, as it would if its address were taken for one another load
+// balancer gave. A compact form that does not decode is logged and left
+// out: its Services are then adopted, which keeps their addresses while
+// their pools are valid and free.
+func (s *State) readRecorded(ctx context.Context, into *eipused.Recorded) error {
+	var eips v1alpha2.EipList
+	if err := s.reader.List(ctx, &eips, client.UnsafeDisableDeepCopy); err != nil {
+		return fmt.Errorf("restore allocations: list eips: %w", err)
+	}
+	for i := range eips.Items {
+		if err := into.Add(&eips.Items[i].Status); err != nil {
+			s.log.Info("eip status cannot tell which addresses Herald gave; Services taken over from its addresses are adopted instead",
+				"eip", eips.Items[i].Name, "reason", err.Error())
 		}
 	}
-	return len(addrs) > 0
+	return nil
+}
+
+// How the Eips' status records a migrated Service's addresses.
+type recording int
+
+const (
+	// notRecorded: some address is recorded for other Services only, or
+	// not at all; another load balancer may have given it.
+	notRecorded recording = iota
+	// recordedNamed: status.used names the Service for every address.
+	recordedNamed
+	// recordedUnnamed: every address is Herald's, but for some only a
+	// compact status.used says so, which names no Service. Such a
+	// Service is restored after all others, oldest first: Herald gave
+	// the address to some Service, and one whose claim is certain (its
+	// own or a named record) keeps it; the rest conflict and are
+	// allocated anew. When no other Service claims it, as when nothing
+	// went wrong, it is restored exactly as from the full map.
+	recordedUnnamed
+)
+
+// recordedAs says how r records key's addresses.
+func recordedAs(r *eipused.Recorded, key string, addrs []netip.Addr) recording {
+	out := recordedNamed
+	for _, a := range addrs {
+		switch holders := r.Holders(a); {
+		case slices.Contains(holders, key):
+		case len(holders) > 0 || !r.InUse(a):
+			return notRecorded
+		default:
+			out = recordedUnnamed
+		}
+	}
+	if len(addrs) == 0 {
+		return notRecorded
+	}
+	return out
 }
 
 // refreshPoolsLocked rebuilds the pools when an Eip changed.

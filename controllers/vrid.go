@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/herald-lb/herald/api/v1alpha2"
+	"github.com/herald-lb/herald/internal/eipused"
 	"github.com/herald-lb/herald/keepalived"
 )
 
@@ -202,10 +203,11 @@ func (r *EipReconciler) announceVRIDs(ctx context.Context, eip *v1alpha2.Eip, pr
 		return
 	}
 	var fresh []netip.Addr
+	var was eipused.Recorded
+	_ = was.Add(prev) // a compact form that does not decode records nothing: its addresses count as new
 	for _, a := range rep.vrid.missing {
-		_, wasUsed := prev.Used[a.String()]
 		_, hadVRID := prev.VRIDs[a.String()]
-		if before == nil || !wasUsed || hadVRID {
+		if before == nil || !was.InUse(a) || hadVRID {
 			fresh = append(fresh, a)
 		}
 	}

@@ -256,8 +256,27 @@ type EipStatus struct {
 	// PoolSize is the number of addresses in the pool.
 	PoolSize int `json:"poolSize,omitempty"`
 	// Used maps each address in use to the Services holding it
-	// ("namespace/name", several joined by ";" when shared).
+	// ("namespace/name", several joined by ";" when shared), as OpenELB
+	// writes it. An entry costs the stored Eip about 56 bytes when the
+	// Service is named like "team-07/web-12345", 20 of them its
+	// managedFields entry: past about 28,000 such addresses the API
+	// server drops the Eip's managedFields to fit etcd's 1.5 MiB request
+	// limit, and past about 44,000 etcd refuses every status write. Once
+	// it would cost more than herald-controller's
+	// --eip-status-used-max-bytes (512 KiB, about 9,000 such addresses),
+	// or always with
+	// --eip-status-used=compact, the controller writes usedCompact
+	// instead and this map is absent, except for addresses usedCompact
+	// cannot express (an IPv6 address 2^64 or more after the pool's first
+	// one).
 	Used map[string]string `json:"used,omitempty"`
+	// UsedCompact lists the addresses in use without their Services, in
+	// a few bytes per run of consecutive addresses; present only when
+	// the controller writes it instead of used (see used). The
+	// Services' own status.loadBalancer says which Service holds which
+	// address. Herald's own field: OpenELB has none.
+	// +optional
+	UsedCompact *EipUsedCompact `json:"usedCompact,omitempty"`
 	// FirstIP is the first address of the pool.
 	FirstIP string `json:"firstIP,omitempty"`
 	// LastIP is the last address of the pool.
@@ -283,6 +302,29 @@ type EipStatus struct {
 	// +listMapKey=type
 	// +optional
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
+}
+
+// EipUsedCompact is status.used without the Services: which addresses,
+// counted from Base, are in use. It costs a few bytes per run of
+// consecutive addresses, and the allocator hands them out lowest first:
+// 60,000 addresses in use from the start of a /16 take a dozen bytes,
+// and under 16 KB however they are scattered in it; anywhere in an IPv4
+// pool an address costs at most 8 characters (480 KB for 60,000).
+type EipUsedCompact struct {
+	// Base is the address Runs counts from: the pool's first address
+	// when the status was written. It is kept so that the runs read
+	// right after spec.address changed.
+	Base string `json:"base"`
+	// Count is how many addresses Runs marks in use; a reader checks it
+	// against what it decoded.
+	Count int `json:"count"`
+	// Runs is base64 (standard alphabet, padded) of unsigned varints
+	// (LEB128, as Go's encoding/binary.AppendUvarint writes them), in
+	// pairs: the number of free addresses before a run of addresses in
+	// use, counted from Base or from the end of the previous run, then
+	// the length of that run (at least 1). Runs come in address order
+	// and never touch.
+	Runs string `json:"runs"`
 }
 
 // Eip is a pool of external addresses for LoadBalancer Services.

@@ -42,14 +42,18 @@ type flags struct {
 	optin             optin.Policy
 	optinErr          error
 	eipStatusInterval time.Duration
-	speakerNamespace  string
-	webhooks          bool
-	webhookPort       int
-	webhookHost       string
-	certDir           string
-	certIPs           string
-	conversionCRDs    string
-	certs             certs.Options
+	// eipStatusUsed is --eip-status-used as written; usedForm is what it
+	// and --eip-status-used-max-bytes parse to (parseUsedForm).
+	eipStatusUsed    string
+	usedForm         controllers.UsedForm
+	speakerNamespace string
+	webhooks         bool
+	webhookPort      int
+	webhookHost      string
+	certDir          string
+	certIPs          string
+	conversionCRDs   string
+	certs            certs.Options
 	// vridRange and vridExclude are the VRRP flags as written; vridPool
 	// is what they parse to (parseVRRP).
 	vridRange, vridExclude string
@@ -67,6 +71,10 @@ func parseFlags() flags {
 	flag.StringVar(&f.class, "load-balancer-class", controllers.DefaultLoadBalancerClass, "spec.loadBalancerClass Herald answers to")
 	f.optinErr = optin.BindFlags(flag.CommandLine, &f.optin, os.Getenv)
 	flag.DurationVar(&f.eipStatusInterval, "eip-status-interval", controllers.DefaultStatusInterval, "least time between two status writes of one Eip")
+	flag.StringVar(&f.eipStatusUsed, "eip-status-used", controllers.UsedAuto,
+		"form of Eips' status.used: full (OpenELB's map, address to Services; an Eip's status writes fail once it outgrows etcd's request limit), compact (status.usedCompact: runs of addresses, no Service names) or auto (the map while it costs at most --eip-status-used-max-bytes, compact above)")
+	flag.IntVar(&f.usedForm.MaxBytes, "eip-status-used-max-bytes", controllers.DefaultUsedMaxBytes,
+		"bytes an Eip's status.used map may cost in the stored object (its entries and their managedFields) before --eip-status-used=auto writes the compact form; the default is about 9,000 addresses")
 	flag.StringVar(&f.speakerNamespace, "speaker-namespace", cmp.Or(os.Getenv("POD_NAMESPACE"), controllers.DefaultSpeakerNamespace),
 		"namespace of the speakers' Leases, which say which nodes serve layer2 Eips; defaults to the pod's namespace ($POD_NAMESPACE)")
 	flag.BoolVar(&f.webhooks, "enable-webhooks", true, "serve the admission webhooks and manage their certificates")
@@ -112,6 +120,9 @@ func run(f flags) error {
 	if err := f.parseVRRP(); err != nil {
 		return err
 	}
+	if err := f.parseUsedForm(); err != nil {
+		return err
+	}
 	scheme := runtime.NewScheme()
 	if err := clientgoscheme.AddToScheme(scheme); err != nil {
 		return fmt.Errorf("register core types: %w", err)
@@ -147,7 +158,7 @@ func run(f flags) error {
 		return fmt.Errorf("create manager: %w", err)
 	}
 	if err := controllers.Setup(mgr, controllers.Options{
-		LoadBalancerClass: f.class, EipStatusInterval: f.eipStatusInterval,
+		LoadBalancerClass: f.class, EipStatusInterval: f.eipStatusInterval, EipStatusUsed: f.usedForm,
 		MetalLBAnnotations: f.optin.MetalLBAnnotations, ClasslessServices: f.optin.ClasslessServices,
 		SpeakerNamespace: f.speakerNamespace, VRIDPool: f.vridPool,
 		OwnWebhookConfigurations: []string{f.certs.ValidatingWebhookConfiguration, f.certs.MutatingWebhookConfiguration},

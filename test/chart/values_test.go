@@ -112,6 +112,7 @@ func TestCustomValuesLand(t *testing.T) {
 			"leader-elect-lease-duration":      "30s",
 			"leader-elect-renew-deadline":      "20s",
 			"eip-status-interval":              "2s",
+			"eip-status-used":                  "compact",
 			"load-balancer-class":              "example.com/edge-lb",
 			"vrrp-vrid-range":                  "100-199",
 			"vrrp-vrid-exclude":                "110-119,150",
