@@ -1,6 +1,7 @@
 package eippool
 
 import (
+	"net/netip"
 	"strings"
 	"testing"
 
@@ -8,6 +9,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/herald-lb/herald/api/v1alpha2"
+	"github.com/herald-lb/herald/internal/eipused"
 )
 
 // eipYAML reads an Eip called "pool" with this spec.
@@ -202,5 +204,46 @@ func TestBuggyInUse(t *testing.T) {
 	}
 	if BuggyInUseWarning(nil) != "" {
 		t.Error("a warning for no address")
+	}
+}
+
+// TestBuggyInUseCompact: a large pool's status.usedCompact counts too.
+func TestBuggyInUseCompact(t *testing.T) {
+	old := eipYAML(t, `{address: 10.0.0.0/22}`)
+	var inUse []netip.Addr
+	for a := netip.MustParseAddr("10.0.0.200"); a.Less(netip.MustParseAddr("10.0.2.10")); a = a.Next() {
+		inUse = append(inUse, a)
+	}
+	compact, rest := eipused.Encode(netip.MustParseAddr("10.0.0.0"), inUse)
+	if len(rest) != 0 {
+		t.Fatalf("Encode left %v", rest)
+	}
+	old.Status.UsedCompact = &compact
+	on := old.DeepCopy()
+	on.Spec.AvoidBuggyIPs = true
+	got := BuggyInUse(old, on)
+	want := []netip.Addr{netip.MustParseAddr("10.0.0.255"), netip.MustParseAddr("10.0.1.0"), netip.MustParseAddr("10.0.1.255"), netip.MustParseAddr("10.0.2.0")}
+	if diff := cmp.Diff(want, got, cmp.Comparer(func(a, b netip.Addr) bool { return a == b })); diff != "" {
+		t.Errorf("BuggyInUse (-want +got):\n%s", diff)
+	}
+}
+
+func TestBuggyIn(t *testing.T) {
+	a := netip.MustParseAddr
+	tests := []struct {
+		first, last string
+		want        int
+	}{
+		{"10.0.0.1", "10.0.0.254", 0},
+		{"10.0.0.0", "10.0.0.0", 1},
+		{"10.0.0.255", "10.0.1.0", 2},
+		{"10.0.0.0", "10.0.255.255", 512},
+		{"255.255.255.0", "255.255.255.255", 2},
+		{"2001:db8::", "2001:db8::ff", 0},
+	}
+	for _, tt := range tests {
+		if got := buggyIn(a(tt.first), a(tt.last)); len(got) != tt.want {
+			t.Errorf("buggyIn(%s, %s) = %d addresses, want %d", tt.first, tt.last, len(got), tt.want)
+		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/herald-lb/herald/api/v1alpha2"
+	"github.com/herald-lb/herald/internal/eipused"
 	"github.com/herald-lb/herald/internal/iprange"
 )
 
@@ -55,6 +56,39 @@ func BuggyInUse(oldEip, newEip *v1alpha2.Eip) []netip.Addr {
 		if a, err := netip.ParseAddr(ip); err == nil && IsBuggyIP(a) {
 			out = append(out, a)
 		}
+	}
+	// A large pool records its addresses as runs (status.usedCompact);
+	// a corrupt one says nothing, and the warning is only advice.
+	spans, _ := eipused.Decode(oldEip.Status.UsedCompact)
+	for _, sp := range spans {
+		out = append(out, buggyIn(sp.First, sp.Last)...)
+	}
+	return out
+}
+
+// buggyIn returns the IPv4 addresses ending in .0 or .255 from first to
+// last, inclusive: two per /24 the run crosses, so a 60,000-address run
+// yields about 470.
+func buggyIn(first, last netip.Addr) []netip.Addr {
+	if !first.Is4() || !last.Is4() || last.Less(first) {
+		return nil
+	}
+	var out []netip.Addr
+	b := first.As4()
+	for a := netip.AddrFrom4([4]byte{b[0], b[1], b[2], 0}); !last.Less(a); {
+		if !a.Less(first) {
+			out = append(out, a)
+		}
+		q := a.As4()
+		end := netip.AddrFrom4([4]byte{q[0], q[1], q[2], 255})
+		if !last.Less(end) && !end.Less(first) {
+			out = append(out, end)
+		}
+		next := end.Next()
+		if !next.IsValid() || next.Less(end) {
+			break
+		}
+		a = next
 	}
 	return out
 }
